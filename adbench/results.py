@@ -53,6 +53,17 @@ def _atomic_write_text(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def check_out_dir(d: Path, *, resume: bool, force: bool) -> None:
+    """Refuse to write into something that is not ours to overwrite."""
+    if d.exists() and not d.is_dir():
+        raise ResultsError(f"{d}: exists and is not a directory")
+    if d.is_dir() and any(d.iterdir()) and not (resume or force):
+        raise ResultsError(
+            f"{d}: results already exist; use --resume to measure only the missing cases, "
+            "--force to replace them, or choose another --out"
+        )
+
+
 class ResultsWriter:
     """Appends rows to a results directory, durably, one case at a time."""
 
@@ -62,13 +73,7 @@ class ResultsWriter:
     def create(self, *, resume: bool = False, force: bool = False) -> None:
         """Make the directory. An existing non-empty one is refused unless resuming or forced."""
         d = self.directory
-        if d.exists() and not d.is_dir():
-            raise ResultsError(f"{d}: exists and is not a directory")
-        if d.is_dir() and any(d.iterdir()) and not (resume or force):
-            raise ResultsError(
-                f"{d}: results already exist; use --resume to measure only the missing cases, "
-                "--force to replace them, or choose another --out"
-            )
+        check_out_dir(d, resume=resume, force=force)
         if force and d.is_dir():
             for name in (
                 schema.RESULTS_FILE,
@@ -113,7 +118,9 @@ class ResultsWriter:
 def read_meta(directory: Path) -> dict[str, Any]:
     path = directory / schema.META_FILE
     if not path.is_file():
-        raise ResultsError(f"{path}: missing; is {directory} a results directory from `adbench run`?")
+        raise ResultsError(
+            f"{path}: missing; is {directory} a results directory from `adbench run`?"
+        )
     try:
         meta = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:

@@ -1,0 +1,123 @@
+"""Expand a validated config into cases, and find each family's factory.
+
+A case is one (family, d_in, d_out); it is measured once per device, in every configured mode.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from adbench import families, schema
+from adbench.config import ConfigError, FamilySpec, LoadedConfig
+
+Factory = Callable[..., Any]
+
+
+@dataclass(frozen=True)
+class Case:
+    """One (family, d_in, d_out) to measure; `factory(d_in, d_out, **params)` builds it."""
+
+    family: str
+    d_in: int
+    d_out: int
+    source: str
+    factory: Factory = field(repr=False, compare=False)
+    params: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+
+    @property
+    def case_id(self) -> str:
+        return schema.case_id(self.family, self.d_in, self.d_out)
+
+
+def _load_module_from_file(file: Path, spec_text: str, where: str) -> Any:
+    if not file.is_file():
+        raise ConfigError(f"{where}: callable {spec_text!r}: no such file {file}")
+    name = f"adbench_user_{file.stem}_{abs(hash(str(file))) % 10**8}"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, file)
+    if spec is None or spec.loader is None:
+        raise ConfigError(f"{where}: callable {spec_text!r}: cannot import {file}")
+    module = importlib.util.module_from_spec(spec)
+    # the user's file may import its neighbours
+    sys.path.insert(0, str(file.parent))
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        raise ConfigError(
+            f"{where}: callable {spec_text!r}: importing {file} raised {type(exc).__name__}: {exc}"
+        ) from None
+    finally:
+        sys.path.remove(str(file.parent))
+    sys.modules[name] = module
+    return module
+
+
+def resolve_factory(spec: FamilySpec, config_path: Path, where: str = "") -> Factory:
+    """The factory of a family: a built-in, or the user's `file.py:name` / `module:name`.
+
+    A file path is relative to the directory of the run file at `config_path`.
+    """
+    if spec.builtin is not None:
+        return families.get_builtin(spec.builtin).factory
+    assert spec.callable is not None
+    base = config_path.parent
+    where = f"{where or config_path}.callable"
+    target, _, attr = spec.callable.rpartition(":")
+    if target.endswith(".py") or "/" in target or "\\" in target:
+        file = Path(target)
+        file = file if file.is_absolute() else base / file
+        module = _load_module_from_file(file, spec.callable, where)
+    else:
+        try:
+            module = importlib.import_module(target)
+        except ImportError as exc:
+            raise ConfigError(
+                f"{where}: callable {spec.callable!r}: cannot import module {target!r} ({exc})"
+            ) from None
+        except Exception as exc:
+            raise ConfigError(
+                f"{where}: callable {spec.callable!r}: importing {target!r} raised "
+                f"{type(exc).__name__}: {exc}"
+            ) from None
+    try:
+        factory = getattr(module, attr)
+    except AttributeError:
+        raise ConfigError(
+            f"{where}: callable {spec.callable!r}: {target} has no attribute {attr!r}"
+        ) from None
+    if not callable(factory):
+        raise ConfigError(f"{where}: callable {spec.callable!r}: {attr!r} is not callable")
+    return factory
+
+
+def expand(loaded: LoadedConfig) -> list[Case]:
+    """All cases of a config, families in file order, sizes in the order given.
+
+    Every factory is resolved here, so an unimportable callable fails before anything runs.
+    """
+    cases: list[Case] = []
+    seen: set[str] = set()
+    for spec in loaded.config.families:
+        factory = resolve_factory(spec, loaded.path, loaded.where(spec.name))
+        for d_in, d_out in spec.sizes():
+            case = Case(
+                family=spec.name,
+                d_in=d_in,
+                d_out=d_out,
+                source=spec.source,
+                factory=factory,
+                params=MappingProxyType(dict(spec.params)),
+            )
+            if case.case_id in seen:  # the same point listed twice is measured once
+                continue
+            seen.add(case.case_id)
+            cases.append(case)
+    return cases

@@ -1,0 +1,277 @@
+"""The `adbench` command. The only module that imports typer.
+
+Reads top to bottom as the data flow: config -> cases -> measure (sweep) -> results -> verdict
+-> report. Heavy imports (jax, pandas) happen inside the commands, so `--help` is instant.
+Exit codes: 0 success; 1 some case failed (run) or a regression was found (compare);
+2 bad input (config, options, results directory).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+
+app = typer.Typer(
+    name="adbench",
+    help="Should this Jacobian use forward mode (jax.jacfwd) or reverse mode (jax.jacrev)? "
+    "Measure both on your functions, sizes and devices, and get a verdict with its evidence.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def _console(stderr: bool = False) -> Console:
+    # NO_COLOR and non-TTY output are honoured by Rich itself; keep CI logs wide enough to read
+    width = None if sys.stdout.isatty() else 160
+    return Console(stderr=stderr, width=width, highlight=False)
+
+
+def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
+    """Print one line on stderr and exit."""
+    _console(stderr=True).print(f"[bold red]error:[/] {message}", soft_wrap=True, markup=True)
+    raise typer.Exit(code)
+
+
+class Device(str, Enum):
+    cpu = "cpu"
+    gpu = "gpu"
+    tpu = "tpu"
+    all = "all"
+
+
+class Format(str, Enum):
+    table = "table"
+    md = "md"
+    csv = "csv"
+    json = "json"
+
+
+def _parse_bytes(text: str) -> int:
+    units = {
+        "": 1,
+        "b": 1,
+        "k": 2**10,
+        "kb": 2**10,
+        "kib": 2**10,
+        "m": 2**20,
+        "mb": 2**20,
+        "mib": 2**20,
+        "g": 2**30,
+        "gb": 2**30,
+        "gib": 2**30,
+        "t": 2**40,
+        "tb": 2**40,
+        "tib": 2**40,
+    }
+    s = text.strip().lower().replace(" ", "")
+    num = s.rstrip("abcdefghijklmnopqrstuvwxyz")
+    unit = s[len(num) :]
+    try:
+        value = float(num)
+    except ValueError:
+        value = -1.0
+    if value <= 0 or unit not in units:
+        raise typer.BadParameter(f"{text!r}: expected a size such as 8GiB, 512MiB or 2e9")
+    return int(value * units[unit])
+
+
+def _default_out(name: str) -> Path:
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    return Path("results") / f"{name}-{stamp}"
+
+
+@app.command()
+def run(
+    config: Annotated[
+        Path | None,
+        typer.Argument(help="YAML run file. Default: configs/seed.yaml, the classic experiment."),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Results directory. Default: results/<name>-<timestamp>."),
+    ] = None,
+    device: Annotated[
+        Device | None,
+        typer.Option(help="Which JAX devices to measure on. Default: the default backend's first."),
+    ] = None,
+    resume: Annotated[
+        bool, typer.Option(help="Measure only the cases missing from an existing --out.")
+    ] = False,
+    force: Annotated[bool, typer.Option(help="Replace the results in an existing --out.")] = False,
+    max_memory: Annotated[
+        str | None,
+        typer.Option(help="Refuse a case whose XLA memory estimate exceeds this, e.g. 8GiB."),
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress, no table.")] = False,
+) -> None:
+    """Measure jacfwd against jacrev for every case of a run file and store the results."""
+    from adbench.cases import expand
+    from adbench.config import ConfigError, default_config_path, load_config
+    from adbench.results import ResultsError, check_out_dir
+
+    if resume and force:
+        fail("--resume and --force cannot be combined")
+    budget = _parse_bytes(max_memory) if max_memory else None
+    try:
+        loaded = load_config(config if config is not None else default_config_path())
+        cases = expand(loaded)
+    except ConfigError as exc:
+        fail(str(exc))
+    out_dir = out if out is not None else _default_out(loaded.config.name)
+    try:
+        check_out_dir(out_dir, resume=resume, force=force)  # before JAX loads: fail fast
+    except ResultsError as exc:
+        fail(str(exc))
+
+    from adbench.measure import select_devices
+    from adbench.sweep import run_sweep, settings_from
+
+    try:
+        devices = select_devices(device.value if device else None)
+    except ValueError as exc:
+        fail(str(exc))
+    err = _console(stderr=True)
+    progress_ui = _Progress(err, enabled=not quiet)
+    try:
+        with progress_ui:
+            run_sweep(
+                loaded,
+                cases,
+                devices,
+                out_dir,
+                settings=settings_from(loaded, max_memory_bytes=budget),
+                resume=resume,
+                force=force,
+                on_start=progress_ui.start,
+                on_done=progress_ui.done,
+            )
+    except ResultsError as exc:
+        fail(str(exc))
+    except KeyboardInterrupt:
+        err.print(
+            f"interrupted: every finished case is kept in {out_dir}; "
+            f"continue with: adbench run {loaded.path} --out {out_dir} --resume"
+        )
+        raise typer.Exit(130) from None
+
+    from adbench.report import failures, verdict_table
+    from adbench.results import load_results
+
+    res = load_results(out_dir)
+    if not quiet:
+        _console().print(verdict_table(res))
+    err.print(f"results: {out_dir}")
+    bad = failures(res)
+    if bad:
+        err.print(f"{len(bad)} mode(s) did not measure cleanly (see 'reason' in results.csv)")
+        raise typer.Exit(EXIT_FAILED)
+
+
+class _Progress:
+    """A Rich progress bar on a terminal; one plain line per case elsewhere (CI logs)."""
+
+    def __init__(self, console: Console, *, enabled: bool) -> None:
+        self.console = console
+        self.enabled = enabled
+        self.live = enabled and console.is_terminal
+        self._bar = None
+        self._task = None
+
+    def __enter__(self) -> _Progress:
+        if self.live:
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+            )
+
+            self._bar = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=self.console,
+                transient=True,
+            )
+            self._bar.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(None, None, None)
+
+    def start(self, planned, i: int, n: int) -> None:  # type: ignore[no-untyped-def]
+        label = f"{planned.case.case_id} on {planned.device_id}"
+        if self._bar is not None:
+            if self._task is None:
+                self._task = self._bar.add_task(label, total=n)
+            self._bar.update(self._task, description=label)
+        elif self.enabled:
+            self.console.print(f"[{i + 1}/{n}] {label}", highlight=False)
+
+    def done(self, planned, result) -> None:  # type: ignore[no-untyped-def]
+        if self._bar is not None and self._task is not None:
+            self._bar.advance(self._task)
+        for m in result.modes:
+            if m.status != "ok":
+                self.console.print(
+                    f"  {planned.case.case_id} {m.mode} on {planned.device_id}: "
+                    f"{m.status}: {m.reason}",
+                    highlight=False,
+                    markup=False,
+                    soft_wrap=True,
+                )
+
+
+@app.command()
+def report(
+    results_dir: Annotated[Path, typer.Argument(help="A results directory from `adbench run`.")],
+    format: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")
+    ] = None,
+) -> None:
+    """Show the verdicts of stored results again, without re-running anything."""
+    from adbench import report as rp
+    from adbench.results import ResultsError, load_results
+
+    try:
+        res = load_results(results_dir)
+    except ResultsError as exc:
+        fail(str(exc))
+    if format is Format.table:
+        if output is not None:
+            with output.open("w", encoding="utf-8") as fh:
+                Console(file=fh, width=160, no_color=True).print(rp.verdict_table(res))
+        else:
+            _console().print(rp.verdict_table(res))
+            for line in rp.failures(res):
+                _console(stderr=True).print(line, markup=False, highlight=False)
+        return
+    text = {Format.md: rp.to_markdown, Format.csv: rp.to_csv, Format.json: rp.to_json}[format](res)
+    if output is not None:
+        tmp = output.with_name(f".{output.name}.tmp")
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, output)
+    else:
+        sys.stdout.write(text)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,307 @@
+"""YAML run files -> validated :class:`RunConfig`. No JAX here.
+
+Errors are :class:`ConfigError` with one line naming the file, the line and the key, e.g.
+``my.yaml:7: families[1].d_out: sizes must be positive integers (got -3)``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from adbench import families, schema
+
+Mode = Literal["jacfwd", "jacrev"]
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+
+
+class ConfigError(Exception):
+    """A run file cannot be used. ``str(err)`` is the whole one-line message."""
+
+
+class FamilySpec(BaseModel):
+    """One family: a function factory and the (d_in, d_out) sizes to measure it at."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(pattern=NAME_PATTERN)
+    builtin: str | None = None
+    callable: str | None = None
+    d_in: list[int] | None = None
+    d_out: list[int] | None = None
+    points: list[tuple[int, int]] | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("d_in", "d_out", mode="before")
+    @classmethod
+    def _sizes(cls, v: Any) -> Any:
+        if v is None:
+            return v
+        if isinstance(v, int):  # `d_in: 1` means [1]; a bool is rejected below
+            v = [v]
+        if not isinstance(v, list) or not v:
+            raise ValueError("must be a non-empty list of positive integers")
+        for s in v:
+            _check_size(s)
+        return v
+
+    @field_validator("points", mode="before")
+    @classmethod
+    def _points(cls, v: Any) -> Any:
+        if v is None:
+            return v
+        if not isinstance(v, list) or not v:
+            raise ValueError("must be a non-empty list of [d_in, d_out] pairs")
+        for p in v:
+            if not isinstance(p, list | tuple) or len(p) != 2:
+                raise ValueError(f"each point must be a pair [d_in, d_out] (got {p!r})")
+            for s in p:
+                _check_size(s)
+        return v
+
+    @field_validator("callable")
+    @classmethod
+    def _callable(cls, v: str | None) -> str | None:
+        if v is not None and not re.fullmatch(r"[^:\s][^:]*:[A-Za-z_][A-Za-z0-9_]*", v):
+            raise ValueError(
+                f'must look like "file.py:factory" or "package.module:factory" (got {v!r})'
+            )
+        return v
+
+    @model_validator(mode="after")
+    def _shape(self) -> FamilySpec:
+        if (self.builtin is None) == (self.callable is None):
+            raise ValueError("give exactly one of `builtin` or `callable`")
+        if self.points is not None and (self.d_in is not None or self.d_out is not None):
+            raise ValueError("give either `points` or a `d_in` x `d_out` grid, not both")
+        if self.points is None and (self.d_in is None or self.d_out is None):
+            raise ValueError("no sizes: give `d_in` and `d_out` lists, or `points`")
+        if self.builtin is not None:
+            if self.builtin not in families.BUILTINS:
+                valid = ", ".join(families.BUILTINS)
+                raise ValueError(f"unknown builtin {self.builtin!r}; valid: {valid}")
+            b = families.BUILTINS[self.builtin]
+            problem = b.check_params(self.params)
+            if problem:
+                raise ValueError(problem)
+            for d_in, d_out in self.sizes():
+                problem = b.check_sizes(d_in, d_out)
+                if problem:
+                    raise ValueError(problem)
+        return self
+
+    def sizes(self) -> list[tuple[int, int]]:
+        """The (d_in, d_out) pairs in the order given: points, or the grid d_in-major."""
+        if self.points is not None:
+            return [(int(a), int(b)) for a, b in self.points]
+        assert self.d_in is not None and self.d_out is not None
+        return [(a, b) for a in self.d_in for b in self.d_out]
+
+    @property
+    def source(self) -> str:
+        return f"builtin:{self.builtin}" if self.builtin else f"callable:{self.callable}"
+
+
+def _check_size(s: Any) -> None:
+    if isinstance(s, bool) or not isinstance(s, int):
+        raise ValueError(f"sizes must be positive integers (got {s!r})")
+    if s < 1:
+        raise ValueError(f"sizes must be positive integers (got {s})")
+
+
+class RunConfig(BaseModel):
+    """A whole run file. Defaults are the documented ones (README, "Config reference")."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(default="run", pattern=NAME_PATTERN)
+    modes: list[Mode] = Field(default_factory=lambda: ["jacfwd", "jacrev"], min_length=1)
+    dtype: Literal["float32", "float64"] = "float32"
+    seed: int = 0
+    jit: bool = True
+    time_budget_s: float = Field(default=2.0, gt=0, description="timing seconds per case")
+    min_sample_s: float = Field(default=0.005, gt=0, description="target length of one sample")
+    min_rounds: int = Field(default=5, ge=1)
+    max_rounds: int = Field(default=50, ge=1)
+    warmup: int = Field(default=1, ge=0)
+    tie_margin: float = Field(default=0.10, ge=0, lt=1)
+    rtol: float | None = Field(default=None, gt=0)
+    atol: float | None = Field(default=None, ge=0)
+    families: list[FamilySpec] = Field(min_length=1)
+
+    @field_validator("modes")
+    @classmethod
+    def _modes(cls, v: list[str]) -> list[str]:
+        if len(set(v)) != len(v):
+            raise ValueError("modes are listed twice")
+        return v
+
+    @field_validator("families")
+    @classmethod
+    def _unique(cls, v: list[FamilySpec]) -> list[FamilySpec]:
+        seen: set[str] = set()
+        for f in v:
+            if f.name in seen:
+                raise ValueError(f"family name {f.name!r} is used twice")
+            seen.add(f.name)
+        return v
+
+    @model_validator(mode="after")
+    def _rounds(self) -> RunConfig:
+        if self.max_rounds < self.min_rounds:
+            raise ValueError("max_rounds must be >= min_rounds")
+        return self
+
+
+class LoadedConfig(BaseModel):
+    """A validated config with where it came from (callables resolve relative to `path`)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    config: RunConfig
+    path: Path
+    text_hash: str
+    # where each family's `callable`/`builtin` key sits, for errors found after validation
+    family_lines: dict[str, int] = Field(default_factory=dict)
+
+    def where(self, family: str) -> str:
+        """`file:line: families[i]` of a family, for error messages."""
+        names = [f.name for f in self.config.families]
+        index = names.index(family) if family in names else None
+        line = self.family_lines.get(family)
+        loc = f"{self.path}:{line}" if line else str(self.path)
+        return f"{loc}: families[{index}]" if index is not None else loc
+
+
+class _LineLoader(yaml.SafeLoader):
+    """SafeLoader that remembers the line of every mapping key and sequence item.
+
+    SafeLoader never builds Python objects from tags such as !!python/object, so a run file can
+    never execute code.
+    """
+
+
+def _compose_lines(node: yaml.Node, path: tuple[Any, ...], out: dict[tuple[Any, ...], int]) -> None:
+    out[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        for k, v in node.value:
+            key = k.value if isinstance(k, yaml.ScalarNode) else str(k)
+            out[(*path, key)] = k.start_mark.line + 1
+            _compose_lines(v, (*path, key), out)
+            out[(*path, key)] = k.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for i, v in enumerate(node.value):
+            _compose_lines(v, (*path, i), out)
+
+
+def _fmt_loc(loc: tuple[Any, ...]) -> str:
+    s = ""
+    for part in loc:
+        s += f"[{part}]" if isinstance(part, int) else (f".{part}" if s else str(part))
+    return s
+
+
+def _line_for(loc: tuple[Any, ...], lines: Mapping[tuple[Any, ...], int]) -> int | None:
+    for n in range(len(loc), -1, -1):
+        if loc[:n] in lines:
+            return lines[loc[:n]]
+    return None
+
+
+def _valid_keys(loc: tuple[Any, ...]) -> list[str]:
+    model: type[BaseModel] = FamilySpec if loc and loc[0] == "families" else RunConfig
+    return list(model.model_fields)
+
+
+def _message(err: dict[str, Any]) -> tuple[tuple[Any, ...], str]:
+    """Turn one pydantic error into (location, message) in adbench's words."""
+    loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        key = loc[-1]
+        close = difflib.get_close_matches(str(key), _valid_keys(loc[:-1]), n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        return loc, f"unknown key{hint}"
+    if kind == "missing":
+        return loc, "required key is missing"
+    if kind == "literal_error" and loc and loc[0] == "modes":
+        return loc, f"unknown mode {err.get('input')!r}; valid: {', '.join(schema.MODES)}"
+    if kind == "string_pattern_mismatch":
+        return loc, (
+            "names may use letters, digits, '_', '-' and '.', start with a letter or digit, "
+            f"and be at most 64 characters (got {err.get('input')!r})"
+        )
+    msg = str(err["msg"])
+    msg = msg.removeprefix("Value error, ")
+    return loc, msg
+
+
+def parse_config(text: str, path: Path) -> LoadedConfig:
+    """Validate YAML text read from `path`. Raises ConfigError with file:line: key: message."""
+    try:
+        node = yaml.compose(text, Loader=_LineLoader)
+        data = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - SafeLoader subclass
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        raise ConfigError(f"{where}: YAML syntax error: {exc.problem}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: YAML error: {exc}") from None
+    if data is None:
+        raise ConfigError(f"{path}: the file is empty; it needs at least a `families` list")
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"{path}:1: the file must be a mapping of keys (name, families, ...), "
+            f"not a {type(data).__name__}"
+        )
+    lines: dict[tuple[Any, ...], int] = {}
+    if node is not None:
+        _compose_lines(node, (), lines)
+    if "families" in data and isinstance(data["families"], list) and not data["families"]:
+        raise ConfigError(f"{path}:{lines.get(('families',), 1)}: families: the list is empty")
+    try:
+        config = RunConfig.model_validate(data)
+    except ValidationError as exc:
+        loc, msg = _message(exc.errors()[0])
+        line = _line_for(loc, lines)
+        where = f"{path}:{line}" if line else str(path)
+        key = _fmt_loc(loc)
+        raise ConfigError(f"{where}: {key}: {msg}" if key else f"{where}: {msg}") from None
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+    family_lines = {}
+    for i, fam in enumerate(config.families):
+        key = "callable" if fam.callable is not None else "builtin"
+        line = lines.get(("families", i, key))
+        if line:
+            family_lines[fam.name] = line
+    return LoadedConfig(config=config, path=path, text_hash=digest, family_lines=family_lines)
+
+
+def load_config(path: str | Path) -> LoadedConfig:
+    """Read and validate a run file."""
+    p = Path(path)
+    if not p.exists():
+        raise ConfigError(f"{p}: no such file")
+    if p.is_dir():
+        raise ConfigError(f"{p}: is a directory, not a YAML run file")
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{p}: cannot be read ({exc})") from None
+    return parse_config(text, p)
+
+
+def default_config_path() -> Path:
+    """configs/seed.yaml: in the checkout, or the copy shipped inside the package."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here.parent / "configs" / "seed.yaml", here / "data" / "seed.yaml"):
+        if candidate.is_file():
+            return candidate
+    raise ConfigError("configs/seed.yaml not found; pass a run file: adbench run CONFIG")

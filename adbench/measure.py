@@ -1,0 +1,427 @@
+"""One case on one device -> one measurement per mode.
+
+For each mode the Jacobian is lowered and compiled ahead of time (trace/lower and compile seconds
+recorded apart), XLA's cost and memory analyses are read, both modes' Jacobians are checked
+against each other, and then the modes are timed *interleaved* (A B, B A, A B, ...): each round
+holds one sample of each mode taken back to back, so their per-round ratio cancels most of the
+machine's drift. Every call is followed by ``block_until_ready``; the inner loop is calibrated so
+one sample lasts at least ``min_sample_s``.
+
+The timing loop (:func:`calibrate`, :func:`interleave`) takes its clock and runners as arguments,
+so tests drive it with a fake clock.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from adbench import schema, stats
+from adbench.cases import Case
+
+Clock = Callable[[], float]
+Runner = Callable[[], Any]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How to measure; built from the run file (see RunConfig for the meaning of each)."""
+
+    dtype: str = "float32"
+    seed: int = 0
+    jit: bool = True
+    time_budget_s: float = 2.0
+    min_sample_s: float = 0.005
+    min_rounds: int = 5
+    max_rounds: int = 50
+    warmup: int = 1
+    rtol: float | None = None
+    atol: float | None = None
+    max_memory_bytes: int | None = None  # refuse a mode whose XLA estimate exceeds this
+
+    def tolerances(self) -> tuple[float, float]:
+        """(rtol, atol-as-a-fraction-of-max|J|) for comparing jacfwd with jacrev."""
+        default = 2e-3 if self.dtype == "float32" else 1e-8
+        rtol = self.rtol if self.rtol is not None else default
+        atol = self.atol if self.atol is not None else default
+        return rtol, atol
+
+
+@dataclass(frozen=True)
+class ModeResult:
+    """What one mode of one case produced. `samples` are seconds per call, one per round."""
+
+    mode: str
+    status: str = schema.STATUS_OK
+    reason: str = ""
+    n_inner: int = 0
+    samples: tuple[float, ...] = ()
+    lower_s: float = math.nan
+    compile_s: float = math.nan
+    first_call_s: float = math.nan
+    cost: Mapping[str, float] = field(default_factory=dict)
+    jac_max_abs_diff: float = math.nan
+    jac_max_abs: float = math.nan
+
+
+@dataclass(frozen=True)
+class CaseResult:
+    """All modes of one case on one device; turns itself into rows of the results tables."""
+
+    case: Case
+    device: str
+    device_kind: str
+    platform: str
+    dtype: str
+    jit: bool
+    modes: tuple[ModeResult, ...]
+
+    def result_rows(self) -> list[dict[str, Any]]:
+        rows = []
+        for m in self.modes:
+            s = stats.summarize(m.samples)
+            row: dict[str, Any] = {
+                "case_id": self.case.case_id,
+                "family": self.case.family,
+                "d_in": self.case.d_in,
+                "d_out": self.case.d_out,
+                "device": self.device,
+                "mode": m.mode,
+                "source": self.case.source,
+                "device_kind": self.device_kind,
+                "platform": self.platform,
+                "dtype": self.dtype,
+                "jit": self.jit,
+                "status": m.status,
+                "reason": m.reason,
+                "n_inner": m.n_inner,
+                "n_samples": s.n,
+                "median_s": s.median,
+                "mean_s": s.mean,
+                "std_s": s.std,
+                "min_s": s.min,
+                "max_s": s.max,
+                "q1_s": s.q1,
+                "q3_s": s.q3,
+                "iqr_s": s.iqr,
+                "ci_low_s": s.ci_low,
+                "ci_high_s": s.ci_high,
+                "outliers": s.outliers,
+                "lower_s": m.lower_s,
+                "compile_s": m.compile_s,
+                "first_call_s": m.first_call_s,
+                "jac_max_abs_diff": m.jac_max_abs_diff,
+                "jac_max_abs": m.jac_max_abs,
+            }
+            row.update(m.cost)
+            rows.append(row)
+        return rows
+
+    def sample_rows(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "case_id": self.case.case_id,
+                "family": self.case.family,
+                "d_in": self.case.d_in,
+                "d_out": self.case.d_out,
+                "device": self.device,
+                "mode": m.mode,
+                "round": i,
+                "n_inner": m.n_inner,
+                "seconds": t,
+            }
+            for m in self.modes
+            for i, t in enumerate(m.samples)
+        ]
+
+    @property
+    def failed(self) -> bool:
+        return any(m.status != schema.STATUS_OK for m in self.modes)
+
+
+# --------------------------------------------------------------------------- timing loop
+
+
+def _sample(run: Runner, n: int, clock: Clock) -> float:
+    """Seconds per call over `n` calls, each waited for."""
+    t0 = clock()
+    for _ in range(n):
+        run()
+    return (clock() - t0) / n
+
+
+def calibrate(run: Runner, *, min_sample_s: float, max_inner: int, clock: Clock) -> int:
+    """How many calls make one sample last at least `min_sample_s` (at most `max_inner`).
+
+    Grows the count geometrically, as timeit's autorange does, so a noisy first call cannot
+    fix the count on its own.
+    """
+    n = 1
+    while True:
+        elapsed = _sample(run, n, clock) * n
+        if elapsed >= min_sample_s or n >= max_inner:
+            return n
+        # aim a little above the target, at most x10 per step
+        grow = min_sample_s * 1.2 / elapsed if elapsed > 0 else 10.0
+        n = min(max_inner, max(n + 1, math.ceil(n * min(grow, 10.0))))
+
+
+def interleave(
+    runners: Mapping[str, Runner],
+    n_inner: Mapping[str, int],
+    *,
+    budget_s: float,
+    min_rounds: int,
+    max_rounds: int,
+    clock: Clock,
+) -> dict[str, list[float]]:
+    """Time the modes in alternating order, one sample each per round, within a time budget.
+
+    Stops after `max_rounds`, or once `budget_s` is spent and `min_rounds` are done; a case so
+    slow that `min_rounds` would take over three budgets stops at the third (with >= 2 rounds,
+    so a ratio can still be formed).
+    """
+    modes = list(runners)
+    samples: dict[str, list[float]] = {m: [] for m in modes}
+    start = clock()
+    for r in range(max_rounds):
+        order = modes if r % 2 == 0 else modes[::-1]
+        for m in order:
+            samples[m].append(_sample(runners[m], n_inner[m], clock))
+        spent = clock() - start
+        done = r + 1
+        if spent >= budget_s and done >= min_rounds:
+            break
+        if spent >= 3 * budget_s and done >= 2:
+            break
+    return samples
+
+
+# --------------------------------------------------------------------------- JAX side
+
+
+def _cost(compiled: Any) -> dict[str, float]:
+    """XLA's flop/byte counts and memory sizes of a compiled executable (NaN where missing)."""
+    out: dict[str, float] = {}
+    try:
+        ca = compiled.cost_analysis()
+        if isinstance(ca, list | tuple):  # older jax returned one dict per computation
+            ca = ca[0] if ca else {}
+        ca = ca or {}
+    except Exception:  # some backends do not implement it
+        ca = {}
+    out["flops"] = float(ca.get("flops", math.nan))
+    out["transcendentals"] = float(ca.get("transcendentals", math.nan))
+    out["bytes_accessed"] = float(ca.get("bytes accessed", math.nan))
+    try:
+        ma = compiled.memory_analysis()
+    except Exception:
+        ma = None
+    for key, attr in (
+        ("temp_bytes", "temp_size_in_bytes"),
+        ("argument_bytes", "argument_size_in_bytes"),
+        ("output_bytes", "output_size_in_bytes"),
+        ("generated_code_bytes", "generated_code_size_in_bytes"),
+    ):
+        out[key] = float(getattr(ma, attr, math.nan)) if ma is not None else math.nan
+    return out
+
+
+def _error(modes: Sequence[str], status: str, reason: str) -> tuple[ModeResult, ...]:
+    return tuple(ModeResult(mode=m, status=status, reason=reason) for m in modes)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}".strip().rstrip(":")
+
+
+def _build(case: Case, settings: Settings, device: Any) -> tuple[Callable[..., Any], Any] | str:
+    """(fn, x) placed on `device`, or a one-line reason why the factory's output is unusable."""
+    import jax
+    import jax.numpy as jnp
+
+    try:
+        made = case.factory(case.d_in, case.d_out, **dict(case.params))
+    except Exception as exc:
+        return f"factory raised {_one_line(exc)}"
+    if isinstance(made, tuple) and len(made) == 2 and callable(made[0]):
+        fn, x0 = made
+    elif callable(made):
+        fn = made
+        x0 = np.random.default_rng(settings.seed).standard_normal(case.d_in)
+    else:
+        return f"factory returned {type(made).__name__}, expected a function or (function, x0)"
+    x0 = np.asarray(x0)
+    if x0.shape != (case.d_in,):
+        return f"example input has shape {x0.shape}, expected ({case.d_in},)"
+    x = jax.device_put(jnp.asarray(x0, dtype=settings.dtype), device)
+    try:
+        out = jax.eval_shape(fn, x)
+    except Exception as exc:
+        return f"function raised {_one_line(exc)}"
+    if not isinstance(out, jax.ShapeDtypeStruct):
+        return f"output is a {type(out).__name__}, expected one array of shape ({case.d_out},)"
+    if not jnp.issubdtype(out.dtype, jnp.inexact):
+        return f"output dtype {out.dtype} is not floating point, so it cannot be differentiated"
+    if out.shape != (case.d_out,) and not (out.shape == () and case.d_out == 1):
+        return f"output has shape {out.shape}, but the family declares d_out = {case.d_out}"
+    return fn, x
+
+
+def measure_case(
+    case: Case,
+    device: Any,
+    settings: Settings,
+    modes: Sequence[str] = schema.MODES,
+    *,
+    clock: Clock = time.perf_counter,
+) -> CaseResult:
+    """Measure every mode of `case` on one JAX `device`. Never raises for the case's own faults:
+    they become the status and reason of its rows."""
+    import jax
+
+    meta = dict(
+        case=case,
+        device=f"{device.platform}:{device.id}",
+        device_kind=str(device.device_kind),
+        platform=str(device.platform),
+        dtype=settings.dtype,
+        jit=settings.jit,
+    )
+    built = _build(case, settings, device)
+    if isinstance(built, str):
+        return CaseResult(**meta, modes=_error(modes, schema.STATUS_ERROR, built))
+    fn, x = built
+
+    results: dict[str, ModeResult] = {}
+    runners: dict[str, Runner] = {}
+    jacobians: dict[str, np.ndarray] = {}
+    transforms = {"jacfwd": jax.jacfwd, "jacrev": jax.jacrev}
+    for mode in modes:
+        jac = transforms[mode](fn)
+        try:
+            t0 = clock()
+            lowered = jax.jit(jac).lower(x)
+            t1 = clock()
+            compiled = lowered.compile()
+            t2 = clock()
+        except Exception as exc:
+            results[mode] = ModeResult(
+                mode, schema.STATUS_ERROR, f"{mode} failed to compile: {_one_line(exc)}"
+            )
+            continue
+        cost = _cost(compiled)
+        base = dict(mode=mode, lower_s=t1 - t0, compile_s=t2 - t1, cost=cost)
+        estimate = sum(cost[k] for k in ("temp_bytes", "output_bytes") if not math.isnan(cost[k]))
+        if settings.max_memory_bytes is not None and estimate > settings.max_memory_bytes:
+            results[mode] = ModeResult(
+                **base,
+                status=schema.STATUS_MEMORY,
+                reason=f"needs ~{estimate / 2**30:.2f} GiB by XLA's memory analysis, over the "
+                f"budget of {settings.max_memory_bytes / 2**30:.2f} GiB (--max-memory)",
+            )
+            continue
+
+        def run(c: Any = compiled if settings.jit else jac) -> Any:
+            return jax.block_until_ready(c(x))
+
+        try:
+            t0 = clock()
+            value = run()
+            first = clock() - t0
+            for _ in range(settings.warmup):
+                run()
+        except Exception as exc:
+            results[mode] = ModeResult(
+                **base, status=schema.STATUS_ERROR, reason=f"{mode} raised {_one_line(exc)}"
+            )
+            continue
+        jacobians[mode] = np.asarray(value, dtype=np.float64).reshape(case.d_out, case.d_in)
+        runners[mode] = run
+        results[mode] = ModeResult(**base, first_call_s=first)
+
+    # correctness before timing: a wrong Jacobian is never timed
+    problems: dict[str, tuple[str, str]] = {}
+    for mode, jm in jacobians.items():
+        if not np.all(np.isfinite(jm)):
+            bad = int(np.size(jm) - np.count_nonzero(np.isfinite(jm)))
+            problems[mode] = (schema.STATUS_NONFINITE, f"{mode} Jacobian has {bad} NaN/Inf entries")
+    diff = scale = math.nan
+    if len(jacobians) == 2 and not problems:
+        a, b = jacobians["jacfwd"], jacobians["jacrev"]
+        diff = float(np.max(np.abs(a - b))) if a.size else 0.0
+        scale = float(np.max(np.abs(a))) if a.size else 0.0
+        rtol, atol = settings.tolerances()
+        ok = np.abs(a - b) <= atol * scale + rtol * np.maximum(np.abs(a), np.abs(b))
+        if not np.all(ok):
+            reason = (
+                f"jacfwd and jacrev disagree: max |diff| {diff:.3g} at max |J| {scale:.3g} "
+                f"(rtol {rtol:g}, atol {atol:g} x max|J|)"
+            )
+            problems = {m: (schema.STATUS_MISMATCH, reason) for m in jacobians}
+    elif len(jacobians) == 1 and not problems:
+        only = next(iter(jacobians.values()))
+        scale = float(np.max(np.abs(only))) if only.size else 0.0
+    for mode, (status, reason) in problems.items():
+        runners.pop(mode, None)
+        results[mode] = _replace(results[mode], status=status, reason=reason)
+
+    if runners:
+        budget = settings.time_budget_s
+        max_inner = 1_000_000
+        n_inner = {
+            m: calibrate(r, min_sample_s=settings.min_sample_s, max_inner=max_inner, clock=clock)
+            for m, r in runners.items()
+        }
+        samples = interleave(
+            runners,
+            n_inner,
+            budget_s=budget,
+            min_rounds=settings.min_rounds,
+            max_rounds=settings.max_rounds,
+            clock=clock,
+        )
+        for m in runners:
+            results[m] = _replace(results[m], n_inner=n_inner[m], samples=tuple(samples[m]))
+    for m in results:
+        results[m] = _replace(results[m], jac_max_abs_diff=diff, jac_max_abs=scale)
+    return CaseResult(**meta, modes=tuple(results[m] for m in modes))
+
+
+def _replace(r: ModeResult, **changes: Any) -> ModeResult:
+    from dataclasses import replace
+
+    return replace(r, **changes)
+
+
+def select_devices(which: str | None) -> list[Any]:
+    """JAX devices for --device: None -> the default backend's first device; 'cpu', 'gpu',
+    'tpu' -> that platform's devices; 'all' -> every device of every platform.
+
+    Raises ValueError naming what is available when the platform is absent.
+    """
+    import jax
+
+    if which is None:
+        return [jax.devices()[0]]
+    if which == "all":
+        devices = []
+        for platform in ("cpu", "gpu", "tpu"):
+            try:
+                devices.extend(jax.devices(platform))
+            except RuntimeError:
+                continue
+        return devices
+    try:
+        return list(jax.devices(which))
+    except RuntimeError:
+        have = sorted({d.platform for d in jax.devices()})
+        raise ValueError(
+            f"--device {which}: no such device here; available: {', '.join(have)}"
+        ) from None

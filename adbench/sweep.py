@@ -1,0 +1,174 @@
+"""A whole run: cases x devices, measured one at a time and stored as each finishes.
+
+This is `adbench run` without the command line: the CLI parses options and draws progress, this
+module decides what is measured and in what order, and hands every finished case to the writer.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import platform
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from adbench import __version__, schema
+from adbench.cases import Case
+from adbench.config import LoadedConfig
+from adbench.measure import CaseResult, Settings, measure_case
+from adbench.results import ResultsWriter, completed_keys
+
+
+def settings_from(loaded: LoadedConfig, *, max_memory_bytes: int | None = None) -> Settings:
+    c = loaded.config
+    return Settings(
+        dtype=c.dtype,
+        seed=c.seed,
+        jit=c.jit,
+        time_budget_s=c.time_budget_s,
+        min_sample_s=c.min_sample_s,
+        min_rounds=c.min_rounds,
+        max_rounds=c.max_rounds,
+        warmup=c.warmup,
+        rtol=c.rtol,
+        atol=c.atol,
+        max_memory_bytes=max_memory_bytes,
+    )
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _git_commit(where: Path) -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(where), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def fingerprint(loaded: LoadedConfig, devices: Sequence[Any]) -> dict[str, Any]:
+    """Everything a reader needs to know whether two runs can be compared."""
+    import jax
+    import jaxlib
+
+    config = loaded.config.model_dump(mode="json")
+    return {
+        "schema_version": schema.SCHEMA_VERSION,
+        "adbench_version": __version__,
+        "jax_version": jax.__version__,
+        "jaxlib_version": getattr(jaxlib, "__version__", "?"),
+        "backend": jax.default_backend(),
+        "devices": [
+            {"id": f"{d.platform}:{d.id}", "kind": str(d.device_kind), "platform": d.platform}
+            for d in devices
+        ],
+        "cpu_model": _cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "x64": bool(jax.config.jax_enable_x64),
+        "xla_flags": os.environ.get("XLA_FLAGS", ""),
+        "git_commit": _git_commit(loaded.path.resolve().parent),
+        "config_path": str(loaded.path),
+        "config_hash": loaded.text_hash,
+        "config": config,
+        "config_canonical_hash": hashlib.sha256(
+            json.dumps(config, sort_keys=True).encode()
+        ).hexdigest()[:16],
+        "settings": {"tie_margin": loaded.config.tie_margin},
+        "started_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "finished_at": None,
+        "command": " ".join(sys.argv),
+    }
+
+
+@dataclass(frozen=True)
+class Planned:
+    case: Case
+    device: Any
+
+    @property
+    def device_id(self) -> str:
+        return f"{self.device.platform}:{self.device.id}"
+
+
+def plan(
+    cases: Sequence[Case], devices: Sequence[Any], done: set[tuple[str, str]]
+) -> list[Planned]:
+    """Every (case, device) still to measure, devices outermost so one device's sweep is whole."""
+    out = []
+    for d in devices:
+        for c in cases:
+            p = Planned(c, d)
+            if (c.case_id, p.device_id) not in done:
+                out.append(p)
+    return out
+
+
+def run_sweep(
+    loaded: LoadedConfig,
+    cases: Sequence[Case],
+    devices: Sequence[Any],
+    out_dir: Path,
+    *,
+    settings: Settings,
+    resume: bool = False,
+    force: bool = False,
+    on_start: Callable[[Planned, int, int], None] | None = None,
+    on_done: Callable[[Planned, CaseResult], None] | None = None,
+) -> Path:
+    """Measure what is missing in `out_dir`, appending each case as it ends; write verdicts."""
+    import jax
+
+    if settings.dtype == "float64":
+        jax.config.update("jax_enable_x64", True)  # float64 arrays need it; recorded in meta
+    writer = ResultsWriter(out_dir)
+    writer.create(resume=resume, force=force)
+    done = completed_keys(out_dir) if resume else set()
+    meta = fingerprint(loaded, devices)
+    if resume and (out_dir / schema.META_FILE).is_file():
+        previous = json.loads((out_dir / schema.META_FILE).read_text(encoding="utf-8"))
+        meta["started_at"] = previous.get("started_at", meta["started_at"])
+        meta["resumed_at"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    writer.write_meta(meta)
+    todo = plan(cases, devices, done)
+    modes = list(loaded.config.modes)
+    for i, p in enumerate(todo):
+        if on_start:
+            on_start(p, i, len(todo))
+        with jax.default_device(p.device):
+            result = measure_case(p.case, p.device, settings, modes)
+        writer.append_case(result.result_rows(), result.sample_rows())
+        if on_done:
+            on_done(p, result)
+    from adbench.results import load_results
+    from adbench.verdict import verdicts_for
+
+    stored = load_results(out_dir, with_verdicts=False)
+    writer.write_verdicts(
+        verdicts_for(stored.results, stored.samples, margin=loaded.config.tie_margin)
+    )
+    meta["finished_at"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    writer.write_meta(meta)
+    return out_dir
