@@ -6,6 +6,8 @@ once. A results directory holds:
     results.csv   one row per case x mode x device (RESULT_COLUMNS), appended as each case ends
     samples.csv   every raw timing sample, one row per round (SAMPLE_COLUMNS)
     verdicts.csv  one row per case x device (VERDICT_COLUMNS), written when the run ends
+    crossover.csv one row per family x device (CROSSOVER_COLUMNS), written when the run ends;
+                  optional: readers recompute it from results.csv and samples.csv when absent
     meta.json     environment fingerprint and run settings (META_KEYS), schema_version included
 
 History of SCHEMA_VERSION (bump it when a reader of an older directory would misread a newer one):
@@ -19,6 +21,7 @@ SCHEMA_VERSION = 1
 RESULTS_FILE = "results.csv"
 SAMPLES_FILE = "samples.csv"
 VERDICTS_FILE = "verdicts.csv"
+CROSSOVER_FILE = "crossover.csv"
 META_FILE = "meta.json"
 
 MODES = ("jacfwd", "jacrev")
@@ -109,6 +112,32 @@ VERDICT_COLUMNS = (
     "textbook",  # what d_in vs d_out alone suggests: jacfwd, jacrev or either
     "agrees_with_textbook",
     "reason",  # one line, the evidence in words
+)
+
+# SCHEMA note: crossover.csv was added within version 1. It is optional and derived (see
+# adbench.crossover), so a reader of version 1 that does not know it misreads nothing.
+CROSSOVER_COLUMNS = (
+    "family",
+    "device",
+    "axis",  # what the sweep varies: "d_out" (d_in fixed), "d_in" (d_out fixed), "d_in/d_out"
+    "fixed",  # the dimension held fixed on a one-axis sweep; empty on "d_in/d_out"
+    "n_sizes",  # distinct axis values with both modes measured ok
+    "axis_min",
+    "axis_max",
+    "outcome",  # "crossover" (tie inside the range), "jacfwd" / "jacrev" (faster throughout),
+    #             "tie" (no case separated), "unclear", or "n/a" (fewer than two sizes)
+    "crossover",  # axis value where t(jacfwd) = t(jacrev); empty unless outcome is "crossover"
+    "crossover_low",  # bootstrap interval over the raw samples; 0 / inf when unbounded
+    "crossover_high",
+    "crossover_ratio",  # d_in / d_out at the tie
+    "textbook",  # the textbook tie on the axis (d_in = d_out)
+    "factor_from_textbook",  # measured tie vs textbook as a factor >= 1 (a lower bound w/o a tie)
+    "far_from_textbook",  # yes / no / n/a
+    "slope_jacfwd",  # log-log slope of each mode's median time against the axis
+    "slope_jacrev",
+    "slope_ratio",  # log-log slope of t(jacfwd) / t(jacrev) against the axis
+    "confidence",  # of the interval, e.g. 0.95
+    "reason",  # one line, in words
 )
 
 META_KEYS = (
