@@ -1,0 +1,94 @@
+"""Valid run files: defaults, sizes, callables. (Bad ones: tests/test_bad_configs.py.)"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from adbench.cases import expand
+from adbench.config import ConfigError, load_config, parse_config
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_defaults_are_the_documented_ones(write_config):
+    path = write_config(
+        """\
+        families:
+          - {name: p, builtin: power, d_in: [1], d_out: [3]}
+        """,
+        fast=False,
+    )
+    c = load_config(path).config
+    assert c.modes == ["jacfwd", "jacrev"]
+    assert c.dtype == "float32"
+    assert c.jit is True
+    assert c.tie_margin == pytest.approx(0.10)
+    assert c.time_budget_s == pytest.approx(2.0)
+    assert c.name == "run"
+
+
+def test_grid_expands_d_in_major_and_points_keep_order(write_config):
+    path = write_config(
+        """\
+        families:
+          - {name: lin, builtin: linear, d_in: [2, 3], d_out: [4, 5]}
+          - {name: pts, builtin: linear, points: [[7, 1], [1, 7]]}
+        """
+    )
+    ids = [c.case_id for c in expand(load_config(path))]
+    assert ids == ["lin/2x4", "lin/2x5", "lin/3x4", "lin/3x5", "pts/7x1", "pts/1x7"]
+
+
+def test_duplicate_point_is_measured_once(write_config):
+    path = write_config("families:\n  - {name: l, builtin: linear, points: [[2, 3], [2, 3]]}\n")
+    assert [c.case_id for c in expand(load_config(path))] == ["l/2x3"]
+
+
+def test_scalar_size_is_a_one_element_list(write_config):
+    path = write_config("families:\n  - {name: p, builtin: power, d_in: 1, d_out: [4]}\n")
+    assert load_config(path).config.families[0].sizes() == [(1, 4)]
+
+
+def test_issue_example_with_user_callable_resolves_relative_to_yaml():
+    loaded = load_config(REPO / "configs" / "example.yaml")
+    cases = {c.case_id: c for c in expand(loaded)}
+    assert "residuals/5x5000" in cases and "residuals/20x20000" in cases
+    res = cases["residuals/5x5000"]
+    assert res.source == "callable:my_functions.py:residuals"
+    assert dict(res.params) == {"scale": 0.5}
+    fn = res.factory(2, 3, **res.params)
+    assert callable(fn)
+
+
+def test_module_callable(write_config, tmp_path, monkeypatch):
+    (tmp_path / "userpkg_mod.py").write_text("def f(d_in, d_out):\n    return lambda x: x\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    path = write_config("families:\n  - {name: m, callable: 'userpkg_mod:f', points: [[2, 2]]}\n")
+    (case,) = expand(load_config(path))
+    assert case.source == "callable:userpkg_mod:f"
+
+
+def test_error_names_file_line_and_key(tmp_path):
+    text = "families:\n  - name: p\n    builtin: power\n    d_in: [1]\n    d_out: [0]\n"
+    with pytest.raises(ConfigError) as err:
+        parse_config(text, tmp_path / "x.yaml")
+    assert str(err.value).startswith(f"{tmp_path / 'x.yaml'}:5: families[0].d_out:")
+
+
+def test_unknown_key_suggests_the_closest(tmp_path):
+    with pytest.raises(
+        ConfigError,
+        match=r"x.yaml:1: time_budget: unknown key; did you mean "
+        r"'time_budget_s'\?",
+    ):
+        parse_config(
+            "time_budget: 1\nfamilies: [{name: p, builtin: power, points: [[1, 2]]}]\n",
+            tmp_path / "x.yaml",
+        )
+
+
+def test_shipped_configs_are_valid():
+    for path in sorted((REPO / "configs").glob("*.yaml")):
+        assert expand(load_config(path)), path
