@@ -92,7 +92,7 @@ class FamilySpec(BaseModel):
             if problem:
                 raise ValueError(problem)
             for d_in, d_out in self.sizes():
-                problem = b.check_sizes(d_in, d_out)
+                problem = b.check_sizes(d_in, d_out, self.params)
                 if problem:
                     raise ValueError(problem)
         return self
