@@ -1,0 +1,232 @@
+"""Crossover estimates on small synthetic sweeps with known answers."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from adbench import schema
+from adbench.crossover import (
+    AXIS_D_IN,
+    AXIS_D_OUT,
+    AXIS_RATIO,
+    crossovers_for,
+    estimate,
+    fit_power,
+    ratio_at,
+    textbook_mode,
+)
+
+FIXTURE = Path(__file__).parent / "data" / "report" / "sweep"
+
+
+def make_frames(
+    cases: list[tuple[int, int, float, float]],
+    *,
+    family: str = "f",
+    device: str = "cpu:0",
+    rounds: int = 9,
+    noise: float = 0.0,
+    seed: int = 0,
+    status_rev: dict[tuple[int, int], str] | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """results and samples tables for (d_in, d_out, t_fwd, t_rev) cases."""
+    rng = np.random.default_rng(seed)
+    results, samples = [], []
+    for d_in, d_out, t_fwd, t_rev in cases:
+        key = {
+            "case_id": schema.case_id(family, d_in, d_out),
+            "family": family,
+            "d_in": d_in,
+            "d_out": d_out,
+            "device": device,
+        }
+        for mode, t in (("jacfwd", t_fwd), ("jacrev", t_rev)):
+            secs = t * np.exp(rng.normal(0.0, noise, rounds)) if noise else np.full(rounds, t)
+            status = (status_rev or {}).get((d_in, d_out), "ok") if mode == "jacrev" else "ok"
+            results.append({**key, "mode": mode, "status": status, "median_s": np.median(secs)})
+            samples += [
+                {**key, "mode": mode, "round": i, "n_inner": 1, "seconds": s}
+                for i, s in enumerate(secs)
+            ]
+    res = pd.DataFrame(results).reindex(columns=list(schema.RESULT_COLUMNS))
+    return res, pd.DataFrame(samples).reindex(columns=list(schema.SAMPLE_COLUMNS))
+
+
+def test_fit_power_is_exact_on_a_power_law():
+    fit = fit_power([1, 10, 100], [3.0, 300.0, 30000.0])
+    assert fit.slope == pytest.approx(2.0)
+    assert fit.intercept == pytest.approx(math.log(3.0))
+    assert fit(1000.0) == pytest.approx(3e6)
+    assert math.isnan(fit_power([5, 5], [1.0, 2.0]).slope)
+
+
+def test_two_noise_free_sizes_tie_at_the_log_midpoint():
+    # ratio 2 at d_out = 10, 1/2 at d_out = 1000: linear in log-log, so the tie is at 100
+    res, smp = make_frames([(100, 10, 2e-3, 1e-3), (100, 1000, 1e-3, 2e-3)])
+    c = estimate("f", "cpu:0", res, smp)
+    assert c.outcome == "crossover"
+    assert c.axis == AXIS_D_OUT and c.fixed == 100
+    assert c.crossover == pytest.approx(100.0, rel=1e-3)
+    assert c.crossover_low == pytest.approx(100.0, rel=1e-3)
+    assert c.crossover_high == pytest.approx(100.0, rel=1e-3)
+    assert c.crossover_ratio == pytest.approx(1.0, rel=1e-3)
+    assert c.textbook == 100 and c.far_from_textbook == "no"
+    assert c.factor_from_textbook == pytest.approx(1.0, rel=1e-3)
+    assert "between 10 (jacrev 2x faster) and 1000 (jacfwd 2x faster)" in c.reason
+
+
+def overhead_then_power(d_out: int) -> tuple[int, int, float, float]:
+    # t_fwd ~ a + k d_in^2 d_out, t_rev ~ a + 1.5 k d_in d_out^2 with d_in = 100: tie at 66.7
+    return (100, d_out, 2e-5 + 2e-6 * d_out, 2e-5 + 3e-8 * d_out**2)
+
+
+def test_noisy_sweep_brackets_the_true_tie_and_is_deterministic():
+    res, smp = make_frames(
+        [overhead_then_power(d) for d in (10, 30, 100, 300, 1000)], noise=0.03, rounds=15
+    )
+    a = estimate("f", "cpu:0", res, smp, n_boot=500)
+    b = estimate("f", "cpu:0", res, smp, n_boot=500)
+    assert a == b
+    assert a.outcome == "crossover"
+    assert 30 < a.crossover_low <= a.crossover <= a.crossover_high < 100
+    assert a.crossover == pytest.approx(200 / 3, rel=0.1)
+    assert a.slope_ratio < 0  # more outputs favour jacfwd, as the textbook says
+    assert a.far_from_textbook == "no"
+
+
+def test_forward_faster_throughout_as_the_textbook_expects():
+    res, smp = make_frames([(1, d, 1e-5, 1e-5 * d) for d in (10, 100, 1000)])
+    c = estimate("f", "cpu:0", res, smp)
+    assert c.outcome == "jacfwd"
+    assert math.isnan(c.crossover)
+    assert c.far_from_textbook == "no" and math.isnan(c.factor_from_textbook)
+    assert c.reason.startswith("no crossover in the measured range d_out 10-1000 (d_in = 1)")
+
+
+def test_winning_against_the_textbook_far_from_its_tie_is_flagged():
+    # d_in = 100 and d_out up to 3200: the textbook says jacfwd above d_out = 100, jacrev wins
+    res, smp = make_frames([(100, d, 3e-3, 1e-3) for d in (200, 800, 3200)])
+    c = estimate("f", "cpu:0", res, smp)
+    assert c.outcome == "jacrev"
+    assert c.factor_from_textbook == pytest.approx(32.0)
+    assert c.far_from_textbook == "yes"
+    assert "against the textbook" in c.reason
+
+
+def test_modes_swapping_the_other_way_round_are_far_from_the_textbook():
+    # along d_out the textbook expects jacfwd to gain; here jacrev gains
+    res, smp = make_frames([(100, 10, 1e-3, 2e-3), (100, 1000, 2e-3, 1e-3)])
+    c = estimate("f", "cpu:0", res, smp)
+    assert c.outcome == "crossover"
+    assert c.crossover == pytest.approx(100.0, rel=1e-3)
+    assert c.far_from_textbook == "yes"
+    assert "other way round" in c.reason
+
+
+def test_far_tie_is_flagged_only_when_the_whole_interval_is_far():
+    # tie at d_out = 1000 with d_in = 10: a factor 100 from the textbook
+    res, smp = make_frames([(10, 100, 1e-2, 1e-3), (10, 10000, 1e-3, 1e-2)])
+    c = estimate("f", "cpu:0", res, smp, far_factor=4.0)
+    assert c.crossover == pytest.approx(1000.0, rel=1e-3)
+    assert c.factor_from_textbook == pytest.approx(100.0, rel=1e-3)
+    assert c.far_from_textbook == "yes"
+    assert estimate("f", "cpu:0", res, smp, far_factor=200.0).far_from_textbook == "no"
+
+
+def test_no_separation_is_a_tie_and_noted_against_a_confident_textbook():
+    res, smp = make_frames([(10, d, 1e-3, 1.05e-3) for d in (10, 100, 1000)])
+    c = estimate("f", "cpu:0", res, smp, margin=0.1)
+    assert c.outcome == "tie"
+    assert math.isnan(c.crossover)
+    assert c.far_from_textbook == "yes"  # textbook: jacfwd clearly at d_out 100 and 1000
+    assert "no size separates the modes beyond ±10%" in c.reason
+
+
+def test_a_winner_that_changes_twice_is_unclear():
+    res, smp = make_frames([(1, 10, 1e-3, 3e-3), (1, 100, 3e-3, 1e-3), (1, 1000, 1e-3, 3e-3)])
+    c = estimate("f", "cpu:0", res, smp)
+    assert c.outcome == "unclear"
+    assert "changes 2 times" in c.reason
+
+
+def test_one_size_or_a_failed_mode_gives_no_estimate():
+    res, smp = make_frames([(1, 10, 1e-3, 2e-3)])
+    assert estimate("f", "cpu:0", res, smp).outcome == "n/a"
+    res, smp = make_frames(
+        [(1, 10, 1e-3, 2e-3), (1, 100, 2e-3, 1e-3)], status_rev={(1, 100): "memory"}
+    )
+    c = estimate("f", "cpu:0", res, smp)
+    assert c.outcome == "n/a" and c.n_sizes == 1
+
+
+def test_without_raw_samples_the_tie_has_no_interval():
+    res, _ = make_frames([(100, 10, 2e-3, 1e-3), (100, 1000, 1e-3, 2e-3)])
+    c = estimate("f", "cpu:0", res, None)
+    assert c.crossover == pytest.approx(100.0, rel=1e-3)
+    assert math.isnan(c.crossover_low) and math.isnan(c.crossover_high)
+    assert "no raw samples" in c.reason
+
+
+def test_a_grid_is_read_along_d_in_over_d_out():
+    cases = [
+        (d_in, d_out, 1e-6 * d_in / d_out**0.5, 1e-6 * d_out**0.5)
+        for d_in in (10, 100)
+        for d_out in (10, 100)
+    ]
+    res, smp = make_frames(cases)
+    c = estimate("f", "cpu:0", res, smp)
+    assert c.axis == AXIS_RATIO and math.isnan(c.fixed)
+    assert c.n_sizes == 3  # d_in / d_out in {0.1, 1, 10}
+    assert c.outcome == "crossover"
+    assert c.textbook == 1.0
+
+
+def test_textbook_helpers():
+    assert textbook_mode(AXIS_D_OUT, 100, 1000) == "jacfwd"
+    assert textbook_mode(AXIS_D_OUT, 100, 10) == "jacrev"
+    assert textbook_mode(AXIS_D_IN, 100, 10) == "jacfwd"
+    assert textbook_mode(AXIS_RATIO, math.nan, 1.0) == "either"
+    assert ratio_at(AXIS_D_OUT, 100, 50) == 2.0
+    assert ratio_at(AXIS_D_IN, 100, 50) == 0.5
+
+
+def test_crossovers_for_one_row_per_family_and_device():
+    a_res, a_smp = make_frames([(1, 10, 1e-3, 2e-3), (1, 100, 1e-3, 2e-3)], family="a")
+    b_res, b_smp = make_frames(
+        [(1, 10, 1e-3, 2e-3), (1, 100, 1e-3, 2e-3)], family="a", device="gpu:0"
+    )
+    c_res, c_smp = make_frames([(10, 1, 2e-3, 1e-3), (100, 1, 2e-3, 1e-3)], family="c")
+    df = crossovers_for(
+        pd.concat([a_res, b_res, c_res]), pd.concat([a_smp, b_smp, c_smp]), n_boot=100
+    )
+    assert list(df.columns) == list(schema.CROSSOVER_COLUMNS)
+    assert list(zip(df["family"], df["device"], df["outcome"], strict=True)) == [
+        ("a", "cpu:0", "jacfwd"),
+        ("a", "gpu:0", "jacfwd"),
+        ("c", "cpu:0", "jacrev"),
+    ]
+    assert df.loc[2, "axis"] == AXIS_D_IN
+    empty = crossovers_for(a_res.iloc[0:0], None)
+    assert empty.empty and list(empty.columns) == list(schema.CROSSOVER_COLUMNS)
+
+
+def test_fixture_crossover_csv_matches_a_fresh_estimate():
+    from adbench.results import load_results
+
+    res = load_results(FIXTURE)
+    stored = pd.read_csv(FIXTURE / schema.CROSSOVER_FILE, keep_default_na=False, na_values=[""])
+    fresh = crossovers_for(res.results, res.samples, margin=0.1)
+    pd.testing.assert_frame_equal(stored, fresh, check_dtype=False)
+    by_family = dict(zip(stored["family"], stored["outcome"], strict=True))
+    assert by_family == {
+        "linear": "crossover",
+        "power": "jacfwd",
+        "mean_sq": "jacrev",
+        "tanh_grid": "crossover",
+        "scan": "tie",
+    }
