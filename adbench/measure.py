@@ -158,9 +158,12 @@ def _sample(run: Runner, n: int, clock: Clock) -> float:
 def calibrate(run: Runner, *, min_sample_s: float, max_inner: int, clock: Clock) -> int:
     """How many calls make one sample last at least `min_sample_s` (at most `max_inner`).
 
-    Grows the count geometrically, as timeit's autorange does, so a noisy first call cannot
-    fix the count on its own.
+    Two untimed calls first, so the count is not set by a call slowed by whatever ran before
+    (the other mode's memory traffic, XLA's worker threads winding down); then the count grows
+    geometrically, as timeit's autorange does.
     """
+    run()
+    run()
     n = 1
     while True:
         elapsed = _sample(run, n, clock) * n
@@ -169,6 +172,19 @@ def calibrate(run: Runner, *, min_sample_s: float, max_inner: int, clock: Clock)
         # aim a little above the target, at most x10 per step
         grow = min_sample_s * 1.2 / elapsed if elapsed > 0 else 10.0
         n = min(max_inner, max(n + 1, math.ceil(n * min(grow, 10.0))))
+
+
+def settle_calls(n_inner: int, per_call_s: float, budget_s: float) -> int:
+    """Untimed calls before each sample, so switching modes is not charged to the sample.
+
+    On a 2-core CPU a light mode timed right after a heavy one was seen 1.5-3x slower than when
+    run alone (power 1 -> 10^4: jacfwd ~100 us alone, 180-300 us interleaved with jacrev's
+    ~200 ms calls); untimed calls of the same mode first keep that switching cost out of the
+    sample. A long single call (n_inner == 1) is settled only when it is cheap against the budget.
+    """
+    if n_inner >= 2:
+        return n_inner // 2
+    return 1 if per_call_s < budget_s / 20 else 0
 
 
 def interleave(
@@ -182,17 +198,24 @@ def interleave(
 ) -> dict[str, list[float]]:
     """Time the modes in alternating order, one sample each per round, within a time budget.
 
-    Stops after `max_rounds`, or once `budget_s` is spent and `min_rounds` are done; a case so
+    Each sample is preceded by `settle_calls` untimed calls of its mode (sized from the
+    previous sample; half a sample before the first). Stops after
+    `max_rounds`, or once `budget_s` is spent and `min_rounds` are done; a case so
     slow that `min_rounds` would take over three budgets stops at the third (with >= 2 rounds,
     so a ratio can still be formed).
     """
     modes = list(runners)
     samples: dict[str, list[float]] = {m: [] for m in modes}
+    settle = {m: n_inner[m] // 2 for m in modes}
     start = clock()
     for r in range(max_rounds):
         order = modes if r % 2 == 0 else modes[::-1]
         for m in order:
-            samples[m].append(_sample(runners[m], n_inner[m], clock))
+            for _ in range(settle[m]):
+                runners[m]()
+            t = _sample(runners[m], n_inner[m], clock)
+            samples[m].append(t)
+            settle[m] = settle_calls(n_inner[m], t, budget_s)
         spent = clock() - start
         done = r + 1
         if spent >= budget_s and done >= min_rounds:

@@ -11,7 +11,7 @@ import pytest
 from adbench import schema
 from adbench.cases import Case
 from adbench.families import get_builtin
-from adbench.measure import Settings, calibrate, interleave, measure_case
+from adbench.measure import Settings, calibrate, interleave, measure_case, settle_calls
 
 
 class FakeClock:
@@ -59,8 +59,15 @@ def test_interleave_alternates_order_and_keeps_per_call_seconds():
     )
     assert s["jacfwd"] == pytest.approx([0.001] * 4)
     assert s["jacrev"] == pytest.approx([0.004] * 4)
-    # A A B | B A A | A A B | B A A : the order flips every round
-    assert "".join(clock.calls) == "ffr" + "rff" + "ffr" + "rff"
+    # the order flips every round; each sample is preceded by untimed settle calls (half a
+    # sample, or from round 1 on one for a cheap single call): [f] ff [r] r
+    assert "".join(clock.calls) == "fffr" + "rr" + "fff" + "fff" + "rr" + "rr" + "fff"
+
+
+def test_settle_calls():
+    assert settle_calls(10, 1e-4, 1.0) == 5
+    assert settle_calls(1, 0.01, 1.0) == 1  # cheap single call
+    assert settle_calls(1, 0.2, 1.0) == 0  # a long call is not repeated for nothing
 
 
 def test_interleave_stops_on_budget_after_min_rounds():

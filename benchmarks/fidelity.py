@@ -1,0 +1,128 @@
+"""Does adbench time what a careful person with `timeit` would? And is the default run fast?
+
+    python benchmarks/fidelity.py [CONFIG] [--rounds N]
+
+For each round: a fresh process times every case x mode of CONFIG (default configs/seed.yaml)
+with plain `timeit` (jitted Jacobian, compiled and warmed up first, `block_until_ready` on each
+call, autorange loop, 7 repeats); then `adbench run` runs (its wall time measured, JAX import
+included); then the timeit process runs again. Printed:
+
+- wall seconds of `adbench run` (target: <= 30 s for the default config on 2 cores);
+- the share of adbench medians (cases >= 50 us) inside the range of the timeit runs' values
+  widened by x1.25 (target >= 90%);
+- the geometric mean of adbench median / timeit median (target within [0.85, 1.18]).
+
+Figures, not assertions: the machine is noisy, so read them, and rerun to see their spread.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+MIN_CASE_S = 50e-6
+WIDEN = 1.25
+
+
+def timeit_child(config: str) -> None:
+    """Print {"case_id|mode": [seconds per call, ...]} for every case of `config`."""
+    import timeit
+
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    from adbench.cases import expand
+    from adbench.config import load_config
+
+    loaded = load_config(config)
+    out: dict[str, list[float]] = {}
+    for case in expand(loaded):
+        made = case.factory(case.d_in, case.d_out, **dict(case.params))
+        fn, x0 = made if isinstance(made, tuple) else (made, None)
+        if x0 is None:
+            x0 = np.random.default_rng(loaded.config.seed).standard_normal(case.d_in)
+        x = jnp.asarray(x0, dtype=loaded.config.dtype)
+        for mode, transform in (("jacfwd", jax.jacfwd), ("jacrev", jax.jacrev)):
+            compiled = jax.jit(transform(fn)).lower(x).compile()
+            compiled(x).block_until_ready()
+            compiled(x).block_until_ready()
+            timer = timeit.Timer(lambda c=compiled: c(x).block_until_ready())
+            number, _ = timer.autorange()
+            per_call = [t / number for t in timer.repeat(repeat=7, number=number)]
+            out[f"{case.case_id}|{mode}"] = per_call
+    print(json.dumps(out))
+
+
+def run_timeit(config: str) -> dict[str, list[float]]:
+    proc = subprocess.run(
+        [sys.executable, __file__, "--timeit-child", config],
+        capture_output=True, text=True, check=True, cwd=REPO,
+    )
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def one_round(config: str) -> tuple[float, list[tuple[str, float, float, float, float]]]:
+    import pandas as pd
+
+    before = run_timeit(config)
+    out = Path(tempfile.mkdtemp(prefix="adbench-fidelity-")) / "run"
+    t0 = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-m", "adbench", "run", config, "--out", str(out), "--quiet"],
+        check=True, cwd=REPO,
+    )
+    wall = time.perf_counter() - t0
+    after = run_timeit(config)
+    df = pd.read_csv(out / "results.csv")
+    rows = []
+    for _, r in df[df["status"] == "ok"].iterrows():
+        key = f"{r['case_id']}|{r['mode']}"
+        values = before[key] + after[key]
+        ref = float(sorted(values)[len(values) // 2])
+        rows.append((key, float(r["median_s"]), ref, min(values), max(values)))
+    return wall, rows
+
+
+def main() -> None:
+    if len(sys.argv) > 2 and sys.argv[1] == "--timeit-child":
+        timeit_child(sys.argv[2])
+        return
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("config", nargs="?", default=str(REPO / "configs" / "seed.yaml"))
+    ap.add_argument("--rounds", type=int, default=1)
+    args = ap.parse_args()
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    for i in range(args.rounds):
+        wall, rows = one_round(args.config)
+        print(f"round {i + 1}: adbench run wall {wall:.1f} s (target <= 30 s)")
+        print(f"  {'case|mode':32} {'adbench':>10} {'timeit':>10} {'range lo':>10} "
+              f"{'range hi':>10} {'ratio':>6} inside")
+        judged = inside = 0
+        logs = []
+        for key, med, ref, lo, hi in rows:
+            big = ref >= MIN_CASE_S
+            ok = lo / WIDEN <= med <= hi * WIDEN
+            if big:
+                judged += 1
+                inside += ok
+                logs.append(math.log(med / ref))
+            print(f"  {key:32} {med * 1e6:10.1f} {ref * 1e6:10.1f} {lo * 1e6:10.1f} "
+                  f"{hi * 1e6:10.1f} {med / ref:6.2f} {'yes' if ok else 'NO'}"
+                  f"{'' if big else ' (under 50 us, not judged)'}")
+        share = inside / judged if judged else math.nan
+        gmean = math.exp(sum(logs) / len(logs)) if logs else math.nan
+        print(f"  inside timeit range x{WIDEN}: {inside}/{judged} = {share:.0%} (target >= 90%)")
+        print(f"  geometric mean adbench/timeit: {gmean:.3f} (target within [0.85, 1.18])")
+
+
+if __name__ == "__main__":
+    main()
