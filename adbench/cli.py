@@ -38,7 +38,10 @@ def _console(stderr: bool = False) -> Console:
 
 def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
     """Print one line on stderr and exit."""
-    _console(stderr=True).print(f"[bold red]error:[/] {message}", soft_wrap=True, markup=True)
+    from rich.markup import escape
+
+    # the message is the user's text (paths, YAML keys like [d_in, d_out]): never markup
+    _console(stderr=True).print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
     raise typer.Exit(code)
 
 
