@@ -36,6 +36,12 @@ class Case:
         return schema.case_id(self.family, self.d_in, self.d_out)
 
 
+def _brief(exc: BaseException) -> str:
+    """`Type: first line of the message`, so an error stays on one line."""
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
+
+
 def _load_module_from_file(file: Path, spec_text: str, where: str) -> Any:
     if not file.is_file():
         raise ConfigError(f"{where}: callable {spec_text!r}: no such file {file}")
@@ -50,12 +56,13 @@ def _load_module_from_file(file: Path, spec_text: str, where: str) -> Any:
     sys.path.insert(0, str(file.parent))
     try:
         spec.loader.exec_module(module)
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:  # a user file calling sys.exit() is an error too
         raise ConfigError(
-            f"{where}: callable {spec_text!r}: importing {file} raised {type(exc).__name__}: {exc}"
+            f"{where}: callable {spec_text!r}: importing {file} raised {_brief(exc)}"
         ) from None
     finally:
-        sys.path.remove(str(file.parent))
+        if str(file.parent) in sys.path:  # unless the user's module removed it itself
+            sys.path.remove(str(file.parent))
     sys.modules[name] = module
     return module
 
@@ -80,12 +87,12 @@ def resolve_factory(spec: FamilySpec, config_path: Path, where: str = "") -> Fac
             module = importlib.import_module(target)
         except ImportError as exc:
             raise ConfigError(
-                f"{where}: callable {spec.callable!r}: cannot import module {target!r} ({exc})"
+                f"{where}: callable {spec.callable!r}: cannot import module {target!r} "
+                f"({_brief(exc)})"
             ) from None
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:
             raise ConfigError(
-                f"{where}: callable {spec.callable!r}: importing {target!r} raised "
-                f"{type(exc).__name__}: {exc}"
+                f"{where}: callable {spec.callable!r}: importing {target!r} raised {_brief(exc)}"
             ) from None
     try:
         factory = getattr(module, attr)

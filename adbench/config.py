@@ -181,24 +181,77 @@ class LoadedConfig(BaseModel):
 
 
 class _LineLoader(yaml.SafeLoader):
-    """SafeLoader that remembers the line of every mapping key and sequence item.
+    """The YAML loader of run files: PyYAML's SafeLoader.
 
     SafeLoader never builds Python objects from tags such as !!python/object, so a run file can
-    never execute code.
+    never execute code; such a tag is a ConfigError (see parse_config).
     """
 
 
-def _compose_lines(node: yaml.Node, path: tuple[Any, ...], out: dict[tuple[Any, ...], int]) -> None:
+# A run file is a few dozen values. Aliases can make a short file expand into billions of them
+# ("billion laughs"); validating or hashing that would hang, so refuse it up front.
+MAX_VALUES = 100_000
+MAX_FILE_BYTES = 10 * 2**20
+
+
+def _compose_lines(
+    node: yaml.Node,
+    path: tuple[Any, ...],
+    out: dict[tuple[Any, ...], int],
+    seen: set[int] | None = None,
+) -> None:
+    """Record the line of every key and item into `out`, keyed by its path; raise on a key
+    given twice in one mapping (PyYAML would silently keep the last). Each node is visited
+    once, so aliases (even recursive ones) cost nothing here."""
+    seen = set() if seen is None else seen
     out[path] = node.start_mark.line + 1
+    if id(node) in seen:
+        return
+    seen.add(id(node))
     if isinstance(node, yaml.MappingNode):
+        keys: dict[Any, int] = {}
         for k, v in node.value:
             key = k.value if isinstance(k, yaml.ScalarNode) else str(k)
-            out[(*path, key)] = k.start_mark.line + 1
-            _compose_lines(v, (*path, key), out)
-            out[(*path, key)] = k.start_mark.line + 1
+            line = k.start_mark.line + 1
+            if key in keys:
+                where = _fmt_loc((*path, key))
+                raise _DuplicateKey(line, f"{where}: key given twice (first on line {keys[key]})")
+            keys[key] = line
+            out[(*path, key)] = line
+            _compose_lines(v, (*path, key), out, seen)
+            out[(*path, key)] = line
     elif isinstance(node, yaml.SequenceNode):
         for i, v in enumerate(node.value):
-            _compose_lines(v, (*path, i), out)
+            _compose_lines(v, (*path, i), out, seen)
+
+
+class _DuplicateKey(Exception):
+    def __init__(self, line: int, message: str) -> None:
+        super().__init__(message)
+        self.line = line
+
+
+def _expanded_size(node: yaml.Node, memo: dict[int, int], active: set[int]) -> int:
+    """How many values `node` stands for once aliases are expanded (capped above MAX_VALUES)."""
+    if id(node) in memo:
+        return memo[id(node)]
+    if id(node) in active:  # an alias to an enclosing node: infinite once expanded
+        return MAX_VALUES + 1
+    active.add(id(node))
+    total = 1
+    if isinstance(node, yaml.MappingNode):
+        children = [n for pair in node.value for n in pair]
+    elif isinstance(node, yaml.SequenceNode):
+        children = list(node.value)
+    else:
+        children = []
+    for child in children:
+        total += _expanded_size(child, memo, active)
+        if total > MAX_VALUES:
+            break
+    active.discard(id(node))
+    memo[id(node)] = total
+    return total
 
 
 def _fmt_loc(loc: tuple[Any, ...]) -> str:
@@ -231,6 +284,13 @@ def _message(err: dict[str, Any]) -> tuple[tuple[Any, ...], str]:
         return loc, f"unknown key{hint}"
     if kind == "missing":
         return loc, "required key is missing"
+    if kind in ("model_type", "dict_type") and len(loc) == 2 and loc[0] == "families":
+        return loc, (
+            "each family must be a mapping (name, builtin or callable, sizes), "
+            f"not {_kind(err.get('input'))}"
+        )
+    if kind == "too_short" and loc == ("modes",):
+        return loc, f"give at least one mode ({', '.join(schema.MODES)})"
     if kind == "literal_error" and loc and loc[0] == "modes":
         return loc, f"unknown mode {err.get('input')!r}; valid: {', '.join(schema.MODES)}"
     if kind == "string_pattern_mismatch":
@@ -245,15 +305,41 @@ def _message(err: dict[str, Any]) -> tuple[tuple[Any, ...], str]:
 
 def parse_config(text: str, path: Path) -> LoadedConfig:
     """Validate YAML text read from `path`. Raises ConfigError with file:line: key: message."""
+    lines: dict[tuple[Any, ...], int] = {}
     try:
+        # compose first: it builds no objects, so the checks below run before any value exists
         node = yaml.compose(text, Loader=_LineLoader)
+        if node is not None:
+            if _expanded_size(node, {}, set()) > MAX_VALUES:
+                raise ConfigError(
+                    f"{path}: expands to more than {MAX_VALUES} values through YAML aliases "
+                    "(&anchor / *alias); a run file is plain, small data"
+                )
+            _compose_lines(node, (), lines)
         data = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - SafeLoader subclass
-    except yaml.MarkedYAMLError as exc:
+    except _DuplicateKey as exc:
+        raise ConfigError(f"{path}:{exc.line}: {exc}") from None
+    except yaml.constructor.ConstructorError as exc:
         mark = exc.problem_mark
         where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
-        raise ConfigError(f"{where}: YAML syntax error: {exc.problem}") from None
+        tag = re.search(r"tag '([^']*)'", str(exc.problem))
+        name = tag.group(1).replace("tag:yaml.org,2002:", "!!") if tag else ""
+        what = f"YAML tag {name!r}" if tag else "this YAML construct"
+        raise ConfigError(
+            f"{where}: {what} is not allowed; a run file holds plain data "
+            "(mappings, lists, strings, numbers)"
+        ) from None
+    except yaml.MarkedYAMLError as exc:
+        mark, context = exc.problem_mark, exc.context_mark
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        started = ""
+        if exc.context and context is not None and (mark is None or context.line != mark.line):
+            started = f" ({exc.context} started on line {context.line + 1})"
+        raise ConfigError(f"{where}: YAML syntax error: {exc.problem}{started}") from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: YAML error: {exc}") from None
+        raise ConfigError(f"{path}: YAML error: {_first_line(exc)}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: nested too deeply to be a run file") from None
     if data is None:
         raise ConfigError(f"{path}: the file is empty; it needs at least a `families` list")
     if not isinstance(data, dict):
@@ -261,16 +347,21 @@ def parse_config(text: str, path: Path) -> LoadedConfig:
             f"{path}:1: the file must be a mapping of keys (name, families, ...), "
             f"not a {type(data).__name__}"
         )
-    lines: dict[tuple[Any, ...], int] = {}
-    if node is not None:
-        _compose_lines(node, (), lines)
     if "families" in data and isinstance(data["families"], list) and not data["families"]:
         raise ConfigError(f"{path}:{lines.get(('families',), 1)}: families: the list is empty")
+    if "families" in data and not isinstance(data["families"], list):
+        raise ConfigError(
+            f"{path}:{lines.get(('families',), 1)}: families: must be a list of families "
+            f"(`- name: ...` items), not {_kind(data['families'])}"
+        )
     try:
         config = RunConfig.model_validate(data)
     except ValidationError as exc:
-        loc, msg = _message(exc.errors()[0])
-        line = _line_for(loc, lines)
+        # an unknown key first: a misspelt `familes` also makes `families` "missing"
+        errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
+        loc, msg = _message(errors[0])
+        # a key missing from the top level has no line of its own
+        line = None if errors[0]["type"] == "missing" and len(loc) == 1 else _line_for(loc, lines)
         where = f"{path}:{line}" if line else str(path)
         key = _fmt_loc(loc)
         raise ConfigError(f"{where}: {key}: {msg}" if key else f"{where}: {msg}") from None
@@ -291,11 +382,30 @@ def load_config(path: str | Path) -> LoadedConfig:
         raise ConfigError(f"{p}: no such file")
     if p.is_dir():
         raise ConfigError(f"{p}: is a directory, not a YAML run file")
+    if not p.is_file():  # a FIFO or a device such as /dev/zero could block or never end
+        raise ConfigError(f"{p}: not a regular file")
     try:
+        if p.stat().st_size > MAX_FILE_BYTES:
+            raise ConfigError(
+                f"{p}: {p.stat().st_size} bytes; a run file is at most {MAX_FILE_BYTES} bytes"
+            )
         text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{p}: cannot be read ({exc})") from None
+    except OSError as exc:
+        raise ConfigError(f"{p}: cannot be read ({exc.strerror or exc})") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{p}: not UTF-8 text (byte {exc.start}: {exc.reason})") from None
     return parse_config(text, p)
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "nothing"
+    return f"a {type(value).__name__} ({value!r:.40})"
 
 
 def default_config_path() -> Path:
@@ -305,3 +415,31 @@ def default_config_path() -> Path:
         if candidate.is_file():
             return candidate
     raise ConfigError("configs/seed.yaml not found; pass a run file: adbench run CONFIG")
+
+
+# What may change between a run and its --resume: the name, and which families and sizes are
+# listed (new ones are measured, stored ones are kept). Anything else would mix incomparable
+# measurements in one results directory.
+_RESUME_FREE_KEYS = ("name", "families")
+_FAMILY_FREE_KEYS = ("d_in", "d_out", "points")
+
+
+def resume_conflict(previous: Mapping[str, Any], current: RunConfig) -> str | None:
+    """Why results made with config `previous` (a RunConfig dumped to JSON, as stored in
+    meta.json) cannot be extended with `current`, or None if they can."""
+    now = current.model_dump(mode="json")
+    for key, value in now.items():
+        if key not in _RESUME_FREE_KEYS and previous.get(key, value) != value:
+            return f"{key} was {previous.get(key)!r}, the run file now says {value!r}"
+    before = {f.get("name"): f for f in previous.get("families", []) if isinstance(f, dict)}
+    for fam in now["families"]:
+        old = before.get(fam["name"])
+        if old is None:
+            continue
+        for key, value in fam.items():
+            if key not in _FAMILY_FREE_KEYS and old.get(key, value) != value:
+                return (
+                    f"family {fam['name']!r}: {key} was {old.get(key)!r}, "
+                    f"the run file now says {value!r}"
+                )
+    return None

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from adbench import schema, stats
+from adbench import memory, schema, stats
 from adbench.cases import Case
 
 Clock = Callable[[], float]
@@ -292,6 +292,8 @@ def _build(case: Case, settings: Settings, device: Any) -> tuple[Callable[..., A
         return f"output is a {type(out).__name__}, expected one array of shape ({case.d_out},)"
     if not jnp.issubdtype(out.dtype, jnp.inexact):
         return f"output dtype {out.dtype} is not floating point, so it cannot be differentiated"
+    if jnp.issubdtype(out.dtype, jnp.complexfloating):
+        return f"output dtype {out.dtype} is complex; adbench measures real Jacobians"
     if out.shape != (case.d_out,) and not (out.shape == () and case.d_out == 1):
         return f"output has shape {out.shape}, but the family declares d_out = {case.d_out}"
     return fn, x
@@ -317,6 +319,13 @@ def measure_case(
         dtype=settings.dtype,
         jit=settings.jit,
     )
+    budget = settings.max_memory_bytes
+    if budget is not None:  # before the factory runs: it may build a Jacobian-sized matrix
+        itemsize = 8 if settings.dtype == "float64" else 4
+        need = memory.case_bytes(case.d_in, case.d_out, itemsize)
+        why = memory.refusal(need, budget, f"the {case.d_out} x {case.d_in} Jacobian alone")
+        if why:
+            return CaseResult(**meta, modes=_error(modes, schema.STATUS_MEMORY, why))
     built = _build(case, settings, device)
     if isinstance(built, str):
         return CaseResult(**meta, modes=_error(modes, schema.STATUS_ERROR, built))
@@ -341,15 +350,24 @@ def measure_case(
             continue
         cost = _cost(compiled)
         base = dict(mode=mode, lower_s=t1 - t0, compile_s=t2 - t1, cost=cost)
-        estimate = sum(cost[k] for k in ("temp_bytes", "output_bytes") if not math.isnan(cost[k]))
-        if settings.max_memory_bytes is not None and estimate > settings.max_memory_bytes:
-            results[mode] = ModeResult(
-                **base,
-                status=schema.STATUS_MEMORY,
-                reason=f"needs ~{estimate / 2**30:.2f} GiB by XLA's memory analysis, over the "
-                f"budget of {settings.max_memory_bytes / 2**30:.2f} GiB (--max-memory)",
+        if budget is not None:  # the estimate is adbench.memory's; compiling allocated none of it
+            need = memory.mode_bytes(
+                cost["temp_bytes"],
+                cost["argument_bytes"],
+                cost["output_bytes"],
+                case.d_in,
+                case.d_out,
             )
-            continue
+            why = memory.refusal(
+                need,
+                budget,
+                f"{mode} (XLA temp {memory.gib(cost['temp_bytes'])}, output "
+                f"{memory.gib(cost['output_bytes'])}, host copies "
+                f"{memory.gib(memory.host_bytes(case.d_in, case.d_out))})",
+            )
+            if why:
+                results[mode] = ModeResult(**base, status=schema.STATUS_MEMORY, reason=why)
+                continue
 
         def run(c: Any = compiled if settings.jit else jac) -> Any:
             return jax.block_until_ready(c(x))
@@ -361,8 +379,12 @@ def measure_case(
             for _ in range(settings.warmup):
                 run()
         except Exception as exc:
+            # the allocator's own refusal is a memory fault, not the function's
+            status = (
+                schema.STATUS_MEMORY if "RESOURCE_EXHAUSTED" in str(exc) else schema.STATUS_ERROR
+            )
             results[mode] = ModeResult(
-                **base, status=schema.STATUS_ERROR, reason=f"{mode} raised {_one_line(exc)}"
+                **base, status=status, reason=f"{mode} raised {_one_line(exc)}"
             )
             continue
         jacobians[mode] = np.asarray(value, dtype=np.float64).reshape(case.d_out, case.d_in)

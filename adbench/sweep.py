@@ -20,9 +20,16 @@ from typing import Any
 
 from adbench import __version__, schema
 from adbench.cases import Case
-from adbench.config import LoadedConfig
-from adbench.measure import CaseResult, Settings, measure_case
-from adbench.results import ResultsWriter, completed_keys
+from adbench.config import LoadedConfig, resume_conflict
+from adbench.measure import CaseResult, ModeResult, Settings, measure_case
+from adbench.results import (
+    ResultsError,
+    ResultsWriter,
+    check_out_dir,
+    completed_keys,
+    read_meta,
+    repair,
+)
 
 
 def settings_from(loaded: LoadedConfig, *, max_memory_bytes: int | None = None) -> Settings:
@@ -126,6 +133,45 @@ def plan(
     return out
 
 
+def check_target(out_dir: Path, loaded: LoadedConfig, *, resume: bool, force: bool) -> None:
+    """Refuse an --out that this run may not write into (ResultsError), before anything runs:
+    a foreign or existing directory without --resume/--force, or a resume whose stored results
+    were measured with different settings."""
+    check_out_dir(out_dir, resume=resume, force=force)
+    if resume and (out_dir / schema.META_FILE).is_file():
+        previous = read_meta(out_dir).get("config")
+        why = resume_conflict(previous, loaded.config) if isinstance(previous, dict) else None
+        if why:
+            raise ResultsError(
+                f"{out_dir}: cannot resume: {why}; use --force to start over, or another --out"
+            )
+
+
+def _in_process(settings: Settings, modes: Sequence[str]) -> Callable[[Planned], CaseResult]:
+    """Measure in this process. Whatever escapes measure_case (an adbench bug, MemoryError) is
+    that case's error, so one case can never end the sweep."""
+    import jax
+
+    def measure(p: Planned) -> CaseResult:
+        try:
+            with jax.default_device(p.device):
+                return measure_case(p.case, p.device, settings, modes)
+        except Exception as exc:
+            text = str(exc).strip().splitlines()
+            why = f"adbench failed on this case: {type(exc).__name__}: {text[0] if text else ''}"
+            return CaseResult(
+                case=p.case,
+                device=p.device_id,
+                device_kind=str(p.device.device_kind),
+                platform=str(p.device.platform),
+                dtype=settings.dtype,
+                jit=settings.jit,
+                modes=tuple(ModeResult(m, schema.STATUS_ERROR, why) for m in modes),
+            )
+
+    return measure
+
+
 def run_sweep(
     loaded: LoadedConfig,
     cases: Sequence[Case],
@@ -135,33 +181,63 @@ def run_sweep(
     settings: Settings,
     resume: bool = False,
     force: bool = False,
+    case_timeout_s: float | None = None,
     on_start: Callable[[Planned, int, int], None] | None = None,
     on_done: Callable[[Planned, CaseResult], None] | None = None,
+    on_note: Callable[[str], None] | None = None,
 ) -> Path:
-    """Measure what is missing in `out_dir`, appending each case as it ends; write verdicts."""
+    """Measure what is missing in `out_dir`, appending each case as it ends; write verdicts.
+
+    With `case_timeout_s`, every case runs in a child process that is killed when the case
+    takes longer (adbench.worker); otherwise in this process. On --resume, a directory left by
+    a killed run is repaired first (adbench.results.repair): `on_note` hears what was dropped.
+    """
     import jax
 
     if settings.dtype == "float64":
         jax.config.update("jax_enable_x64", True)  # float64 arrays need it; recorded in meta
+    modes = list(loaded.config.modes)
+    check_target(out_dir, loaded, resume=resume, force=force)
     writer = ResultsWriter(out_dir)
     writer.create(resume=resume, force=force)
-    done = completed_keys(out_dir) if resume else set()
     meta = fingerprint(loaded, devices)
-    if resume and (out_dir / schema.META_FILE).is_file():
-        previous = json.loads((out_dir / schema.META_FILE).read_text(encoding="utf-8"))
-        meta["started_at"] = previous.get("started_at", meta["started_at"])
-        meta["resumed_at"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    meta["settings"]["max_memory_bytes"] = settings.max_memory_bytes
+    meta["settings"]["case_timeout_s"] = case_timeout_s
+    done: set[tuple[str, str]] = set()
+    if resume:
+        for note in repair(out_dir, modes):
+            if on_note:
+                on_note(note)
+        writer.drop_derived()
+        done = completed_keys(out_dir, modes)
+        if (out_dir / schema.META_FILE).is_file():
+            previous = read_meta(out_dir)
+            meta["started_at"] = previous.get("started_at", meta["started_at"])
+            meta["resumed_at"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     writer.write_meta(meta)
     todo = plan(cases, devices, done)
-    modes = list(loaded.config.modes)
-    for i, p in enumerate(todo):
-        if on_start:
-            on_start(p, i, len(todo))
-        with jax.default_device(p.device):
-            result = measure_case(p.case, p.device, settings, modes)
-        writer.append_case(result.result_rows(), result.sample_rows())
-        if on_done:
-            on_done(p, result)
+    if case_timeout_s is not None:
+        from adbench.worker import Worker
+
+        worker = Worker(loaded, settings, modes)
+        timeout = case_timeout_s
+
+        def measure(p: Planned) -> CaseResult:
+            return worker.measure(p.case, p.device, timeout)
+
+        close = worker.close
+    else:
+        measure, close = _in_process(settings, modes), lambda: None
+    try:
+        for i, p in enumerate(todo):
+            if on_start:
+                on_start(p, i, len(todo))
+            result = measure(p)
+            writer.append_case(result.result_rows(), result.sample_rows())
+            if on_done:
+                on_done(p, result)
+    finally:
+        close()
     from adbench.results import load_results
     from adbench.verdict import verdicts_for
 

@@ -1,0 +1,85 @@
+"""The memory guard: how much a case may use, and how much it would use, before it runs.
+
+A Jacobian can need far more memory than the function: jacrev of x -> x**arange(n) builds n
+cotangent rows of n entries, 4 n^2 bytes (40 GB at n = 10^5). Running such a case would swap or
+get the whole process killed, losing the sweep. XLA's ``memory_analysis()`` of the compiled
+Jacobian knows its temporary, argument and output bytes *before* anything runs, and compiling
+allocates none of them, so a case is refused from numbers alone.
+
+The estimate of one mode (see :func:`mode_bytes`) is
+
+    XLA temp + argument + output bytes       the compiled Jacobian on the device
+    + HOST_COPIES x 8 x d_in x d_out         on the host: the Jacobian converted to float64 for
+                                             the jacfwd-vs-jacrev check, plus that check's
+                                             temporaries (|a - b|, max(|a|, |b|), ...)
+
+and before the factory is even called, :func:`case_bytes` refuses a case whose Jacobian alone
+(device copy + host copies) is over the budget, so a factory that would allocate a matrix of the
+Jacobian's size is never called either.
+
+The default budget is half of the memory available when the run starts (Linux: MemAvailable in
+/proc/meminfo; elsewhere free physical pages), leaving room for the process itself, the OS and
+what estimates miss. ``--max-memory`` sets it; ``--max-memory off`` disables the guard.
+"""
+
+from __future__ import annotations
+
+import os
+
+DEFAULT_FRACTION = 0.5
+HOST_COPIES = 3  # float64 copy of the Jacobian + ~2 same-sized temporaries of the check
+
+
+def available_bytes() -> int | None:
+    """Memory available to new allocations now, in bytes, or None if unknown."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024  # the value is in kB
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return int(os.sysconf("SC_AVPHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def default_budget(fraction: float = DEFAULT_FRACTION) -> int | None:
+    """The default --max-memory: `fraction` of the available memory, or None if unknown."""
+    avail = available_bytes()
+    return None if avail is None else int(avail * fraction)
+
+
+def gib(n: float) -> str:
+    """Bytes as a short human number: '149 GiB', '1.50 GiB', '12 MiB'; '?' for NaN."""
+    if n != n:
+        return "?"
+    for unit, size in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= size:
+            v = n / size
+            return f"{v:.3g} {unit}" if v >= 100 else f"{v:.2f} {unit}".replace(".00 ", " ")
+    return f"{int(n)} B"
+
+
+def host_bytes(d_in: int, d_out: int) -> int:
+    """Host memory for one mode's Jacobian during the correctness check."""
+    return HOST_COPIES * 8 * d_in * d_out
+
+
+def case_bytes(d_in: int, d_out: int, itemsize: int) -> int:
+    """A lower bound for any mode of a case: its Jacobian on the device plus on the host."""
+    return d_in * d_out * itemsize + host_bytes(d_in, d_out)
+
+
+def mode_bytes(temp: float, argument: float, output: float, d_in: int, d_out: int) -> int:
+    """One mode's estimate from XLA's memory analysis (NaN where the backend gives none)."""
+    xla = sum(v for v in (temp, argument, output) if v == v)  # skip NaN
+    return int(xla) + host_bytes(d_in, d_out)
+
+
+def refusal(estimate: float, budget: int, what: str) -> str | None:
+    """The one-line reason to refuse `estimate` bytes, or None when it fits the budget."""
+    if estimate <= budget:
+        return None
+    return f"{what} needs ~{gib(estimate)}, over the memory budget of {gib(budget)} (--max-memory)"

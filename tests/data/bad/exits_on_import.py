@@ -1,0 +1,5 @@
+"""A user file that calls sys.exit() when imported."""
+
+import sys
+
+sys.exit(3)
