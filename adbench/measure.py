@@ -319,7 +319,7 @@ def measure_case(
         dtype=settings.dtype,
         jit=settings.jit,
     )
-    budget = settings.max_memory_bytes
+    budget = memory.for_device(settings.max_memory_bytes, device)
     if budget is not None:  # before the factory runs: it may build a Jacobian-sized matrix
         itemsize = 8 if settings.dtype == "float64" else 4
         need = memory.case_bytes(case.d_in, case.d_out, itemsize)

@@ -19,7 +19,9 @@ Jacobian's size is never called either.
 
 The default budget is half of the memory available when the run starts (Linux: MemAvailable in
 /proc/meminfo; elsewhere free physical pages), leaving room for the process itself, the OS and
-what estimates miss. ``--max-memory`` sets it; ``--max-memory off`` disables the guard.
+what estimates miss. ``--max-memory`` sets it; ``--max-memory off`` disables the guard. On an
+accelerator the budget is further capped by the device's own memory limit (:func:`for_device`;
+not yet exercised on a real GPU by the tests).
 """
 
 from __future__ import annotations
@@ -49,6 +51,19 @@ def default_budget(fraction: float = DEFAULT_FRACTION) -> int | None:
     """The default --max-memory: `fraction` of the available memory, or None if unknown."""
     avail = available_bytes()
     return None if avail is None else int(avail * fraction)
+
+
+def for_device(budget: int | None, device: object) -> int | None:
+    """The budget on `device`: capped by an accelerator's own memory limit when JAX reports it
+    (GPU: ``memory_stats()["bytes_limit"]``), since XLA's temporaries live there. None stays
+    None (--max-memory off)."""
+    if budget is None or getattr(device, "platform", "cpu") == "cpu":
+        return budget
+    try:
+        limit = (device.memory_stats() or {}).get("bytes_limit")  # type: ignore[attr-defined]
+    except Exception:  # not every backend implements memory_stats
+        return budget
+    return min(budget, int(limit)) if limit else budget
 
 
 def gib(n: float) -> str:
