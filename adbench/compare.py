@@ -1,0 +1,634 @@
+"""Baseline run vs current run -> findings. Pure: two loaded results directories in, values out.
+
+Every finding is collected first and reported together (improvements too); the comparison fails
+when any finding is a regression or a verdict flip. Four questions, four tiers:
+
+deterministic  flops, bytes accessed and temp memory from XLA's cost and memory analysis. They are
+               identical from process to process, so an increase beyond a small tolerance (default
+               1%) is a regression even on a noisy machine. They are compared only when the
+               environment fingerprint (jax, jaxlib, backend) matches; otherwise the tier says "not
+               comparable" instead of guessing.
+timing         per case x mode x device: r = median(current) / median(baseline) from the raw
+               samples. Between two processes on a shared machine a case moves far more than its
+               samples spread inside one run (x1.4-x2.7 here), so a test on the samples alone cries
+               wolf. The run is its own A/A control instead: the drift D is the geometric median of
+               r over the timed case x modes of a device (the machine as a whole got slower or
+               faster), and the spread of log(r / D) across those cases (1.4826 x MAD, "noise") is
+               the run-to-run variation that is left. A slowdown counts only when r / D exceeds the
+               threshold (default median:15%) AND the noise floor exp(3 x noise) AND a Mann-Whitney
+               test on the drift-corrected samples is significant (p < 0.01); otherwise it is
+               "inconclusive", with the reason. Stated consequences: a change that slows *every*
+               case alike looks like a slower machine (the drift is reported as inconclusive and the
+               deterministic tier has to catch it); with fewer than 6 timed case x modes there is
+               no control and every slowdown is inconclusive; on a loaded machine the floor rises
+               and only large slowdowns are flagged. Modes faster than 100 us in the baseline are
+               judged by the deterministic tier only: there, after drift correction, medians moved
+               x2.3-x5 between processes (x1.2-x2 above 100 us) on a 2-core machine.
+verdict        the recommended mode changed between jacfwd and jacrev (a flip). Changes to or from
+               "tie" are notes, not flips: a ratio near the tie margin crosses it on noise alone.
+status/cases   a mode that measured cleanly now fails (regression), or the reverse (improvement);
+               cases new in the current run or missing from it.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from enum import Enum
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from adbench import schema, stats
+from adbench.results import Results
+
+FINGERPRINT_KEYS = ("jax_version", "jaxlib_version", "backend")
+TIMING_METRICS = ("median",)
+DETERMINISTIC_METRICS = ("flops", "bytes_accessed", "temp_bytes")
+METRICS = TIMING_METRICS + DETERMINISTIC_METRICS
+
+
+class Kind(str, Enum):
+    REGRESSION = "regression"
+    FLIP = "flip"
+    INCONCLUSIVE = "inconclusive"
+    NOT_COMPARABLE = "not comparable"
+    IMPROVEMENT = "improvement"
+    MISSING = "missing"
+    NEW = "new"
+    NOTE = "note"
+
+
+FAILING = frozenset({Kind.REGRESSION, Kind.FLIP})
+_KIND_ORDER = {k: i for i, k in enumerate(Kind)}
+
+
+class Tier(str, Enum):
+    DETERMINISTIC = "deterministic"
+    TIMING = "timing"
+    VERDICT = "verdict"
+    STATUS = "status"
+    CASES = "cases"
+
+
+class Scope(str, Enum):
+    """What to judge. ``deterministic`` skips timing and verdicts: it cannot be flaky (CI gates)."""
+
+    ALL = "all"
+    DETERMINISTIC = "deterministic"
+
+
+class ThresholdError(ValueError):
+    """A threshold string that cannot be parsed; the message says what would."""
+
+
+_THRESHOLD_RE = re.compile(r"^\s*([a-z_]+)\s*:\s*(\d+(?:\.\d*)?|\.\d+)(?:e([+-]?\d+))?\s*(%?)\s*$")
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """How much worse ``metric`` may get: a fraction (``median:15%`` -> 0.15) or an absolute amount
+    in the metric's unit (``temp_bytes:4096``: bytes; ``median:0.001``: seconds)."""
+
+    metric: str
+    limit: float
+    relative: bool = True
+
+    @classmethod
+    def parse(cls, text: str) -> Threshold:
+        m = _THRESHOLD_RE.match(text.lower())
+        if not m or m.group(1) not in METRICS:
+            raise ThresholdError(
+                f"bad threshold {text!r}: expected METRIC:N% or METRIC:N (an absolute amount), "
+                f"METRIC one of {', '.join(METRICS)}; e.g. median:15% or temp_bytes:0%"
+            )
+        value = float(m.group(2)) * 10.0 ** int(m.group(3) or 0)
+        relative = m.group(4) == "%"
+        return cls(m.group(1), value / 100.0 if relative else value, relative)
+
+    def compute(self, current: float, baseline: float) -> float:
+        """How much worse current is, in the threshold's unit (0.2 = 20% more when relative)."""
+        if self.relative:
+            if baseline == 0:
+                return 0.0 if current == 0 else math.inf
+            return current / baseline - 1.0
+        return current - baseline
+
+    def exceeded(self, current: float, baseline: float) -> bool:
+        """Worse by more than the limit (bigger is worse for every metric)."""
+        return self.compute(current, baseline) > self.limit
+
+    def improved(self, current: float, baseline: float) -> bool:
+        """Better by more than the limit: the mirror image of :meth:`exceeded`."""
+        return self.compute(baseline, current) > self.limit
+
+    def __str__(self) -> str:
+        return (
+            f"{self.metric}:{self.limit * 100:g}%"
+            if self.relative
+            else f"{self.metric}:{self.limit:g}"
+        )
+
+
+DEFAULT_THRESHOLDS = (
+    Threshold("median", 0.15),
+    Threshold("flops", 0.01),
+    Threshold("bytes_accessed", 0.01),
+    Threshold("temp_bytes", 0.01),
+)
+
+
+def parse_thresholds(texts: Iterable[str]) -> tuple[Threshold, ...]:
+    """The defaults, with each metric named in ``texts`` replaced (the last one given wins)."""
+    by_metric = {t.metric: t for t in DEFAULT_THRESHOLDS}
+    for text in texts:
+        t = Threshold.parse(text)
+        by_metric[t.metric] = t
+    return tuple(by_metric[m] for m in METRICS)
+
+
+@dataclass(frozen=True)
+class Settings:
+    thresholds: tuple[Threshold, ...] = DEFAULT_THRESHOLDS
+    scope: Scope = Scope.ALL
+    min_time_s: float = 100e-6  # below this a median is judged by the deterministic tier only
+    min_samples: int = 5  # per side; fewer cannot reach significance with Mann-Whitney
+    min_timed: int = 6  # timed case x modes per device needed to estimate drift and noise
+    alpha: float = 0.01  # Mann-Whitney significance level
+    noise_sigmas: float = 3.0  # the noise floor, in robust standard deviations of log(r / D)
+
+    def threshold(self, metric: str) -> Threshold:
+        found = [t for t in self.thresholds if t.metric == metric]
+        return found[-1] if found else next(t for t in DEFAULT_THRESHOLDS if t.metric == metric)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One thing worth telling. ``case_id`` is empty for a finding about the whole run."""
+
+    kind: Kind
+    tier: Tier
+    message: str
+    case_id: str = ""
+    device: str = ""
+    mode: str = ""
+    metric: str = ""
+    baseline: float | str | None = None
+    current: float | str | None = None
+    ratio: float | None = None  # current / baseline; timing: drift-corrected
+    ci_low: float | None = None
+    ci_high: float | None = None
+    p_value: float | None = None
+
+    @property
+    def failing(self) -> bool:
+        return self.kind in FAILING
+
+    def sort_key(self) -> tuple[Any, ...]:
+        return (_KIND_ORDER[self.kind], self.case_id != "", self.case_id, self.device, self.mode)
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {}
+        for k, v in self.__dict__.items():
+            if isinstance(v, Enum):
+                v = v.value
+            elif isinstance(v, float) and not math.isfinite(v):
+                v = None
+            d[k] = v
+        return d
+
+
+@dataclass(frozen=True)
+class Drift:
+    """How the timed case x modes of one device moved together between the two runs."""
+
+    device: str
+    n_timed: int
+    factor: float  # D: geometric median of current/baseline medians; NaN without enough cases
+    noise: float  # robust sigma of log(r / D) across cases
+    floor: float  # smallest r / D that can be told from noise: exp(noise_sigmas * noise)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    baseline: str
+    current: str
+    settings: Settings
+    findings: tuple[Finding, ...]
+    fingerprint: Mapping[str, tuple[Any, Any]]  # key -> (baseline, current)
+    comparable: bool  # deterministic tier applicable
+    drifts: tuple[Drift, ...] = ()
+    untimed: tuple[str, ...] = ()  # "case_id mode device" judged by the deterministic tier only
+    checked: Mapping[str, int] = field(default_factory=dict)  # tier -> number of comparisons
+
+    @property
+    def failed(self) -> bool:
+        return any(f.failing for f in self.findings)
+
+    def count(self, kind: Kind) -> int:
+        return sum(f.kind is kind for f in self.findings)
+
+    def to_dict(self) -> dict[str, Any]:
+        s = self.settings
+        return {
+            "baseline": self.baseline,
+            "current": self.current,
+            "failed": self.failed,
+            "summary": {k.value: self.count(k) for k in Kind},
+            "settings": {
+                "scope": s.scope.value,
+                "thresholds": [str(t) for t in s.thresholds],
+                "min_time_s": s.min_time_s,
+                "alpha": s.alpha,
+                "noise_sigmas": s.noise_sigmas,
+            },
+            "fingerprint": {
+                k: {"baseline": b, "current": c} for k, (b, c) in self.fingerprint.items()
+            },
+            "deterministic_comparable": self.comparable,
+            "timing": [
+                {
+                    k: (v if not isinstance(v, float) or math.isfinite(v) else None)
+                    for k, v in d.__dict__.items()
+                }
+                for d in self.drifts
+            ],
+            "untimed": list(self.untimed),
+            "checked": dict(self.checked),
+            "findings": [f.to_dict() for f in self.findings],
+        }
+
+
+# --- the comparison -----------------------------------------------------------------------------
+
+Key = tuple[str, str, str]  # (case_id, device, mode)
+
+
+def _rows(df: pd.DataFrame) -> dict[Key, dict[str, Any]]:
+    """results.csv rows by key; a key stored twice (a resumed run) keeps its last row."""
+    records: list[dict[str, Any]] = df.to_dict("records")  # type: ignore[assignment]
+    return {(str(r["case_id"]), str(r["device"]), str(r["mode"])): r for r in records}
+
+
+def _num(v: Any) -> float:
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def _text(v: Any) -> str:
+    return "" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v)
+
+
+def fingerprint(meta: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: meta.get(k) for k in FINGERPRINT_KEYS}
+
+
+def compare(baseline: Results, current: Results, settings: Settings | None = None) -> Comparison:
+    """Judge ``current`` against ``baseline``: every finding, sorted worst first."""
+    s = settings or Settings()
+    b_rows, c_rows = _rows(baseline.results), _rows(current.results)
+    common = sorted(b_rows.keys() & c_rows.keys())
+    fb, fc = fingerprint(baseline.meta), fingerprint(current.meta)
+    comparable = all(fb[k] is not None and fb[k] == fc[k] for k in FINGERPRINT_KEYS)
+
+    findings: list[Finding] = []
+    findings += _cases(b_rows, c_rows)
+    findings += _status(common, b_rows, c_rows, s)
+    checked = {"cases": len(common)}
+    if comparable:
+        det, n = _deterministic(common, b_rows, c_rows, s)
+        findings += det
+        checked["deterministic"] = n
+    else:
+        diff = ", ".join(f"{k} {fb[k]} -> {fc[k]}" for k in FINGERPRINT_KEYS if fb[k] != fc[k])
+        findings.append(
+            Finding(
+                Kind.NOT_COMPARABLE,
+                Tier.DETERMINISTIC,
+                f"environment differs ({diff or 'fingerprint missing'}): XLA's numbers are only "
+                "comparable for the same jax, jaxlib and backend; record a new baseline here",
+            )
+        )
+    drifts: tuple[Drift, ...] = ()
+    untimed: tuple[str, ...] = ()
+    if s.scope is Scope.ALL:
+        timing, drifts, untimed = _timing(common, b_rows, c_rows, baseline, current, s)
+        findings += timing
+        checked["timing"] = sum(d.n_timed for d in drifts)
+        flips, n = _verdicts(baseline.verdicts, current.verdicts)
+        findings += flips
+        checked["verdict"] = n
+    return Comparison(
+        baseline=str(baseline.path),
+        current=str(current.path),
+        settings=s,
+        findings=tuple(sorted(findings, key=Finding.sort_key)),
+        fingerprint={k: (fb[k], fc[k]) for k in FINGERPRINT_KEYS},
+        comparable=comparable,
+        drifts=drifts,
+        untimed=untimed,
+        checked=checked,
+    )
+
+
+def _cases(b_rows: Mapping[Key, Any], c_rows: Mapping[Key, Any]) -> list[Finding]:
+    out = []
+    b_cases = {k[:2] for k in b_rows}
+    c_cases = {k[:2] for k in c_rows}
+    for kind, mine, other, where in (
+        (Kind.MISSING, b_rows, c_rows, "in the baseline, not in the current run"),
+        (Kind.NEW, c_rows, b_rows, "in the current run, not in the baseline"),
+    ):
+        whole = (b_cases - c_cases) if kind is Kind.MISSING else (c_cases - b_cases)
+        for cid, dev in sorted(whole):
+            out.append(Finding(kind, Tier.CASES, f"case {where}", cid, dev))
+        for key in sorted(mine.keys() - other.keys()):
+            if key[:2] not in whole:
+                out.append(Finding(kind, Tier.CASES, f"mode {where}", *key))
+    return out
+
+
+def _status(
+    common: Sequence[Key], b_rows: Mapping[Key, Any], c_rows: Mapping[Key, Any], s: Settings
+) -> list[Finding]:
+    out = []
+    for key in common:
+        sb, sc = _text(b_rows[key]["status"]), _text(c_rows[key]["status"])
+        if sb == sc:
+            continue
+        why = _text(c_rows[key].get("reason"))
+        if sb == schema.STATUS_OK and sc == schema.STATUS_TIMEOUT:
+            # how long a case takes depends on the machine: not a deterministic regression
+            kind, msg = Kind.INCONCLUSIVE, f"now times out ({why or 'no reason given'})"
+        elif sb == schema.STATUS_OK:
+            kind, msg = Kind.REGRESSION, f"measured cleanly before, now {sc}: {why or '?'}"
+        elif sc == schema.STATUS_OK:
+            kind, msg = Kind.IMPROVEMENT, f"measures cleanly now (was {sb})"
+        else:
+            kind, msg = Kind.NOTE, f"status {sb} -> {sc}: {why or '?'}"
+        out.append(Finding(kind, Tier.STATUS, msg, *key, metric="status", baseline=sb, current=sc))
+    return out
+
+
+def _deterministic(
+    common: Sequence[Key], b_rows: Mapping[Key, Any], c_rows: Mapping[Key, Any], s: Settings
+) -> tuple[list[Finding], int]:
+    out, n = [], 0
+    for key in common:
+        b, c = b_rows[key], c_rows[key]
+        differs = [k for k in ("dtype", "jit") if _text(b.get(k)) != _text(c.get(k))]
+        if differs:
+            what = ", ".join(f"{k} {_text(b.get(k))} -> {_text(c.get(k))}" for k in differs)
+            out.append(Finding(Kind.NOT_COMPARABLE, Tier.DETERMINISTIC, f"{what}", *key))
+            continue
+        for metric in DETERMINISTIC_METRICS:
+            vb, vc = _num(b.get(metric)), _num(c.get(metric))
+            if math.isnan(vb) or math.isnan(vc):
+                continue
+            n += 1
+            t = s.threshold(metric)
+            ratio = vc / vb if vb else (1.0 if vc == 0 else math.inf)
+            if t.exceeded(vc, vb):
+                kind, msg = Kind.REGRESSION, f"{metric} up x{ratio:.3g} (limit {t})"
+            elif t.improved(vc, vb):
+                kind, msg = Kind.IMPROVEMENT, f"{metric} down x{ratio:.3g}"
+            else:
+                continue
+            out.append(
+                Finding(
+                    kind,
+                    Tier.DETERMINISTIC,
+                    msg,
+                    *key,
+                    metric,
+                    baseline=vb,
+                    current=vc,
+                    ratio=ratio,
+                )
+            )
+    return out, n
+
+
+def _samples_by_key(df: pd.DataFrame) -> dict[Key, np.ndarray]:
+    if df.empty:
+        return {}
+    seconds = pd.to_numeric(df["seconds"], errors="coerce")
+    out = {}
+    for (cid, dev, mode), g in seconds.groupby([df["case_id"], df["device"], df["mode"]]):
+        v = g.to_numpy(dtype=float)
+        out[(str(cid), str(dev), str(mode))] = v[np.isfinite(v) & (v > 0)]
+    return out
+
+
+def _timing(
+    common: Sequence[Key],
+    b_rows: Mapping[Key, Any],
+    c_rows: Mapping[Key, Any],
+    baseline: Results,
+    current: Results,
+    s: Settings,
+) -> tuple[list[Finding], tuple[Drift, ...], tuple[str, ...]]:
+    thr = s.threshold("median")
+    bs, cs = _samples_by_key(baseline.samples), _samples_by_key(current.samples)
+    empty = np.empty(0)
+    by_device: dict[str, list[tuple[Key, np.ndarray, np.ndarray]]] = {}
+    fast, few = [], []
+    for key in common:
+        if not (_text(b_rows[key]["status"]) == _text(c_rows[key]["status"]) == schema.STATUS_OK):
+            continue  # the status tier has said what happened
+        b, c = bs.get(key, empty), cs.get(key, empty)
+        name = f"{key[0]} {key[2]} ({key[1]})"
+        if min(b.size, c.size) < s.min_samples:
+            few.append(name)
+        elif float(np.median(b)) < s.min_time_s:
+            fast.append(name)
+        else:
+            by_device.setdefault(key[1], []).append((key, b, c))
+
+    out: list[Finding] = []
+    drifts = []
+    for device, items in sorted(by_device.items()):
+        ratios = np.array([np.median(c) / np.median(b) for _, b, c in items])
+        if len(items) < s.min_timed:
+            drifts.append(Drift(device, len(items), math.nan, math.nan, math.nan))
+            for (key, b, c), r in zip(items, ratios, strict=True):
+                if thr.exceeded(float(np.median(c)), float(np.median(b))):
+                    msg = (
+                        f"x{r:.3g} slower, but only {len(items)} timed case x modes on {device} "
+                        f"(need {s.min_timed}) to tell machine drift from a change"
+                    )
+                    out.append(_timed(Kind.INCONCLUSIVE, msg, key, b, c, r))
+            continue
+        logs = np.log(ratios)
+        log_drift = float(np.median(logs))
+        noise = 1.4826 * float(np.median(np.abs(logs - log_drift)))
+        drift = Drift(
+            device, len(items), math.exp(log_drift), noise, math.exp(s.noise_sigmas * noise)
+        )
+        drifts.append(drift)
+        out += _drift_findings(drift, thr)
+        for key, b, c in items:
+            out += _judge_timing(key, b, c, drift, thr, s)
+    total = sum(len(v) for v in by_device.values())
+    if fast:
+        out.append(
+            Finding(
+                Kind.NOTE,
+                Tier.TIMING,
+                f"{len(fast)} case x modes faster than {_fmt_s(s.min_time_s)} in the baseline are "
+                "judged by the deterministic tier only: between processes their times move more "
+                "than any useful threshold",
+            )
+        )
+    if few:
+        out.append(
+            Finding(
+                Kind.NOTE,
+                Tier.TIMING,
+                f"{len(few)} case x modes have fewer than {s.min_samples} samples on a side and "
+                "are not timed: raise time_budget_s in the run file",
+            )
+        )
+    if total == 0 and not fast and not few:
+        out.append(Finding(Kind.NOTE, Tier.TIMING, "no case x mode measured cleanly in both runs"))
+    untimed = tuple(f"{n}: faster than {_fmt_s(s.min_time_s)}" for n in fast) + tuple(
+        f"{n}: fewer than {s.min_samples} samples" for n in few
+    )
+    return out, tuple(drifts), untimed
+
+
+def _timed(
+    kind: Kind,
+    message: str,
+    key: Key,
+    b: np.ndarray,
+    c: np.ndarray,
+    ratio: float,
+    est: stats.RatioEstimate | None = None,
+    p: float | None = None,
+) -> Finding:
+    return Finding(
+        kind,
+        Tier.TIMING,
+        message,
+        *key,
+        metric="median",
+        baseline=float(np.median(b)),
+        current=float(np.median(c)),
+        ratio=ratio,
+        ci_low=est.ci_low if est else None,
+        ci_high=est.ci_high if est else None,
+        p_value=p,
+    )
+
+
+def _drift_findings(d: Drift, thr: Threshold) -> list[Finding]:
+    out = []
+    limit = 1.0 + (thr.limit if thr.relative else DEFAULT_THRESHOLDS[0].limit)
+    if d.factor > limit:
+        out.append(
+            Finding(
+                Kind.INCONCLUSIVE,
+                Tier.TIMING,
+                f"every timed case on {d.device} is slower together (drift x{d.factor:.3g} over "
+                f"{d.n_timed} case x modes): a busier machine or a change that slows everything "
+                "alike cannot be told apart; cases are judged relative to this drift, so rerun "
+                "baseline and current back to back on one machine to know",
+                device=d.device,
+                metric="median",
+                ratio=d.factor,
+            )
+        )
+    elif d.factor < 1.0 / limit:
+        out.append(
+            Finding(
+                Kind.NOTE,
+                Tier.TIMING,
+                f"every timed case on {d.device} is faster together (drift x{d.factor:.3g}): a "
+                "quieter machine or an improvement everywhere; cases are judged relative to it",
+                device=d.device,
+                metric="median",
+                ratio=d.factor,
+            )
+        )
+    if thr.relative and d.floor > 1.0 + thr.limit:
+        out.append(
+            Finding(
+                Kind.NOTE,
+                Tier.TIMING,
+                f"run-to-run noise on {d.device} is +-{(math.exp(d.noise) - 1) * 100:.0f}% between "
+                f"cases: only slowdowns beyond x{d.floor:.3g} can be told from it",
+                device=d.device,
+                metric="median",
+            )
+        )
+    return out
+
+
+def _judge_timing(
+    key: Key, b: np.ndarray, c: np.ndarray, d: Drift, thr: Threshold, s: Settings
+) -> list[Finding]:
+    corrected = c / d.factor
+    mb, mc = float(np.median(b)), float(np.median(corrected))
+    r = mc / mb
+    slower, faster = thr.exceeded(mc, mb), thr.improved(mc, mb)
+    if not (slower or (faster and r < 1.0 / d.floor)):
+        return []
+    est = stats.ratio_of_medians(corrected, b)
+    p = stats.mann_whitney_p(corrected, b)
+    significant = not math.isnan(p) and p < s.alpha
+    evidence = f"95% CI {est.ci_low:.3g}-{est.ci_high:.3g}, p={p:.2g}, drift x{d.factor:.3g}"
+    if slower and r <= d.floor:
+        kind = Kind.INCONCLUSIVE
+        msg = f"x{r:.3g} slower, within run-to-run noise (floor x{d.floor:.3g}; {evidence})"
+    elif slower and not significant:
+        kind = Kind.INCONCLUSIVE
+        msg = f"x{r:.3g} slower, not significant ({evidence}, n={b.size}/{c.size})"
+    elif slower:
+        kind, msg = Kind.REGRESSION, f"x{r:.3g} slower ({evidence})"
+    elif significant:
+        kind, msg = Kind.IMPROVEMENT, f"x{1 / r:.3g} faster ({evidence})"
+    else:
+        return []
+    f = _timed(kind, msg, key, b, c, r, est, p)
+    return [replace(f, current=float(np.median(c)))]
+
+
+def _verdicts(bv: pd.DataFrame, cv: pd.DataFrame) -> tuple[list[Finding], int]:
+    def index(df: pd.DataFrame) -> dict[tuple[str, str], dict[str, Any]]:
+        records: list[dict[str, Any]] = df.to_dict("records")  # type: ignore[assignment]
+        return {(str(r["case_id"]), str(r["device"])): r for r in records}
+
+    b, c = index(bv), index(cv)
+    decisive = {"jacfwd", "jacrev"}
+    out, n = [], 0
+    for key in sorted(b.keys() & c.keys()):
+        rb, rc = _text(b[key]["recommended"]), _text(c[key]["recommended"])
+        if not ({rb, rc} <= decisive | {"tie"}):
+            continue  # a mode failed: the status tier says so
+        n += 1
+        if rb == rc:
+            continue
+        ratios = f"fwd/rev time {_num(b[key]['ratio']):.3g} -> {_num(c[key]['ratio']):.3g}"
+        if rb in decisive and rc in decisive:
+            kind, msg = Kind.FLIP, f"recommended {rb} -> {rc} ({ratios})"
+        else:
+            kind, msg = (
+                Kind.NOTE,
+                f"recommended {rb} -> {rc}, not a flip: near the tie margin ({ratios})",
+            )
+        out.append(
+            Finding(kind, Tier.VERDICT, msg, *key, metric="recommended", baseline=rb, current=rc)
+        )
+    return out, n
+
+
+def _fmt_s(seconds: float) -> str:
+    from adbench.report import fmt_seconds
+
+    return fmt_seconds(seconds)

@@ -1,0 +1,159 @@
+"""A :class:`~adbench.compare.Comparison` -> what people and CI systems read: a Rich table,
+Markdown (PR comments, ``$GITHUB_STEP_SUMMARY``) and JSON. Returns objects or text, never prints.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+from adbench.compare import Comparison, Finding, Kind, Tier
+from adbench.report import fmt_bytes, fmt_num, fmt_seconds
+
+KIND_STYLE = {
+    Kind.REGRESSION: "bold red",
+    Kind.FLIP: "bold magenta",
+    Kind.INCONCLUSIVE: "yellow",
+    Kind.NOT_COMPARABLE: "yellow",
+    Kind.IMPROVEMENT: "green",
+    Kind.MISSING: "cyan",
+    Kind.NEW: "cyan",
+    Kind.NOTE: "dim",
+}
+KIND_MARK = {
+    Kind.REGRESSION: "❌",
+    Kind.FLIP: "🔀",
+    Kind.INCONCLUSIVE: "❔",
+    Kind.NOT_COMPARABLE: "⚠️",
+    Kind.IMPROVEMENT: "✅",
+    Kind.MISSING: "➖",
+    Kind.NEW: "➕",
+    Kind.NOTE: "ℹ️",
+}
+COLUMNS = ("finding", "tier", "case", "mode", "metric", "baseline", "current", "change", "why")
+
+
+def fmt_value(metric: str, v: Any) -> str:
+    if v is None or isinstance(v, str):
+        return v or ""
+    if metric == "median":
+        return fmt_seconds(v)
+    if metric in ("bytes_accessed", "temp_bytes"):
+        return fmt_bytes(v)
+    return fmt_num(v, 4)
+
+
+def _change(f: Finding) -> str:
+    if f.ratio is None or (isinstance(f.ratio, float) and math.isnan(f.ratio)):
+        return ""
+    text = f"x{fmt_num(f.ratio)}"
+    if f.ci_low is not None and f.ci_high is not None:
+        text += f" [{fmt_num(f.ci_low)}, {fmt_num(f.ci_high)}]"
+    return text
+
+
+def finding_cells(f: Finding) -> list[str]:
+    """One finding as display strings, in :data:`COLUMNS` order (shared by table and Markdown)."""
+    case = f.case_id or ("(run)" if not f.device else f"(all on {f.device})")
+    if f.case_id and f.device:
+        case = f"{f.case_id} [{f.device}]"
+    return [
+        f.kind.value,
+        f.tier.value,
+        case,
+        f.mode,
+        f.metric,
+        fmt_value(f.metric, f.baseline),
+        fmt_value(f.metric, f.current),
+        _change(f),
+        f.message,
+    ]
+
+
+def headline(cmp: Comparison) -> str:
+    """'FAIL: 2 regressions, 1 flip' or 'OK: no regression', with the other counts after."""
+    counts = [(k, cmp.count(k)) for k in Kind if cmp.count(k)]
+    failing = ", ".join(f"{n} {k.value}{'s' if n > 1 else ''}" for k, n in counts if k in _FAIL)
+    rest = ", ".join(f"{n} {k.value}" for k, n in counts if k not in _FAIL)
+    head = f"FAIL: {failing}" if failing else "OK: no regression"
+    return f"{head}{f' ({rest})' if rest else ''}"
+
+
+_FAIL = (Kind.REGRESSION, Kind.FLIP)
+
+
+def context_lines(cmp: Comparison) -> list[str]:
+    """What was compared and how: environments, timing drift and noise, thresholds."""
+    fp = cmp.fingerprint
+    env = ", ".join(f"{k} {b}" if b == c else f"{k} {b} -> {c}" for k, (b, c) in fp.items())
+    tier = "compared" if cmp.comparable else "NOT comparable"
+    lines = [
+        f"baseline {cmp.baseline} -> current {cmp.current}",
+        f"deterministic tier {tier}: {env}",
+    ]
+    for d in cmp.drifts:
+        if math.isnan(d.factor):
+            lines.append(f"timing on {d.device}: {d.n_timed} case x modes, too few for a control")
+        else:
+            lines.append(
+                f"timing on {d.device}: {d.n_timed} case x modes, run drift x{d.factor:.3g}, "
+                f"noise +-{(math.exp(d.noise) - 1) * 100:.0f}%, noise floor x{d.floor:.3g}"
+            )
+    if cmp.settings.scope.value != "all":
+        lines.append(f"scope {cmp.settings.scope.value}: timing and verdicts not judged")
+    lines.append("thresholds: " + ", ".join(str(t) for t in cmp.settings.thresholds))
+    return lines
+
+
+def table(cmp: Comparison, *, show_notes: bool = True) -> Group:
+    """Headline, context, and one row per finding (worst first)."""
+    style = "bold red" if cmp.failed else "bold green"
+    t = Table(title="adbench compare", title_justify="left", show_lines=False)
+    for name in COLUMNS:
+        t.add_column(name, overflow="fold", ratio=3 if name == "why" else None)
+    for f in cmp.findings:
+        if f.kind is Kind.NOTE and not show_notes:
+            continue
+        cells = finding_cells(f)
+        t.add_row(Text(cells[0], style=KIND_STYLE[f.kind]), *cells[1:])
+    parts: list[Any] = [Text(headline(cmp), style=style)]
+    parts += [Text(line, style="dim") for line in context_lines(cmp)]
+    if cmp.findings:
+        parts.append(t)
+    return Group(*parts)
+
+
+def _md_cell(s: str) -> str:
+    return s.replace("|", "\\|").replace("\n", " ")
+
+
+def to_markdown(cmp: Comparison) -> str:
+    mark = "❌" if cmp.failed else "✅"
+    out = [f"### {mark} adbench compare — {headline(cmp)}", ""]
+    out += [f"- {_md_cell(line)}" for line in context_lines(cmp)]
+    out.append("")
+    if cmp.findings:
+        out.append("| | " + " | ".join(COLUMNS) + " |")
+        out.append("|---" * (len(COLUMNS) + 1) + "|")
+        for f in cmp.findings:
+            cells = [_md_cell(c) for c in finding_cells(f)]
+            out.append(f"| {KIND_MARK[f.kind]} | " + " | ".join(cells) + " |")
+        out.append("")
+    if cmp.untimed:
+        out.append("<details><summary>judged by the deterministic tier only</summary>")
+        out.append("")
+        out += [f"- {_md_cell(u)}" for u in cmp.untimed]
+        out += ["", "</details>", ""]
+    return "\n".join(out)
+
+
+def to_json(cmp: Comparison) -> str:
+    return json.dumps(cmp.to_dict(), indent=2, allow_nan=False) + "\n"
+
+
+__all__ = ["Tier", "context_lines", "finding_cells", "headline", "table", "to_json", "to_markdown"]

@@ -1,0 +1,86 @@
+"""Stored results -> other tools' formats. Pure: returns JSON-ready values, never writes.
+
+github-action-benchmark (https://github.com/benchmark-action/github-action-benchmark) reads a
+JSON list of ``{"name", "unit", "value", "range"?, "extra"?}`` with ``tool: customSmallerIsBetter``,
+keeps their history on a branch and alerts when a value grows past its ratio (200% by default).
+Every metric adbench exports is smaller-is-better. One entry per case x mode x device x metric,
+named ``"<case_id> <mode> <device> <metric>"`` so names stay unique and stable across runs; only
+modes that measured cleanly are exported.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from adbench import schema
+from adbench.results import Results
+
+
+@dataclass(frozen=True)
+class Metric:
+    column: str
+    unit: str
+    scale: float  # stored value * scale = exported value
+
+
+# Times in microseconds keep small cases readable on the action's charts.
+EXPORT_METRICS: dict[str, Metric] = {
+    "median": Metric("median_s", "us", 1e6),
+    "compile": Metric("compile_s", "ms", 1e3),
+    "flops": Metric("flops", "flops", 1.0),
+    "bytes_accessed": Metric("bytes_accessed", "bytes", 1.0),
+    "temp_bytes": Metric("temp_bytes", "bytes", 1.0),
+}
+DEFAULT_METRICS = ("median", "flops", "bytes_accessed", "temp_bytes")
+
+
+def _finite(v: Any) -> float | None:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return f if math.isfinite(f) else None
+
+
+def github_action_benchmark(
+    res: Results, metrics: Sequence[str] = DEFAULT_METRICS
+) -> list[dict[str, Any]]:
+    """Entries for github-action-benchmark's ``customSmallerIsBetter`` tool, in results order."""
+    unknown = [m for m in metrics if m not in EXPORT_METRICS]
+    if unknown:
+        raise ValueError(
+            f"unknown metric {', '.join(unknown)}; choose from {', '.join(EXPORT_METRICS)}"
+        )
+    env = f"jax {res.meta.get('jax_version', '?')}, {res.meta.get('backend', '?')}"
+    out: list[dict[str, Any]] = []
+    for row in res.results.to_dict("records"):
+        if row.get("status") != schema.STATUS_OK:
+            continue
+        stem = f"{row['case_id']} {row['mode']} {row['device']}"
+        for name in metrics:
+            m = EXPORT_METRICS[name]
+            value = _finite(row.get(m.column))
+            if value is None:
+                continue
+            entry: dict[str, Any] = {
+                "name": f"{stem} {name}",
+                "unit": m.unit,
+                "value": value * m.scale,
+            }
+            if name == "median":
+                lo, hi = _finite(row.get("ci_low_s")), _finite(row.get("ci_high_s"))
+                n = _finite(row.get("n_samples"))
+                if lo is not None and hi is not None:
+                    half = max(value - lo, hi - value) * m.scale
+                    entry["range"] = f"± {half:.3g}"
+                    entry["extra"] = (
+                        f"95% CI {lo * m.scale:.4g}-{hi * m.scale:.4g} us"
+                        f"{f' over {int(n)} samples' if n is not None else ''}; {env}"
+                    )
+            else:
+                entry["extra"] = env
+            out.append(entry)
+    return out

@@ -1,0 +1,339 @@
+"""adbench.compare on golden run directories (tests/data/compare, see make_goldens.py there)."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import math
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from rich.console import Console
+
+from adbench import compare_report
+from adbench.compare import (
+    DEFAULT_THRESHOLDS,
+    Kind,
+    Scope,
+    Settings,
+    Threshold,
+    ThresholdError,
+    Tier,
+    compare,
+    parse_thresholds,
+)
+from adbench.results import Results, ResultsError, load_results
+
+GOLDEN = Path(__file__).parent / "data" / "compare"
+
+
+@pytest.fixture(scope="module")
+def base() -> Results:
+    return load_results(GOLDEN / "base")
+
+
+@pytest.fixture(scope="module")
+def cur() -> Results:
+    return load_results(GOLDEN / "cur")
+
+
+def keys(cmp, *kinds: Kind) -> set[tuple[str, str, str, str, str]]:
+    return {
+        (f.kind.value, f.tier.value, f.case_id, f.mode, f.metric)
+        for f in cmp.findings
+        if not kinds or f.kind in kinds
+    }
+
+
+# --- thresholds -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "metric", "limit", "relative"),
+    [
+        ("median:15%", "median", 0.15, True),
+        ("flops:0%", "flops", 0.0, True),
+        (" Temp_Bytes : 2.5 % ", "temp_bytes", 0.025, True),
+        ("bytes_accessed:.5%", "bytes_accessed", 0.005, True),
+        ("temp_bytes:4096", "temp_bytes", 4096.0, False),
+        ("median:5e-4", "median", 5e-4, False),
+        ("median:150%", "median", 1.5, True),
+    ],
+)
+def test_threshold_parses(text: str, metric: str, limit: float, relative: bool) -> None:
+    t = Threshold.parse(text)
+    assert (t.metric, t.relative) == (metric, relative)
+    assert t.limit == pytest.approx(limit)
+    assert Threshold.parse(str(t)) == t
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "median",
+        "median:",
+        "median:-5%",
+        "speed:10%",
+        "median:abc",
+        "median:10%%",
+        "median=10%",
+        ":10%",
+        "median:10 percent",
+        "median:1e%",
+    ],
+)
+def test_threshold_rejects(text: str) -> None:
+    with pytest.raises(ThresholdError, match="METRIC:N%"):
+        Threshold.parse(text)
+
+
+def test_threshold_compute() -> None:
+    rel = Threshold("median", 0.15)
+    assert rel.compute(1.2, 1.0) == pytest.approx(0.2)
+    assert rel.exceeded(1.16, 1.0) and not rel.exceeded(1.15, 1.0)
+    assert rel.improved(1.0, 1.2) and not rel.improved(1.0, 1.1)
+    assert rel.compute(0.0, 0.0) == 0.0 and rel.compute(5.0, 0.0) == math.inf
+    zero = Threshold("temp_bytes", 0.0)
+    assert zero.exceeded(1.0, 0.0) and not zero.exceeded(0.0, 0.0)
+    ab = Threshold("temp_bytes", 1024.0, relative=False)
+    assert ab.compute(5000.0, 4000.0) == 1000.0
+    assert not ab.exceeded(5000.0, 4000.0) and ab.exceeded(5100.0, 4000.0)
+    assert ab.improved(2000.0, 4000.0)
+
+
+def test_parse_thresholds_overrides_defaults_last_wins() -> None:
+    ts = parse_thresholds(["median:20%", "flops:5%", "median:30%"])
+    by = {t.metric: t for t in ts}
+    assert by["median"].limit == pytest.approx(0.30)
+    assert by["flops"].limit == pytest.approx(0.05)
+    assert by["temp_bytes"] == next(t for t in DEFAULT_THRESHOLDS if t.metric == "temp_bytes")
+    assert parse_thresholds([]) == DEFAULT_THRESHOLDS
+
+
+# --- the golden story -----------------------------------------------------------------------
+
+
+def test_every_kind_of_finding(base: Results, cur: Results) -> None:
+    cmp = compare(base, cur)
+    assert keys(cmp, Kind.REGRESSION) == {
+        ("regression", "status", "breaks/50x50", "jacrev", "status"),
+        ("regression", "deterministic", "costlier/64x64", "jacfwd", "flops"),
+        ("regression", "deterministic", "costlier/64x64", "jacrev", "flops"),
+        ("regression", "timing", "slower/200x200", "jacfwd", "median"),
+        ("regression", "timing", "slower/200x200", "jacrev", "median"),
+        ("regression", "timing", "flipper/10x1000", "jacfwd", "median"),
+    }
+    assert keys(cmp, Kind.FLIP) == {("flip", "verdict", "flipper/10x1000", "", "recommended")}
+    assert keys(cmp, Kind.INCONCLUSIVE) == {
+        ("inconclusive", "timing", "noisy/200x200", "jacfwd", "median")
+    }
+    assert keys(cmp, Kind.IMPROVEMENT) == {
+        ("improvement", "deterministic", "costlier/64x64", "jacfwd", "temp_bytes"),
+        ("improvement", "deterministic", "costlier/64x64", "jacrev", "temp_bytes"),
+        ("improvement", "timing", "faster/200x200", "jacfwd", "median"),
+        ("improvement", "timing", "faster/200x200", "jacrev", "median"),
+        ("improvement", "timing", "softened/300x10", "jacfwd", "median"),
+    }
+    assert keys(cmp, Kind.MISSING, Kind.NEW) == {
+        ("missing", "cases", "gone/5x5", "", ""),
+        ("new", "cases", "fresh/5x5", "", ""),
+    }
+    notes = [f for f in cmp.findings if f.kind is Kind.NOTE]
+    assert {f.case_id for f in notes} == {"", "softened/300x10", "noisy/200x200"}
+    assert "judged by the deterministic tier only" in notes[0].message
+    assert cmp.untimed == (
+        "tiny/1x10 jacfwd (cpu:0): faster than 100 µs",
+        "tiny/1x10 jacrev (cpu:0): faster than 100 µs",
+    )
+    assert not any(f.case_id == "tiny/1x10" for f in cmp.findings)  # x3 slower, yet too fast
+    assert cmp.failed
+    assert [f.kind for f in cmp.findings] == sorted(
+        (f.kind for f in cmp.findings), key=list(Kind).index
+    )
+
+
+def test_timing_regression_carries_its_evidence(base: Results, cur: Results) -> None:
+    cmp = compare(base, cur)
+    f = next(f for f in cmp.findings if f.case_id == "slower/200x200" and f.mode == "jacfwd")
+    assert (f.baseline, f.current, f.ratio) == pytest.approx((1e-3, 2e-3, 2.0))
+    assert f.ci_low is not None and f.ci_high is not None and f.ci_low <= 2.0 <= f.ci_high
+    assert f.p_value is not None and f.p_value < 0.001
+    (drift,) = cmp.drifts
+    assert (drift.device, drift.n_timed, drift.factor) == ("cpu:0", 21, 1.0)
+
+
+def test_noisy_slowdown_is_inconclusive_not_a_regression(base: Results, cur: Results) -> None:
+    f = next(f for f in compare(base, cur).findings if f.case_id == "noisy/200x200" and f.mode)
+    assert f.kind is Kind.INCONCLUSIVE and "not significant" in f.message
+    assert f.p_value is not None and f.p_value > 0.01
+
+
+def test_identical_runs_have_nothing_to_say(base: Results) -> None:
+    cmp = compare(base, load_results(GOLDEN / "same"))
+    assert not cmp.failed
+    assert [f.kind for f in cmp.findings] == [Kind.NOTE]  # the two sub-100-us modes
+    assert cmp.checked == {"cases": 26, "deterministic": 78, "timing": 24, "verdict": 13}
+
+
+def test_other_environment_is_not_comparable_but_still_timed(base: Results) -> None:
+    cmp = compare(base, load_results(GOLDEN / "other-jax"))
+    assert not cmp.comparable
+    nc = [f for f in cmp.findings if f.kind is Kind.NOT_COMPARABLE]
+    assert len(nc) == 1 and "jax_version 0.10.2 -> 0.4.30" in nc[0].message
+    assert not any(f.tier is Tier.DETERMINISTIC and f.kind is Kind.REGRESSION for f in cmp.findings)
+    assert ("regression", "timing", "slower/200x200", "jacfwd", "median") in keys(cmp)
+
+
+def test_a_slower_machine_is_drift_not_regression(base: Results) -> None:
+    cmp = compare(base, load_results(GOLDEN / "slow-machine"))
+    assert not cmp.failed
+    drift = [f for f in cmp.findings if f.kind is Kind.INCONCLUSIVE]
+    assert len(drift) == 1 and drift[0].case_id == "" and drift[0].ratio == pytest.approx(1.6)
+    assert "slower together" in drift[0].message
+
+
+def test_deterministic_scope_ignores_timing_and_verdicts(base: Results, cur: Results) -> None:
+    cmp = compare(base, cur, Settings(scope=Scope.DETERMINISTIC))
+    assert {f.tier for f in cmp.findings} == {Tier.DETERMINISTIC, Tier.STATUS, Tier.CASES}
+    assert cmp.failed and cmp.drifts == ()
+    quiet = compare(
+        base, load_results(GOLDEN / "slow-machine"), Settings(scope=Scope.DETERMINISTIC)
+    )
+    assert quiet.findings == () and not quiet.failed
+
+
+def test_thresholds_move_the_line(base: Results, cur: Results) -> None:
+    loose = Settings(thresholds=parse_thresholds(["flops:60%", "median:150%"]))
+    cmp = compare(base, cur, loose)
+    assert {(f.tier, f.case_id) for f in cmp.findings if f.kind is Kind.REGRESSION} == {
+        (Tier.STATUS, "breaks/50x50"),
+        (Tier.TIMING, "flipper/10x1000"),  # x4 is beyond +150%
+    }
+    absolute = Settings(thresholds=parse_thresholds(["median:0.0012"]))  # 1.2 ms more
+    timing = {
+        (f.case_id, f.mode)
+        for f in compare(base, cur, absolute).findings
+        if f.kind is Kind.REGRESSION and f.tier is Tier.TIMING
+    }
+    assert timing == {("flipper/10x1000", "jacfwd")}  # +1.5 ms; slower/* only +1 ms
+
+
+# --- timing tier edge cases, on in-memory variants of the goldens -------------------------------
+
+
+def _scaled(res: Results, factors: dict[str, float], name: str = "variant") -> Results:
+    """res with every time of the cases in ``factors`` multiplied by their factor."""
+    samples = res.samples.copy()
+    f = samples["case_id"].map(factors).fillna(1.0)
+    samples["seconds"] = samples["seconds"] * f
+    results = res.results.copy()
+    results["median_s"] = results["median_s"] * results["case_id"].map(factors).fillna(1.0)
+    return dataclasses.replace(res, path=Path(name), samples=samples, results=results)
+
+
+def _only(res: Results, cases: set[str]) -> Results:
+    def keep(df: pd.DataFrame) -> pd.DataFrame:
+        return df[df["case_id"].isin(cases)].reset_index(drop=True)
+
+    return dataclasses.replace(
+        res, results=keep(res.results), samples=keep(res.samples), verdicts=keep(res.verdicts)
+    )
+
+
+def test_too_few_timed_cases_leave_no_control(base: Results) -> None:
+    small = _only(base, {"steady_a/300x300", "slower/200x200"})
+    cmp = compare(small, _scaled(small, {"slower/200x200": 2.0}))
+    assert not cmp.failed
+    (drift,) = cmp.drifts
+    assert drift.n_timed == 4 and math.isnan(drift.factor)
+    inc = [f for f in cmp.findings if f.kind is Kind.INCONCLUSIVE]
+    assert {f.mode for f in inc} == {"jacfwd", "jacrev"}
+    assert all("need 6" in f.message for f in inc)
+
+
+def test_run_to_run_noise_raises_the_bar(base: Results) -> None:
+    # A third of the cases x1.25, a third x0.8, a third unchanged: noise sigma ~0.33 in log.
+    cases = sorted(set(base.results["case_id"]) - {"tiny/1x10", "slower/200x200"})
+    factors = {c: (1.25, 1.0, 0.8)[i % 3] for i, c in enumerate(cases)}
+    cmp = compare(base, _scaled(base, {**factors, "slower/200x200": 1.5}))
+    (drift,) = cmp.drifts
+    assert drift.floor > 2.0
+    slower = {f.kind for f in cmp.findings if f.case_id == "slower/200x200"}
+    assert slower == {Kind.INCONCLUSIVE}
+    assert not cmp.failed
+    assert any("run-to-run noise" in f.message for f in cmp.findings if f.kind is Kind.NOTE)
+    loud = compare(base, _scaled(base, {**factors, "slower/200x200": 3.0}))
+    assert {f.kind for f in loud.findings if f.case_id == "slower/200x200"} == {Kind.REGRESSION}
+
+
+def test_drift_is_estimated_per_device_and_corrects_each_case(base: Results) -> None:
+    everything = {c: 1.4 for c in set(base.results["case_id"])}
+    cmp = compare(base, _scaled(base, {**everything, "slower/200x200": 1.4 * 2.0}))
+    f = next(f for f in cmp.findings if f.case_id == "slower/200x200" and f.mode == "jacfwd")
+    assert f.kind is Kind.REGRESSION and f.ratio == pytest.approx(2.0)
+    assert cmp.drifts[0].factor == pytest.approx(1.4)
+
+
+def test_a_case_that_now_times_out_is_inconclusive(base: Results) -> None:
+    results = base.results.copy()
+    hit = (results["case_id"] == "steady_a/300x300") & (results["mode"] == "jacfwd")
+    results.loc[hit, "status"] = "timeout"
+    results.loc[hit, "reason"] = "ran past --case-timeout"
+    cmp = compare(base, dataclasses.replace(base, results=results))
+    (f,) = [f for f in cmp.findings if f.tier is Tier.STATUS]
+    assert f.kind is Kind.INCONCLUSIVE and "times out" in f.message
+    back = compare(dataclasses.replace(base, results=results), base)
+    assert [f.kind for f in back.findings if f.tier is Tier.STATUS] == [Kind.IMPROVEMENT]
+
+
+def test_dtype_change_is_not_comparable_for_that_case(base: Results) -> None:
+    results = base.results.copy()
+    results.loc[results["case_id"] == "steady_b/300x300", "dtype"] = "float64"
+    cmp = compare(base, dataclasses.replace(base, results=results))
+    nc = [f for f in cmp.findings if f.kind is Kind.NOT_COMPARABLE]
+    assert {(f.case_id, f.mode) for f in nc} == {
+        ("steady_b/300x300", "jacfwd"),
+        ("steady_b/300x300", "jacrev"),
+    }
+    assert all("dtype float32 -> float64" in f.message for f in nc)
+
+
+def test_old_schema_is_refused() -> None:
+    with pytest.raises(ResultsError, match="schema version 0"):
+        load_results(GOLDEN / "old-schema")
+
+
+# --- output -----------------------------------------------------------------------------------
+
+
+def test_json_is_strict_and_complete(base: Results, cur: Results) -> None:
+    cmp = compare(base, cur)
+    data = json.loads(compare_report.to_json(cmp))
+    assert data["failed"] is True
+    assert data["summary"]["regression"] == 6 and data["summary"]["flip"] == 1
+    assert data["settings"]["thresholds"][0] == "median:15%"
+    assert data["fingerprint"]["jax_version"] == {"baseline": "0.10.2", "current": "0.10.2"}
+    assert len(data["findings"]) == len(cmp.findings)
+    first = data["findings"][0]
+    assert first["kind"] == "regression" and set(first) >= {"case_id", "mode", "ratio", "p_value"}
+
+
+def test_markdown_and_table(base: Results, cur: Results) -> None:
+    cmp = compare(base, cur)
+    md = compare_report.to_markdown(cmp)
+    assert md.startswith("### ❌ adbench compare — FAIL: 6 regressions, 1 flip")
+    assert (
+        "| ❌ | regression | timing | slower/200x200 [cpu:0] | jacfwd | median | 1 ms | 2 ms |"
+        in md
+    )
+    assert "\\|J\\|" in md  # pipes inside a cell are escaped
+    console = Console(width=240, no_color=True, file=io.StringIO())
+    console.print(compare_report.table(cmp))
+    text = console.file.getvalue()  # type: ignore[attr-defined]
+    assert "FAIL: 6 regressions, 1 flip" in text
+    assert "flipper/10x1000" in text and "recommended jacfwd -> jacrev" in text
+    ok = compare_report.to_markdown(compare(base, load_results(GOLDEN / "same")))
+    assert ok.startswith("### ✅ adbench compare — OK: no regression")

@@ -1,0 +1,47 @@
+"""adbench.export: github-action-benchmark's customSmallerIsBetter JSON, on the golden runs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from adbench.export import DEFAULT_METRICS, github_action_benchmark
+from adbench.results import load_results
+
+GOLDEN = Path(__file__).parent / "data" / "compare"
+
+
+def test_entries_follow_the_custom_format() -> None:
+    res = load_results(GOLDEN / "cur")
+    entries = github_action_benchmark(res)
+    json.dumps(entries, allow_nan=False)  # what the action reads: plain, finite JSON
+    ok = res.results[res.results["status"] == "ok"]
+    assert len(entries) == len(ok) * len(DEFAULT_METRICS)
+    names = [e["name"] for e in entries]
+    assert len(set(names)) == len(names)
+    for e in entries:
+        assert set(e) <= {"name", "unit", "value", "range", "extra"}
+        assert isinstance(e["value"], float) and e["value"] >= 0
+        assert isinstance(e.get("range", ""), str) and isinstance(e.get("extra", ""), str)
+    by_name = {e["name"]: e for e in entries}
+    slow = by_name["slower/200x200 jacfwd cpu:0 median"]
+    assert (slow["unit"], slow["value"]) == ("us", pytest.approx(2000.0))
+    assert slow["range"] == "± 40"  # the stored CI is median +-2%
+    assert "12 samples" in slow["extra"] and "jax 0.10.2, cpu" in slow["extra"]
+    flops = by_name["costlier/64x64 jacrev cpu:0 flops"]
+    assert (flops["unit"], flops["value"]) == ("flops", 1.5e6)
+    assert by_name["costlier/64x64 jacrev cpu:0 temp_bytes"]["unit"] == "bytes"
+    # a mode that did not measure cleanly is left out rather than exported as a wrong number
+    assert not any(n.startswith("breaks/50x50 jacrev") for n in names)
+    assert any(n.startswith("breaks/50x50 jacfwd") for n in names)
+
+
+def test_metric_choice_and_unknown_metric() -> None:
+    res = load_results(GOLDEN / "base")
+    entries = github_action_benchmark(res, ["compile"])
+    assert {e["unit"] for e in entries} == {"ms"}
+    assert entries[0]["value"] == pytest.approx(50.0)
+    with pytest.raises(ValueError, match="unknown metric speed; choose from median"):
+        github_action_benchmark(res, ["speed"])
