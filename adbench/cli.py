@@ -57,6 +57,7 @@ class Format(str, Enum):
     md = "md"
     csv = "csv"
     json = "json"
+    html = "html"
 
 
 def _parse_bytes(text: str) -> int:
@@ -241,12 +242,20 @@ class _Progress:
 @app.command()
 def report(
     results_dir: Annotated[Path, typer.Argument(help="A results directory from `adbench run`.")],
-    format: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
+    format: Annotated[
+        Format,
+        typer.Option(
+            "--format",
+            "-f",
+            help="table (terminal), md (with --output, plots as PNG files in FILE_plots/ "
+            "beside it), csv, json, or html (one self-contained page with the plots).",
+        ),
+    ] = Format.table,
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")
     ] = None,
 ) -> None:
-    """Show the verdicts of stored results again, without re-running anything."""
+    """Show the verdicts and crossovers of stored results again, without re-running anything."""
     from adbench import report as rp
     from adbench.results import ResultsError, load_results
 
@@ -255,21 +264,43 @@ def report(
     except ResultsError as exc:
         fail(str(exc))
     if format is Format.table:
+        cross = rp.crossovers_of(res)
         if output is not None:
             with output.open("w", encoding="utf-8") as fh:
-                Console(file=fh, width=160, no_color=True).print(rp.verdict_table(res))
+                plain = Console(file=fh, width=160, no_color=True)
+                plain.print(rp.verdict_table(res))
+                plain.print(rp.crossover_table(cross))
         else:
             _console().print(rp.verdict_table(res))
+            _console().print(rp.crossover_table(cross))
             for line in rp.failures(res):
                 _console(stderr=True).print(line, markup=False, highlight=False)
         return
-    text = {Format.md: rp.to_markdown, Format.csv: rp.to_csv, Format.json: rp.to_json}[format](res)
-    if output is not None:
-        tmp = output.with_name(f".{output.name}.tmp")
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, output)
+    files: dict[str, bytes] = {}
+    if format is Format.md and output is not None:
+        text, files = rp.markdown_plots(res, f"{output.stem}_plots")
     else:
+        render = {
+            Format.md: rp.to_markdown,
+            Format.csv: rp.to_csv,
+            Format.json: rp.to_json,
+            Format.html: rp.to_html,
+        }[format]
+        text = render(res)
+    if output is None:
         sys.stdout.write(text)
+        if format is Format.md:
+            _console(stderr=True).print("plots: give --output FILE.md to write them beside it")
+        return
+    for rel, data in files.items():  # names are slugs made by adbench.plots: no '..', no '/'
+        path = output.parent / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    tmp = output.with_name(f".{output.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, output)
+    if files:
+        _console(stderr=True).print(f"{output} and {len(files)} plot(s) in {output.stem}_plots/")
 
 
 def main() -> None:

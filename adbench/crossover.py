@@ -161,8 +161,8 @@ def ratio_at(axis: str, fixed: float, x: float) -> float:
 
 def _fmt(v: float) -> str:
     """3 significant digits; whole sizes such as 10000 written out."""
-    if math.isinf(v):
-        return "inf"
+    if not math.isfinite(v):
+        return str(v)
     if v == round(v) and 1 <= abs(v) < 1e7:
         return str(int(v))
     return f"{v:.3g}"

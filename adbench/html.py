@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import html
 import json
-import math
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -71,20 +70,6 @@ def _e(value: Any) -> str:
     return html.escape(str(value), quote=True)
 
 
-def _num(value: Any, digits: int = 3) -> str:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        return "-"
-    if math.isnan(v):
-        return "-"
-    if math.isinf(v):
-        return "∞"
-    if v == round(v) and 1 <= abs(v) < 1e7:
-        return str(int(v))
-    return f"{v:.{digits}g}"
-
-
 def _table(
     header: Sequence[str],
     rows: Iterable[Sequence[str]],
@@ -110,37 +95,31 @@ def _winner(mode: str) -> str:
     return f'<span class="{_WINNER_CLASS.get(mode, "")}">{_e(mode)}</span>'
 
 
-def tie_text(row: pd.Series | dict[str, Any]) -> str:
-    """'68.7 [66.6, 69.4]' for a crossover row with a tie; '-' otherwise (plain text)."""
-    tie = _num(row.get("crossover"))
-    if tie == "-":
-        return "-"
-    low, high = _num(row.get("crossover_low")), _num(row.get("crossover_high"))
-    return tie if low == "-" else f"{tie} [{low}, {high}]"
-
-
 def crossover_table(crossovers: pd.DataFrame) -> str:
-    """The crossover rows as an HTML table (schema.CROSSOVER_COLUMNS in)."""
-    rows = []
-    for _, c in crossovers.iterrows():
-        far = str(c.get("far_from_textbook", "n/a"))
-        outcome = str(c["outcome"])
-        rows.append(
-            [
-                _e(c["family"]),
-                _e(c["device"]),
-                _e(c["axis"]) + ("" if pd.isna(c.get("fixed")) else f" ({_num(c['fixed'])} fixed)"),
-                f"{_num(c['axis_min'])}–{_num(c['axis_max'])}",
-                _winner(outcome) if outcome in _WINNER_CLASS else _e(outcome),
-                _e(tie_text(c)),
-                _num(c.get("textbook")),
-                f'<span class="{"far" if far == "yes" else ""}">{_e(far)}</span>',
-                f'<span class="reason">{_e(c.get("reason", ""))}</span>',
-            ]
-        )
-    header = ["family", "device", "axis", "range", "outcome", "tie [95% CI]", "textbook tie"]
-    header += ["far from textbook", "reason"]
-    return _table(header, rows, left=(0, 1, 2, 4, 8), wrap=(8,))
+    """The crossover rows (schema.CROSSOVER_COLUMNS) as an HTML table, as report shows them."""
+    from adbench.report import crossover_rows
+
+    rows = crossover_rows(crossovers)
+    if not rows:
+        return "<p>No crossover estimates.</p>"
+    cols = list(rows[0])
+    body = []
+    for r in rows:
+        cells = []
+        for c in cols:
+            if c == "outcome":
+                cells.append(_winner(r[c]))
+            elif c == "far from textbook" and r[c] == "yes":
+                cells.append('<span class="far">yes</span>')
+            elif c == "reason":
+                cells.append(f'<span class="reason">{_e(r[c])}</span>')
+            else:
+                cells.append(_e(r[c]))
+        body.append(cells)
+    lefts = [
+        i for i, c in enumerate(cols) if c in ("family", "device", "axis", "outcome", "reason")
+    ]
+    return _table(cols, body, left=lefts, wrap=(cols.index("reason"),))
 
 
 def _verdict_table(res: Results, family: str, device: str) -> str:
@@ -236,7 +215,7 @@ def render_html(
         "<p>Per family and device: the size (or d_in/d_out ratio) at which jacfwd and jacrev take "
         "equal time, with a bootstrap 95% interval over the raw samples, beside the textbook rule "
         "(forward when d_in &lt; d_out).</p>",
-        crossover_table(crossovers) if len(crossovers) else "<p>No crossover estimates.</p>",
+        crossover_table(crossovers),
     ]
     pairs = res.results[["family", "device"]].drop_duplicates().itertuples(index=False)
     cross = {(str(c["family"]), str(c["device"])): c for _, c in crossovers.iterrows()}
