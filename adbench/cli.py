@@ -303,6 +303,139 @@ def report(
         _console(stderr=True).print(f"{output} and {len(files)} plot(s) in {output.stem}_plots/")
 
 
+class CompareFormat(str, Enum):
+    table = "table"
+    md = "md"
+    json = "json"
+
+
+class CompareTier(str, Enum):
+    all = "all"
+    deterministic = "deterministic"
+
+
+@app.command()
+def compare(
+    baseline: Annotated[
+        Path, typer.Argument(help="The baseline results directory, e.g. results/baselines/ci.")
+    ],
+    current: Annotated[Path, typer.Argument(help="The results directory to judge against it.")],
+    threshold: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--threshold",
+            "-t",
+            help="METRIC:N% (or METRIC:N, an absolute amount in seconds/flops/bytes); repeat for "
+            "several. METRIC: median (timing), flops, bytes_accessed, temp_bytes. Defaults: "
+            "median:15%, flops:1%, bytes_accessed:1%, temp_bytes:1%.",
+        ),
+    ] = None,
+    tier: Annotated[
+        CompareTier,
+        typer.Option(
+            help="all, or deterministic: XLA flops/bytes/memory, statuses and cases only, "
+            "identical from run to run; a CI gate with it cannot be flaky.",
+        ),
+    ] = CompareTier.all,
+    min_time: Annotated[
+        float,
+        typer.Option(
+            "--min-time",
+            min=0.0,
+            help="Seconds. Modes faster than this in the baseline are judged by the "
+            "deterministic tier only.",
+        ),
+    ] = 100e-6,
+    format: Annotated[
+        CompareFormat, typer.Option("--format", "-f", help="table (terminal), md or json.")
+    ] = CompareFormat.table,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")
+    ] = None,
+) -> None:
+    """Judge CURRENT against BASELINE: regressions, verdict flips, improvements, new and missing
+    cases, all listed together. Exit 0: no regression; 1: a regression or a verdict flip; 2: bad
+    input. With $GITHUB_STEP_SUMMARY set, the Markdown report is appended to it."""
+    from adbench import compare as cp
+    from adbench import compare_report as cr
+    from adbench.results import ResultsError, load_results
+
+    try:
+        thresholds = cp.parse_thresholds(threshold or [])
+    except cp.ThresholdError as exc:
+        fail(str(exc))
+    try:
+        base, cur = load_results(baseline), load_results(current)
+    except ResultsError as exc:
+        fail(str(exc))
+    for res in (base, cur):
+        for note in res.notes:
+            _console(stderr=True).print(f"note: {res.path}: {note}", markup=False, highlight=False)
+    settings = cp.Settings(thresholds=thresholds, scope=cp.Scope(tier.value), min_time_s=min_time)
+    result = cp.compare(base, cur, settings)
+    if format is CompareFormat.table:
+        if output is None:
+            _console().print(cr.table(result))
+        else:
+            with output.open("w", encoding="utf-8") as fh:
+                Console(file=fh, width=160, no_color=True).print(cr.table(result))
+    else:
+        text = cr.to_markdown(result) if format is CompareFormat.md else cr.to_json(result)
+        if output is None:
+            sys.stdout.write(text)
+        else:
+            output.write_text(text, encoding="utf-8")
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary:
+        with open(summary, "a", encoding="utf-8") as fh:
+            fh.write(cr.to_markdown(result) + "\n")
+    raise typer.Exit(EXIT_FAILED if result.failed else EXIT_OK)
+
+
+class ExportFormat(str, Enum):
+    github_action_benchmark = "github-action-benchmark"
+
+
+@app.command()
+def export(
+    results_dir: Annotated[Path, typer.Argument(help="A results directory from `adbench run`.")],
+    format: Annotated[
+        ExportFormat,
+        typer.Option(
+            "--format", "-f", help="github-action-benchmark: its customSmallerIsBetter JSON."
+        ),
+    ] = ExportFormat.github_action_benchmark,
+    metric: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--metric",
+            "-m",
+            help="What to export; repeat for several: median, compile, flops, bytes_accessed, "
+            "temp_bytes. Default: median, flops, bytes_accessed, temp_bytes.",
+        ),
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")
+    ] = None,
+) -> None:
+    """Write stored results in another tool's format (cleanly measured modes only)."""
+    import json
+
+    from adbench.export import DEFAULT_METRICS, github_action_benchmark
+    from adbench.results import ResultsError, load_results
+
+    try:
+        res = load_results(results_dir)
+        entries = github_action_benchmark(res, metric or DEFAULT_METRICS)
+    except (ResultsError, ValueError) as exc:
+        fail(str(exc))
+    text = json.dumps(entries, indent=2, allow_nan=False) + "\n"
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+
+
 def main() -> None:
     app()
 

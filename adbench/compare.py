@@ -46,6 +46,7 @@ from adbench import schema, stats
 from adbench.results import Results
 
 FINGERPRINT_KEYS = ("jax_version", "jaxlib_version", "backend")
+ROW_IDENTITY = ("dtype", "jit", "device_kind")  # per row: must match for the deterministic tier
 TIMING_METRICS = ("median",)
 DETERMINISTIC_METRICS = ("flops", "bytes_accessed", "temp_bytes")
 METRICS = TIMING_METRICS + DETERMINISTIC_METRICS
@@ -317,6 +318,16 @@ def compare(baseline: Results, current: Results, settings: Settings | None = Non
     drifts: tuple[Drift, ...] = ()
     untimed: tuple[str, ...] = ()
     if s.scope is Scope.ALL:
+        cpu_b, cpu_c = baseline.meta.get("cpu_model"), current.meta.get("cpu_model")
+        if cpu_b != cpu_c:
+            findings.append(
+                Finding(
+                    Kind.NOTE,
+                    Tier.TIMING,
+                    f"measured on different CPUs ({cpu_b} -> {cpu_c}): timing compares the "
+                    "machines as well as the code",
+                )
+            )
         timing, drifts, untimed = _timing(common, b_rows, c_rows, baseline, current, s)
         findings += timing
         checked["timing"] = sum(d.n_timed for d in drifts)
@@ -381,7 +392,8 @@ def _deterministic(
     out, n = [], 0
     for key in common:
         b, c = b_rows[key], c_rows[key]
-        differs = [k for k in ("dtype", "jit") if _text(b.get(k)) != _text(c.get(k))]
+        # the same jax may compile differently for another dtype, jit setting or accelerator
+        differs = [k for k in ROW_IDENTITY if _text(b.get(k)) != _text(c.get(k))]
         if differs:
             what = ", ".join(f"{k} {_text(b.get(k))} -> {_text(c.get(k))}" for k in differs)
             out.append(Finding(Kind.NOT_COMPARABLE, Tier.DETERMINISTIC, f"{what}", *key))

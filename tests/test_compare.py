@@ -289,16 +289,26 @@ def test_a_case_that_now_times_out_is_inconclusive(base: Results) -> None:
     assert [f.kind for f in back.findings if f.tier is Tier.STATUS] == [Kind.IMPROVEMENT]
 
 
-def test_dtype_change_is_not_comparable_for_that_case(base: Results) -> None:
+@pytest.mark.parametrize(
+    ("column", "value"), [("dtype", "float64"), ("device_kind", "NVIDIA H100"), ("jit", False)]
+)
+def test_a_row_compiled_differently_is_not_comparable(base: Results, column: str, value) -> None:
     results = base.results.copy()
-    results.loc[results["case_id"] == "steady_b/300x300", "dtype"] = "float64"
+    results[column] = results[column].astype(object)
+    results.loc[results["case_id"] == "steady_b/300x300", column] = value
     cmp = compare(base, dataclasses.replace(base, results=results))
     nc = [f for f in cmp.findings if f.kind is Kind.NOT_COMPARABLE]
     assert {(f.case_id, f.mode) for f in nc} == {
         ("steady_b/300x300", "jacfwd"),
         ("steady_b/300x300", "jacrev"),
     }
-    assert all("dtype float32 -> float64" in f.message for f in nc)
+    assert all(f.message.startswith(f"{column} ") and f"-> {value}" in f.message for f in nc)
+
+
+def test_another_cpu_is_noted(base: Results) -> None:
+    other = dataclasses.replace(base, meta={**base.meta, "cpu_model": "other CPU"})
+    notes = [f.message for f in compare(base, other).findings if f.kind is Kind.NOTE]
+    assert any("different CPUs (golden CPU -> other CPU)" in n for n in notes)
 
 
 def test_old_schema_is_refused() -> None:
@@ -337,3 +347,63 @@ def test_markdown_and_table(base: Results, cur: Results) -> None:
     assert "flipper/10x1000" in text and "recommended jacfwd -> jacrev" in text
     ok = compare_report.to_markdown(compare(base, load_results(GOLDEN / "same")))
     assert ok.startswith("### ✅ adbench compare — OK: no regression")
+
+
+# --- the command line ---------------------------------------------------------------------------
+
+
+def _cli(*args: str, env: dict[str, str] | None = None):
+    from typer.testing import CliRunner
+
+    from adbench.cli import app
+
+    return CliRunner().invoke(app, list(args), env={"GITHUB_STEP_SUMMARY": "", **(env or {})})
+
+
+@pytest.mark.parametrize(
+    ("current", "extra", "code"),
+    [
+        ("cur", [], 1),
+        ("same", [], 0),
+        ("slow-machine", [], 0),
+        ("cur", ["--tier", "deterministic"], 1),
+        ("other-jax", ["--tier", "deterministic"], 1),  # still: a status regression
+        ("cur", ["-t", "flops:60%", "-t", "median:400%"], 1),  # still: status, flip
+    ],
+)
+def test_cli_exit_codes(current: str, extra: list[str], code: int) -> None:
+    r = _cli("compare", str(GOLDEN / "base"), str(GOLDEN / current), *extra)
+    assert r.exit_code == code, r.output
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        [str(GOLDEN / "base"), str(GOLDEN / "nope")],
+        [str(GOLDEN / "base"), str(GOLDEN / "old-schema")],
+        [str(GOLDEN / "base"), str(GOLDEN / "cur"), "--threshold", "speed:10%"],
+        [str(GOLDEN / "base"), str(GOLDEN / "cur"), "--tier", "timing-only"],
+        [str(GOLDEN / "base"), str(GOLDEN / "make_goldens.py")],
+    ],
+)
+def test_cli_usage_errors_exit_2(args: list[str]) -> None:
+    r = _cli("compare", *args)
+    assert r.exit_code == 2, r.output
+
+
+def test_cli_formats_and_step_summary(tmp_path: Path) -> None:
+    summary = tmp_path / "summary.md"
+    summary.write_text("earlier step\n", encoding="utf-8")
+    env = {"GITHUB_STEP_SUMMARY": str(summary)}
+    r = _cli("compare", str(GOLDEN / "base"), str(GOLDEN / "cur"), "--format", "json", env=env)
+    assert r.exit_code == 1
+    data = json.loads(r.stdout)
+    assert data["failed"] and data["summary"]["flip"] == 1
+    text = summary.read_text(encoding="utf-8")
+    assert text.startswith("earlier step\n### ❌ adbench compare — FAIL: 6 regressions, 1 flip")
+    out = tmp_path / "report.md"
+    r = _cli("compare", str(GOLDEN / "base"), str(GOLDEN / "same"), "-f", "md", "-o", str(out))
+    assert r.exit_code == 0 and r.stdout == ""
+    assert out.read_text(encoding="utf-8").startswith("### ✅ adbench compare — OK")
+    r = _cli("compare", str(GOLDEN / "base"), str(GOLDEN / "cur"), "--tier", "deterministic")
+    assert "FAIL: 3 regressions" in r.stdout and "scope deterministic" in r.stdout

@@ -45,3 +45,20 @@ def test_metric_choice_and_unknown_metric() -> None:
     assert entries[0]["value"] == pytest.approx(50.0)
     with pytest.raises(ValueError, match="unknown metric speed; choose from median"):
         github_action_benchmark(res, ["speed"])
+
+
+def test_cli_export(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from adbench.cli import app
+
+    out = tmp_path / "bench.json"
+    r = CliRunner().invoke(app, ["export", str(GOLDEN / "cur"), "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    entries = json.loads(out.read_text(encoding="utf-8"))
+    assert entries == github_action_benchmark(load_results(GOLDEN / "cur"))
+    r = CliRunner().invoke(app, ["export", str(GOLDEN / "cur"), "-m", "compile", "-m", "flops"])
+    assert r.exit_code == 0 and {e["unit"] for e in json.loads(r.stdout)} == {"ms", "flops"}
+    assert CliRunner().invoke(app, ["export", str(GOLDEN / "cur"), "-m", "speed"]).exit_code == 2
+    assert CliRunner().invoke(app, ["export", str(GOLDEN / "old-schema")]).exit_code == 2
+    assert CliRunner().invoke(app, ["export", str(GOLDEN / "cur"), "-f", "csv"]).exit_code == 2
