@@ -9,14 +9,15 @@ placed at ``x``, what the sweep varies:
     axis "d_in"        d_out fixed, d_in varies      x = d_in
     axis "d_in/d_out"  both vary (a grid, points)    x = d_in / d_out (cases at one x averaged)
 
-The modes tie where the log ratio crosses zero. It is found by a monotone (PCHIP) interpolation
-of the log ratio against log x, between the last size where one mode is faster beyond the
-practical margin and the first size where the other is — so the estimate always lies between
-two measured sizes that disagree, and a smooth overhead-then-power-law curve (which a single
-straight log-log line fits badly) is followed. Its interval comes from a bootstrap over the
-stored raw samples: each case's rounds are resampled and the tie found again. The interval is
-the statistical uncertainty of that estimate; the bracketing sizes, which the reason names, are
-what the data say without any interpolation.
+The modes tie where the log ratio crosses zero. A size counts for a mode only when the
+bootstrap interval of its ratio clears the practical margin (as in the verdicts); the tie is
+then found by a monotone (PCHIP) interpolation of the log ratio against log x between the last
+size won by one mode and the first size won by the other. So the estimate always lies between
+two measured sizes that disagree, and a smooth overhead-then-power-law curve (which one straight
+log-log line fits badly) is followed. Its interval comes from the same bootstrap over the stored
+raw samples: each case's rounds are resampled and the tie found again. The interval is the
+statistical uncertainty of that estimate; the bracketing sizes, which the reason names, are what
+the data say without any interpolation.
 
 Without a bracket the answer is which mode was faster throughout the measured range (the tie
 lies outside it), a tie (no size separates the modes beyond the margin), or "unclear" (the
@@ -341,14 +342,23 @@ def estimate(
             outcome=OUTCOME_NA,
             reason="needs at least two sizes with both modes measured along one axis",
         )
+    # A size counts for a mode only when the interval of its ratio clears the practical margin,
+    # as in the verdicts; sizes in between are ties and do not place the crossover.
+    boot = _boot_curves(sw, n_boot, seed) if any(r.size >= 2 for r in sw.rounds) else None
+    alpha = 1.0 - confidence
+    if boot is None:
+        low_lr = high_lr = sw.log_ratio
+    else:
+        low_lr, high_lr = np.percentile(boot, [50.0 * alpha, 100.0 - 50.0 * alpha], axis=0)
     bound = math.log1p(margin)
-    winner = np.where(sw.log_ratio < -bound, 1, np.where(sw.log_ratio > bound, -1, 0))
+    winner = np.where(high_lr < -bound, 1, np.where(low_lr > bound, -1, 0))  # 1: jacfwd
     separated = np.flatnonzero(winner)
     if separated.size == 0:
         return _tied(sw, base, margin, far_factor)
     changes = np.flatnonzero(winner[separated][1:] != winner[separated][:-1])
     if changes.size == 0:
-        return _throughout(sw, base, FWD if winner[separated[0]] > 0 else REV, bound, far_factor)
+        outcome = FWD if winner[separated[0]] > 0 else REV
+        return _throughout(sw, base, outcome, winner, far_factor)
     if changes.size > 1:
         return Crossover(
             **base,
@@ -357,7 +367,7 @@ def estimate(
             "see the verdicts per case",
         )
     lo, hi = int(separated[changes[0]]), int(separated[changes[0] + 1])
-    return _crossover(sw, base, lo, hi, far_factor, n_boot, seed)
+    return _crossover(sw, base, lo, hi, far_factor, boot)
 
 
 def _where(sw: Sweep) -> str:
@@ -375,21 +385,21 @@ def _side(sw: Sweep, i: int) -> str:
 
 
 def _crossover(
-    sw: Sweep, base: dict[str, Any], lo: int, hi: int, far_factor: float, n_boot: int, seed: int
+    sw: Sweep, base: dict[str, Any], lo: int, hi: int, far_factor: float, boot: np.ndarray | None
 ) -> Crossover:
     lx = np.log(sw.x)
     log_tie = float(_ties(lx, sw.log_ratio[None, :], lo, hi)[0])
     tie = math.exp(log_tie)
     note = ""
-    if any(r.size >= 2 for r in sw.rounds):
-        boot = _ties(lx, _boot_curves(sw, n_boot, seed), lo, hi)
-        missing = int(np.isnan(boot).sum())
+    if boot is not None:
+        ties = _ties(lx, boot, lo, hi)
+        missing = int(np.isnan(ties).sum())
         alpha = 1.0 - base["confidence"]
-        if missing > alpha / 2 * n_boot:
+        if missing > alpha / 2 * ties.size:
             low, high = 0.0, math.inf
-            note = f"; in {missing} of {n_boot} resamples the modes did not cross between them"
+            note = f"; in {missing} of {ties.size} resamples the modes did not cross between them"
         else:
-            q = np.nanpercentile(boot, [50.0 * alpha, 100.0 - 50.0 * alpha])
+            q = np.nanpercentile(ties, [50.0 * alpha, 100.0 - 50.0 * alpha])
             low, high = float(np.exp(q[0])), float(np.exp(q[1]))
     else:
         low = high = math.nan
@@ -452,15 +462,15 @@ def _tied(sw: Sweep, base: dict[str, Any], margin: float, far_factor: float) -> 
 
 
 def _throughout(
-    sw: Sweep, base: dict[str, Any], outcome: str, bound: float, far_factor: float
+    sw: Sweep, base: dict[str, Any], outcome: str, winner: np.ndarray, far_factor: float
 ) -> Crossover:
     # The tie lies outside the range. Where a size is won clearly against the textbook's advice,
     # the measured tie is at least as far from the textbook's as that size.
     book = base["textbook"]
     against = [
         x
-        for x, lr in zip(sw.x, sw.log_ratio, strict=True)
-        if abs(lr) > bound and textbook_mode(sw.axis, sw.fixed, x) not in (outcome, "either")
+        for x, won in zip(sw.x, winner, strict=True)
+        if won and textbook_mode(sw.axis, sw.fixed, x) not in (outcome, "either")
     ]
     if against:
         factor = max(math.exp(abs(math.log(x) - math.log(book))) for x in against)
