@@ -89,6 +89,37 @@ def _parse_bytes(text: str) -> int:
     return int(value * units[unit])
 
 
+def _positive_seconds(value: float | None) -> float | None:
+    if value is not None and not value > 0:
+        raise typer.BadParameter(f"{value:g}: expected a number of seconds > 0")
+    return value
+
+
+def _memory_budget(text: str | None) -> int | None:
+    """--max-memory: None means the default (a share of available memory), 'off' no guard."""
+    from adbench import memory
+
+    if text is None:
+        return memory.default_budget()
+    if text.strip().lower() in ("off", "none"):
+        return None
+    try:
+        return _parse_bytes(text)
+    except typer.BadParameter as exc:
+        fail(f"--max-memory {exc.message}")
+
+
+def _resume_command(config: Path, out_dir: Path, options: dict[str, object]) -> str:
+    """The exact `adbench run ... --resume` that continues this run."""
+    import shlex
+
+    words = ["adbench", "run", str(config), "--out", str(out_dir)]
+    for flag, value in options.items():
+        if value is not None:
+            words += [flag, str(value)]
+    return " ".join(shlex.quote(w) for w in [*words, "--resume"])
+
+
 def _default_out(name: str) -> Path:
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     return Path("results") / f"{name}-{stamp}"
@@ -114,39 +145,61 @@ def run(
     force: Annotated[bool, typer.Option(help="Replace the results in an existing --out.")] = False,
     max_memory: Annotated[
         str | None,
-        typer.Option(help="Refuse a case whose XLA memory estimate exceeds this, e.g. 8GiB."),
+        typer.Option(
+            help="Refuse a case whose memory estimate (XLA's analysis of the compiled Jacobian "
+            "plus its host copies) exceeds this, e.g. 8GiB; 'off' disables the guard. "
+            "Default: half the memory available at the start."
+        ),
+    ] = None,
+    case_timeout: Annotated[
+        float | None,
+        typer.Option(
+            help="Stop a case that runs longer than this many seconds and record it as "
+            "'timeout' (each case then runs in a child process that can be killed).",
+            callback=_positive_seconds,
+        ),
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress, no table.")] = False,
 ) -> None:
     """Measure jacfwd against jacrev for every case of a run file and store the results."""
     from adbench.cases import expand
     from adbench.config import ConfigError, default_config_path, load_config
-    from adbench.results import ResultsError, check_out_dir
+    from adbench.results import ResultsError, count_stored
 
     if resume and force:
         fail("--resume and --force cannot be combined")
-    budget = _parse_bytes(max_memory) if max_memory else None
+    budget = _memory_budget(max_memory)
     try:
         loaded = load_config(config if config is not None else default_config_path())
         cases = expand(loaded)
     except ConfigError as exc:
         fail(str(exc))
     out_dir = out if out is not None else _default_out(loaded.config.name)
+
+    from adbench.sweep import check_target, run_sweep, settings_from
+
     try:
-        check_out_dir(out_dir, resume=resume, force=force)  # before JAX loads: fail fast
+        check_target(out_dir, loaded, resume=resume, force=force)  # before JAX loads: fail fast
     except ResultsError as exc:
-        fail(str(exc))
-
-    from adbench.measure import select_devices
-    from adbench.sweep import run_sweep, settings_from
-
-    try:
-        devices = select_devices(device.value if device else None)
-    except ValueError as exc:
         fail(str(exc))
     err = _console(stderr=True)
     progress_ui = _Progress(err, enabled=not quiet)
+    options = {
+        "--device": device.value if device else None,
+        "--max-memory": max_memory,
+        "--case-timeout": f"{case_timeout:g}" if case_timeout else None,
+    }
     try:
+        if case_timeout is not None:
+            from adbench.worker import prepare_parent
+
+            prepare_parent()
+        from adbench.measure import select_devices
+
+        try:
+            devices = select_devices(device.value if device else None)
+        except ValueError as exc:
+            fail(str(exc))
         with progress_ui:
             run_sweep(
                 loaded,
@@ -156,22 +209,33 @@ def run(
                 settings=settings_from(loaded, max_memory_bytes=budget),
                 resume=resume,
                 force=force,
+                case_timeout_s=case_timeout,
                 on_start=progress_ui.start,
                 on_done=progress_ui.done,
+                on_note=lambda note: err.print(f"note: {note}", markup=False, highlight=False),
             )
     except ResultsError as exc:
         fail(str(exc))
     except KeyboardInterrupt:
+        kept = count_stored(out_dir, loaded.config.modes) if out_dir.is_dir() else 0
+        where = f"{kept} finished case(s) are kept in {out_dir}" if kept else "no case was kept"
+        hint = "" if case_timeout else "; if a case hangs, add --case-timeout SECONDS"
         err.print(
-            f"interrupted: every finished case is kept in {out_dir}; "
-            f"continue with: adbench run {loaded.path} --out {out_dir} --resume"
+            f"interrupted: {where}{hint}. "
+            f"Continue with: {_resume_command(loaded.path, out_dir, options)}",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
         )
         raise typer.Exit(130) from None
 
     from adbench.report import failures, verdict_table
     from adbench.results import load_results
 
-    res = load_results(out_dir)
+    try:
+        res = load_results(out_dir)
+    except ResultsError as exc:
+        fail(str(exc))
     if not quiet:
         _console().print(verdict_table(res))
     err.print(f"results: {out_dir}")
@@ -228,15 +292,21 @@ class _Progress:
     def done(self, planned, result) -> None:  # type: ignore[no-untyped-def]
         if self._bar is not None and self._task is not None:
             self._bar.advance(self._task)
-        for m in result.modes:
-            if m.status != "ok":
-                self.console.print(
-                    f"  {planned.case.case_id} {m.mode} on {planned.device_id}: "
-                    f"{m.status}: {m.reason}",
-                    highlight=False,
-                    markup=False,
-                    soft_wrap=True,
-                )
+        bad = [m for m in result.modes if m.status != "ok"]
+        # one line per fault: a case-wide fault (the factory raised, a timeout) is said once
+        if len(bad) > 1 and len({(m.status, m.reason) for m in bad}) == 1:
+            bad = bad[:1]
+            label = "/".join(m.mode for m in result.modes)
+        else:
+            label = ""
+        for m in bad:
+            self.console.print(
+                f"  {planned.case.case_id} {label or m.mode} on {planned.device_id}: "
+                f"{m.status}: {m.reason}",
+                highlight=False,
+                markup=False,
+                soft_wrap=True,
+            )
 
 
 @app.command()
@@ -263,6 +333,8 @@ def report(
         res = load_results(results_dir)
     except ResultsError as exc:
         fail(str(exc))
+    for note in res.notes:  # what an interrupted run left and the loader skipped
+        _console(stderr=True).print(f"note: {note}", markup=False, highlight=False)
     if format is Format.table:
         cross = rp.crossovers_of(res)
         if output is not None:

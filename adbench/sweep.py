@@ -6,14 +6,17 @@ module decides what is measured and in what order, and hands every finished case
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
 import os
 import platform
+import signal
 import subprocess
 import sys
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -172,6 +175,35 @@ def _in_process(settings: Settings, modes: Sequence[str]) -> Callable[[Planned],
     return measure
 
 
+@contextlib.contextmanager
+def _interruptible() -> Iterator[Callable[[], bool]]:
+    """Ctrl-C raises KeyboardInterrupt as usual, and is also remembered: Python swallows an
+    exception raised inside a garbage-collection callback (JAX installs one), so the sweep asks
+    `interrupted()` after each case and stops then if the raise was lost."""
+    if threading.current_thread() is not threading.main_thread():
+        yield lambda: False
+        return
+    hit: list[int] = []
+
+    def handler(signum: int, frame: object) -> None:
+        hit.append(signum)
+        raise KeyboardInterrupt
+
+    previous_hook = sys.unraisablehook
+
+    def unraisable(info: Any) -> None:  # the lost raise: remembered above, not worth a traceback
+        if not isinstance(info.exc_value, KeyboardInterrupt):
+            previous_hook(info)
+
+    previous = signal.signal(signal.SIGINT, handler)
+    sys.unraisablehook = unraisable
+    try:
+        yield lambda: bool(hit)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        sys.unraisablehook = previous_hook
+
+
 def run_sweep(
     loaded: LoadedConfig,
     cases: Sequence[Case],
@@ -229,13 +261,16 @@ def run_sweep(
     else:
         measure, close = _in_process(settings, modes), lambda: None
     try:
-        for i, p in enumerate(todo):
-            if on_start:
-                on_start(p, i, len(todo))
-            result = measure(p)
-            writer.append_case(result.result_rows(), result.sample_rows())
-            if on_done:
-                on_done(p, result)
+        with _interruptible() as interrupted:
+            for i, p in enumerate(todo):
+                if on_start:
+                    on_start(p, i, len(todo))
+                result = measure(p)
+                writer.append_case(result.result_rows(), result.sample_rows())
+                if on_done:
+                    on_done(p, result)
+                if interrupted():
+                    raise KeyboardInterrupt
     finally:
         close()
     from adbench.results import load_results
