@@ -412,31 +412,28 @@ def compile_vs_run(
 
 
 def _break_even_panel(ax: Axes, v: pd.DataFrame, axis: str) -> None:
-    from matplotlib.ticker import FuncFormatter
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+    from matplotlib.transforms import blended_transform_factory
 
     _, xs = _axis_and_x(v) if not v.empty else (axis, pd.Series(dtype=float))
     v = v.assign(_x=xs.to_numpy())
     ax.set_yscale("log")
     ax.set_title("break-even: calls to repay a longer compile", loc="left", fontsize=10)
     ax.set_ylabel("break-even calls")
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _p: f"{y:,.0f}" if y >= 1 else ""))
-    plotted = False
+    top = 10.0
+    never = []
     for mode in schema.MODES:
         m = v[(v["recommended"] == mode) & v["break_even_calls"].notna()]
         if m.empty:
             continue
         calls = m["break_even_calls"].astype(float).clip(lower=1.0)  # 0 -> "from the 1st call"
-        finite = np.isfinite(calls)
-        ax.scatter(
-            m["_x"][finite],
-            calls[finite],
-            color=COLOURS[mode],
-            marker=MARKERS[mode],
-            label=f"{mode} recommended",
-            zorder=3,
-        )
-        plotted = True
-    if not plotted:
+        finite = np.isfinite(calls).to_numpy()
+        style = {"color": COLOURS[mode], "marker": MARKERS[mode], "zorder": 3}
+        ax.scatter(m["_x"][finite], calls[finite], label=f"{mode} recommended", **style)
+        if finite.any():
+            top = max(top, 3.0 * float(calls[finite].max()))
+        never += [(x, mode) for x in m["_x"][~finite]]
+    if not len(ax.collections):
         ax.text(
             0.5,
             0.5,
@@ -450,6 +447,18 @@ def _break_even_panel(ax: Axes, v: pd.DataFrame, axis: str) -> None:
         ax.set_yticks([])
         ax.minorticks_off()
         return
+    edge = blended_transform_factory(ax.transData, ax.transAxes)
+    for x, mode in never:  # the faster mode never repays its compile: marked on the top edge
+        ax.plot([x], [0.97], marker="^", color=COLOURS[mode], transform=edge, ls="none")
+        ax.annotate(
+            "never",
+            (x, 0.97),
+            xycoords=edge,
+            xytext=(5, -4),
+            textcoords="offset points",
+            fontsize=8,
+            color=COLOURS[mode],
+        )
     ax.axhline(1.0, color="0.6", lw=1, ls=":")
     ax.annotate(
         "1 = from the first call",
@@ -460,8 +469,11 @@ def _break_even_panel(ax: Axes, v: pd.DataFrame, axis: str) -> None:
         fontsize=8,
         color="0.4",
     )
-    ax.set_ylim(bottom=0.5)
-    ax.legend(fontsize=8, loc="upper right")
+    ax.set_ylim(0.5, top)
+    ax.yaxis.set_major_locator(LogLocator(base=10.0))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _p: f"{y:,.0f}" if y >= 1 else ""))
+    ax.yaxis.set_minor_formatter(NullFormatter())
+    ax.legend(fontsize=8, loc="best")
 
 
 def png_bytes(fig: Figure, *, dpi: int = 100) -> bytes:
