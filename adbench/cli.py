@@ -389,9 +389,15 @@ class CompareTier(str, Enum):
 @app.command()
 def compare(
     baseline: Annotated[
-        Path, typer.Argument(help="The baseline results directory, e.g. results/baselines/ci.")
+        Path,
+        typer.Argument(
+            help="The baseline results directory (e.g. results/baselines/ci), or a directory of "
+            "several runs of one config, pooled (repeated processes vote out a noisy one)."
+        ),
     ],
-    current: Annotated[Path, typer.Argument(help="The results directory to judge against it.")],
+    current: Annotated[
+        Path, typer.Argument(help="The results directory (or directory of runs) to judge.")
+    ],
     threshold: Annotated[
         list[str] | None,
         typer.Option(
@@ -430,17 +436,17 @@ def compare(
     input. With $GITHUB_STEP_SUMMARY set, the Markdown report is appended to it."""
     from adbench import compare as cp
     from adbench import compare_report as cr
-    from adbench.results import ResultsError, load_results
+    from adbench.results import ResultsError
 
     try:
         thresholds = cp.parse_thresholds(threshold or [])
     except cp.ThresholdError as exc:
         fail(str(exc))
     try:
-        base, cur = load_results(baseline), load_results(current)
+        base, cur = cp.load_runs(baseline), cp.load_runs(current)
     except ResultsError as exc:
         fail(str(exc))
-    for res in (base, cur):
+    for res in (*base, *cur):
         for note in res.notes:
             _console(stderr=True).print(f"note: {res.path}: {note}", markup=False, highlight=False)
     settings = cp.Settings(thresholds=thresholds, scope=cp.Scope(tier.value), min_time_s=min_time)

@@ -8,22 +8,10 @@ deterministic  flops, bytes accessed and temp memory from XLA's cost and memory 
                1%) is a regression even on a noisy machine. They are compared only when the
                environment fingerprint (jax, jaxlib, backend) matches; otherwise the tier says "not
                comparable" instead of guessing.
-timing         per case x mode x device: r = median(current) / median(baseline) from the raw
-               samples. Between two processes on a shared machine a case moves far more than its
-               samples spread inside one run (x1.4-x2.7 here), so a test on the samples alone cries
-               wolf. The run is its own A/A control instead: the drift D is the geometric median of
-               r over the timed case x modes of a device (the machine as a whole got slower or
-               faster), and the spread of log(r / D) across those cases (1.4826 x MAD, "noise") is
-               the run-to-run variation that is left. A slowdown counts only when r / D exceeds the
-               threshold (default median:15%) AND the noise floor exp(3 x noise) AND a Mann-Whitney
-               test on the drift-corrected samples is significant (p < 0.01); otherwise it is
-               "inconclusive", with the reason. Stated consequences: a change that slows *every*
-               case alike looks like a slower machine (the drift is reported as inconclusive and the
-               deterministic tier has to catch it); with fewer than 6 timed case x modes there is
-               no control and every slowdown is inconclusive; on a loaded machine the floor rises
-               and only large slowdowns are flagged. Modes faster than 100 us in the baseline are
-               judged by the deterministic tier only: there, after drift correction, medians moved
-               x2.3-x5 between processes (x1.2-x2 above 100 us) on a 2-core machine.
+timing         per case x mode: current / baseline median, corrected for the drift of the whole
+               run, against a noise floor measured across cases, with a significance test; see
+               adbench/compare_timing.py for the method and why. Several runs per side (repeated
+               processes) vote out a case that jumped in one process.
 verdict        the recommended mode changed between jacfwd and jacrev (a flip). Changes to or from
                "tie" are notes, not flips: a ratio near the tie margin crosses it on noise alone.
 status/cases   a mode that measured cleanly now fails (regression), or the reverse (improvement);
@@ -33,17 +21,18 @@ status/cases   a mode that measured cleanly now fails (regression), or the rever
 from __future__ import annotations
 
 import math
+import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from enum import Enum
+from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from adbench import schema, stats
-from adbench.results import Results
+from adbench import schema
+from adbench.results import Results, ResultsError, load_results
 
 FINGERPRINT_KEYS = ("jax_version", "jaxlib_version", "backend")
 ROW_IDENTITY = ("dtype", "jit", "device_kind")  # per row: must match for the deterministic tier
@@ -211,6 +200,7 @@ class Drift:
     factor: float  # D: geometric median of current/baseline medians; NaN without enough cases
     noise: float  # robust sigma of log(r / D) across cases
     floor: float  # smallest r / D that can be told from noise: exp(noise_sigmas * noise)
+    runs: tuple[int, int] = (1, 1)  # processes pooled: (baseline, current)
 
 
 @dataclass(frozen=True)
@@ -289,9 +279,47 @@ def fingerprint(meta: Mapping[str, Any]) -> dict[str, Any]:
     return {k: meta.get(k) for k in FINGERPRINT_KEYS}
 
 
-def compare(baseline: Results, current: Results, settings: Settings | None = None) -> Comparison:
-    """Judge ``current`` against ``baseline``: every finding, sorted worst first."""
+def load_runs(path: str | os.PathLike[str]) -> list[Results]:
+    """One results directory, or a directory of them (repeated runs of one config), loaded.
+
+    The only I/O here: a side of a comparison may be several processes' runs, e.g.
+    ``results/base/1``, ``results/base/2``, ``results/base/3`` given as ``results/base``.
+    """
+    p = Path(path)
+    if p.is_dir() and not (p / schema.META_FILE).exists():
+        subs = sorted(d for d in p.iterdir() if d.is_dir() and (d / schema.META_FILE).is_file())
+        if subs:
+            runs = [load_results(d) for d in subs]
+            if len({r.meta.get("config_hash") for r in runs}) > 1:
+                raise ResultsError(
+                    f"{p}: its runs come from different run files; compare like with like"
+                )
+            return runs
+    return [load_results(p)]
+
+
+def _label(runs: Sequence[Results]) -> str:
+    return str(runs[0].path) if len(runs) == 1 else f"{runs[0].path.parent} ({len(runs)} runs)"
+
+
+def compare(
+    baseline: Results | Sequence[Results],
+    current: Results | Sequence[Results],
+    settings: Settings | None = None,
+) -> Comparison:
+    """Judge ``current`` against ``baseline``: every finding, sorted worst first.
+
+    Either side may be several runs of the same config (repeated processes): their timings are
+    pooled; statuses, XLA numbers and verdicts are read from the first run of each side.
+    """
+    from adbench import compare_timing
+
     s = settings or Settings()
+    baselines = [baseline] if isinstance(baseline, Results) else list(baseline)
+    currents = [current] if isinstance(current, Results) else list(current)
+    if not baselines or not currents:
+        raise ValueError("compare needs at least one run on each side")
+    baseline, current = baselines[0], currents[0]
     b_rows, c_rows = _rows(baseline.results), _rows(current.results)
     common = sorted(b_rows.keys() & c_rows.keys())
     fb, fc = fingerprint(baseline.meta), fingerprint(current.meta)
@@ -328,15 +356,17 @@ def compare(baseline: Results, current: Results, settings: Settings | None = Non
                     "machines as well as the code",
                 )
             )
-        timing, drifts, untimed = _timing(common, b_rows, c_rows, baseline, current, s)
+        timing, drifts, untimed = compare_timing.judge(
+            common, b_rows, c_rows, baselines, currents, s
+        )
         findings += timing
         checked["timing"] = sum(d.n_timed for d in drifts)
         flips, n = _verdicts(baseline.verdicts, current.verdicts)
         findings += flips
         checked["verdict"] = n
     return Comparison(
-        baseline=str(baseline.path),
-        current=str(current.path),
+        baseline=_label(baselines),
+        current=_label(currents),
         settings=s,
         findings=tuple(sorted(findings, key=Finding.sort_key)),
         fingerprint={k: (fb[k], fc[k]) for k in FINGERPRINT_KEYS},
@@ -426,191 +456,6 @@ def _deterministic(
     return out, n
 
 
-def _samples_by_key(df: pd.DataFrame) -> dict[Key, np.ndarray]:
-    if df.empty:
-        return {}
-    seconds = pd.to_numeric(df["seconds"], errors="coerce")
-    out = {}
-    for (cid, dev, mode), g in seconds.groupby([df["case_id"], df["device"], df["mode"]]):
-        v = g.to_numpy(dtype=float)
-        out[(str(cid), str(dev), str(mode))] = v[np.isfinite(v) & (v > 0)]
-    return out
-
-
-def _timing(
-    common: Sequence[Key],
-    b_rows: Mapping[Key, Any],
-    c_rows: Mapping[Key, Any],
-    baseline: Results,
-    current: Results,
-    s: Settings,
-) -> tuple[list[Finding], tuple[Drift, ...], tuple[str, ...]]:
-    thr = s.threshold("median")
-    bs, cs = _samples_by_key(baseline.samples), _samples_by_key(current.samples)
-    empty = np.empty(0)
-    by_device: dict[str, list[tuple[Key, np.ndarray, np.ndarray]]] = {}
-    fast, few = [], []
-    for key in common:
-        if not (_text(b_rows[key]["status"]) == _text(c_rows[key]["status"]) == schema.STATUS_OK):
-            continue  # the status tier has said what happened
-        b, c = bs.get(key, empty), cs.get(key, empty)
-        name = f"{key[0]} {key[2]} ({key[1]})"
-        if min(b.size, c.size) < s.min_samples:
-            few.append(name)
-        elif float(np.median(b)) < s.min_time_s:
-            fast.append(name)
-        else:
-            by_device.setdefault(key[1], []).append((key, b, c))
-
-    out: list[Finding] = []
-    drifts = []
-    for device, items in sorted(by_device.items()):
-        ratios = np.array([np.median(c) / np.median(b) for _, b, c in items])
-        if len(items) < s.min_timed:
-            drifts.append(Drift(device, len(items), math.nan, math.nan, math.nan))
-            for (key, b, c), r in zip(items, ratios, strict=True):
-                if thr.exceeded(float(np.median(c)), float(np.median(b))):
-                    msg = (
-                        f"x{r:.3g} slower, but only {len(items)} timed case x modes on {device} "
-                        f"(need {s.min_timed}) to tell machine drift from a change"
-                    )
-                    out.append(_timed(Kind.INCONCLUSIVE, msg, key, b, c, r))
-            continue
-        logs = np.log(ratios)
-        log_drift = float(np.median(logs))
-        noise = 1.4826 * float(np.median(np.abs(logs - log_drift)))
-        drift = Drift(
-            device, len(items), math.exp(log_drift), noise, math.exp(s.noise_sigmas * noise)
-        )
-        drifts.append(drift)
-        out += _drift_findings(drift, thr)
-        for key, b, c in items:
-            out += _judge_timing(key, b, c, drift, thr, s)
-    total = sum(len(v) for v in by_device.values())
-    if fast:
-        out.append(
-            Finding(
-                Kind.NOTE,
-                Tier.TIMING,
-                f"{len(fast)} case x modes faster than {_fmt_s(s.min_time_s)} in the baseline are "
-                "judged by the deterministic tier only: between processes their times move more "
-                "than any useful threshold",
-            )
-        )
-    if few:
-        out.append(
-            Finding(
-                Kind.NOTE,
-                Tier.TIMING,
-                f"{len(few)} case x modes have fewer than {s.min_samples} samples on a side and "
-                "are not timed: raise time_budget_s in the run file",
-            )
-        )
-    if total == 0 and not fast and not few:
-        out.append(Finding(Kind.NOTE, Tier.TIMING, "no case x mode measured cleanly in both runs"))
-    untimed = tuple(f"{n}: faster than {_fmt_s(s.min_time_s)}" for n in fast) + tuple(
-        f"{n}: fewer than {s.min_samples} samples" for n in few
-    )
-    return out, tuple(drifts), untimed
-
-
-def _timed(
-    kind: Kind,
-    message: str,
-    key: Key,
-    b: np.ndarray,
-    c: np.ndarray,
-    ratio: float,
-    est: stats.RatioEstimate | None = None,
-    p: float | None = None,
-) -> Finding:
-    return Finding(
-        kind,
-        Tier.TIMING,
-        message,
-        *key,
-        metric="median",
-        baseline=float(np.median(b)),
-        current=float(np.median(c)),
-        ratio=ratio,
-        ci_low=est.ci_low if est else None,
-        ci_high=est.ci_high if est else None,
-        p_value=p,
-    )
-
-
-def _drift_findings(d: Drift, thr: Threshold) -> list[Finding]:
-    out = []
-    limit = 1.0 + (thr.limit if thr.relative else DEFAULT_THRESHOLDS[0].limit)
-    if d.factor > limit:
-        out.append(
-            Finding(
-                Kind.INCONCLUSIVE,
-                Tier.TIMING,
-                f"every timed case on {d.device} is slower together (drift x{d.factor:.3g} over "
-                f"{d.n_timed} case x modes): a busier machine or a change that slows everything "
-                "alike cannot be told apart; cases are judged relative to this drift, so rerun "
-                "baseline and current back to back on one machine to know",
-                device=d.device,
-                metric="median",
-                ratio=d.factor,
-            )
-        )
-    elif d.factor < 1.0 / limit:
-        out.append(
-            Finding(
-                Kind.NOTE,
-                Tier.TIMING,
-                f"every timed case on {d.device} is faster together (drift x{d.factor:.3g}): a "
-                "quieter machine or an improvement everywhere; cases are judged relative to it",
-                device=d.device,
-                metric="median",
-                ratio=d.factor,
-            )
-        )
-    if thr.relative and d.floor > 1.0 + thr.limit:
-        out.append(
-            Finding(
-                Kind.NOTE,
-                Tier.TIMING,
-                f"run-to-run noise on {d.device} is +-{(math.exp(d.noise) - 1) * 100:.0f}% between "
-                f"cases: only slowdowns beyond x{d.floor:.3g} can be told from it",
-                device=d.device,
-                metric="median",
-            )
-        )
-    return out
-
-
-def _judge_timing(
-    key: Key, b: np.ndarray, c: np.ndarray, d: Drift, thr: Threshold, s: Settings
-) -> list[Finding]:
-    corrected = c / d.factor
-    mb, mc = float(np.median(b)), float(np.median(corrected))
-    r = mc / mb
-    slower, faster = thr.exceeded(mc, mb), thr.improved(mc, mb)
-    if not (slower or (faster and r < 1.0 / d.floor)):
-        return []
-    est = stats.ratio_of_medians(corrected, b)
-    p = stats.mann_whitney_p(corrected, b)
-    significant = not math.isnan(p) and p < s.alpha
-    evidence = f"95% CI {est.ci_low:.3g}-{est.ci_high:.3g}, p={p:.2g}, drift x{d.factor:.3g}"
-    if slower and r <= d.floor:
-        kind = Kind.INCONCLUSIVE
-        msg = f"x{r:.3g} slower, within run-to-run noise (floor x{d.floor:.3g}; {evidence})"
-    elif slower and not significant:
-        kind = Kind.INCONCLUSIVE
-        msg = f"x{r:.3g} slower, not significant ({evidence}, n={b.size}/{c.size})"
-    elif slower:
-        kind, msg = Kind.REGRESSION, f"x{r:.3g} slower ({evidence})"
-    elif significant:
-        kind, msg = Kind.IMPROVEMENT, f"x{1 / r:.3g} faster ({evidence})"
-    else:
-        return []
-    f = _timed(kind, msg, key, b, c, r, est, p)
-    return [replace(f, current=float(np.median(c)))]
-
-
 def _verdicts(bv: pd.DataFrame, cv: pd.DataFrame) -> tuple[list[Finding], int]:
     def index(df: pd.DataFrame) -> dict[tuple[str, str], dict[str, Any]]:
         records: list[dict[str, Any]] = df.to_dict("records")  # type: ignore[assignment]
@@ -638,9 +483,3 @@ def _verdicts(bv: pd.DataFrame, cv: pd.DataFrame) -> tuple[list[Finding], int]:
             Finding(kind, Tier.VERDICT, msg, *key, metric="recommended", baseline=rb, current=rc)
         )
     return out, n
-
-
-def _fmt_s(seconds: float) -> str:
-    from adbench.report import fmt_seconds
-
-    return fmt_seconds(seconds)

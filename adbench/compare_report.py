@@ -12,7 +12,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from adbench.compare import Comparison, Finding, Kind, Tier
+from adbench.compare import Comparison, Finding, Kind
 from adbench.report import fmt_bytes, fmt_num, fmt_seconds
 
 KIND_STYLE = {
@@ -100,8 +100,9 @@ def context_lines(cmp: Comparison) -> list[str]:
         if math.isnan(d.factor):
             lines.append(f"timing on {d.device}: {d.n_timed} case x modes, too few for a control")
         else:
+            runs = "" if d.runs == (1, 1) else f" ({d.runs[0]} vs {d.runs[1]} runs pooled)"
             lines.append(
-                f"timing on {d.device}: {d.n_timed} case x modes, run drift x{d.factor:.3g}, "
+                f"timing on {d.device}: {d.n_timed} case x modes{runs}, run drift x{d.factor:.3g}, "
                 f"noise +-{(math.exp(d.noise) - 1) * 100:.0f}%, noise floor x{d.floor:.3g}"
             )
     if cmp.settings.scope.value != "all":
@@ -154,6 +155,3 @@ def to_markdown(cmp: Comparison) -> str:
 
 def to_json(cmp: Comparison) -> str:
     return json.dumps(cmp.to_dict(), indent=2, allow_nan=False) + "\n"
-
-
-__all__ = ["Tier", "context_lines", "finding_cells", "headline", "table", "to_json", "to_markdown"]

@@ -277,6 +277,56 @@ def test_drift_is_estimated_per_device_and_corrects_each_case(base: Results) -> 
     assert cmp.drifts[0].factor == pytest.approx(1.4)
 
 
+def test_repeated_runs_vote_out_a_case_that_jumped_in_one_process(base: Results) -> None:
+    jumped = _scaled(base, {"steady_a/300x300": 2.0, "slower/200x200": 2.0}, "cur/1")
+    single = compare(base, jumped)
+    assert ("regression", "timing", "steady_a/300x300", "jacfwd", "median") in keys(single)
+    currents = [jumped] + [_scaled(base, {"slower/200x200": 2.0}, f"cur/{i}") for i in (2, 3)]
+    cmp = compare([base, base, base], currents)
+    timing = {
+        f.case_id for f in cmp.findings if f.tier is Tier.TIMING and f.kind is Kind.REGRESSION
+    }
+    assert timing == {"slower/200x200"}
+    assert cmp.drifts[0].runs == (3, 3) and cmp.current == "cur (3 runs)"
+    f = next(f for f in cmp.findings if f.case_id == "slower/200x200" and f.mode == "jacrev")
+    assert f.ratio == pytest.approx(2.0) and f.baseline == pytest.approx(1e-3)
+
+
+def test_repeated_runs_correct_each_process_for_its_own_drift(base: Results) -> None:
+    everything = {c: 1.0 for c in set(base.results["case_id"])}
+    slow = {c: 1.5 for c in everything}
+    currents = [
+        _scaled(base, {**everything, "faster/200x200": 0.5}, "c/1"),
+        _scaled(base, {**slow, "faster/200x200": 0.75}, "c/2"),  # a slow process, same story
+    ]
+    cmp = compare([base, _scaled(base, slow, "b/2")], currents)
+    assert keys(cmp, Kind.REGRESSION, Kind.IMPROVEMENT) == {
+        ("improvement", "timing", "faster/200x200", "jacfwd", "median"),
+        ("improvement", "timing", "faster/200x200", "jacrev", "median"),
+    }
+    assert cmp.drifts[0].factor == pytest.approx(1.0)
+
+
+def test_load_runs(tmp_path: Path) -> None:
+    import shutil
+
+    from adbench.compare import load_runs
+
+    assert [r.path for r in load_runs(GOLDEN / "base")] == [GOLDEN / "base"]
+    for i in (1, 2):
+        shutil.copytree(GOLDEN / "base", tmp_path / "side" / str(i))
+    (tmp_path / "side" / "notes.txt").write_text("not a run", encoding="utf-8")
+    runs = load_runs(tmp_path / "side")
+    assert [r.path.name for r in runs] == ["1", "2"]
+    meta = tmp_path / "side" / "2" / "meta.json"
+    meta.write_text(meta.read_text().replace("0000000000000000", "1111111111111111"))
+    with pytest.raises(ResultsError, match="different run files"):
+        load_runs(tmp_path / "side")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ResultsError, match="meta.json"):
+        load_runs(tmp_path / "empty")
+
+
 def test_a_case_that_now_times_out_is_inconclusive(base: Results) -> None:
     results = base.results.copy()
     hit = (results["case_id"] == "steady_a/300x300") & (results["mode"] == "jacfwd")
@@ -389,6 +439,18 @@ def test_cli_exit_codes(current: str, extra: list[str], code: int) -> None:
 def test_cli_usage_errors_exit_2(args: list[str]) -> None:
     r = _cli("compare", *args)
     assert r.exit_code == 2, r.output
+
+
+def test_cli_pools_a_directory_of_runs(tmp_path: Path) -> None:
+    import shutil
+
+    for i in (1, 2, 3):
+        shutil.copytree(GOLDEN / "base", tmp_path / "base" / f"run{i}")
+    r = _cli("compare", str(tmp_path / "base"), str(GOLDEN / "cur"), "-f", "json")
+    assert r.exit_code == 1
+    data = json.loads(r.stdout)
+    assert data["baseline"] == f"{tmp_path / 'base'} (3 runs)"
+    assert data["timing"][0]["runs"] == [3, 1]
 
 
 def test_cli_formats_and_step_summary(tmp_path: Path) -> None:
