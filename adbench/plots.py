@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 
     from adbench.results import Results
 
+Row = Mapping[str, Any] | pd.Series  # one row of a table: a dict or a DataFrame row
+
 COLOURS = {"jacfwd": "#1b7837", "jacrev": "#2166ac"}  # green / blue, as in the terminal table
 MARKERS = {"jacfwd": "o", "jacrev": "s"}
 AXIS_LABELS = {
@@ -106,7 +108,7 @@ def _fixed_note(axis: str, df: pd.DataFrame) -> str:
     return ""
 
 
-def _num(row: Mapping[str, Any] | None, key: str) -> float:
+def _num(row: Row | None, key: str) -> float:
     if row is None:
         return math.nan
     try:
@@ -120,7 +122,7 @@ def time_vs_size(
     verdicts: pd.DataFrame,
     family: str,
     device: str,
-    crossover: Mapping[str, Any] | None = None,
+    crossover: Row | None = None,
 ) -> Figure:
     """Run time of both modes against size (top) and their ratio with its interval (bottom).
 
@@ -207,7 +209,7 @@ def _mark_failures(ax: Axes, df: pd.DataFrame) -> None:
         )
 
 
-def _ratio_panel(ax: Axes, v: pd.DataFrame, axis: str, crossover: Mapping[str, Any] | None) -> None:
+def _ratio_panel(ax: Axes, v: pd.DataFrame, axis: str, crossover: Row | None) -> None:
     from matplotlib.ticker import FuncFormatter, NullFormatter
 
     v = v[v["ratio"].notna()]
@@ -268,9 +270,7 @@ def _ratio_panel(ax: Axes, v: pd.DataFrame, axis: str, crossover: Mapping[str, A
         ax.legend(fontsize=8, loc="best")
 
 
-def _mark_ties(
-    ax: Axes, crossover: Mapping[str, Any] | None, xs: pd.Series, *, legend: bool
-) -> None:
+def _mark_ties(ax: Axes, crossover: Row | None, xs: pd.Series, *, legend: bool) -> None:
     if crossover is None or xs.empty:
         return
     lo_x, hi_x = float(xs.min()), float(xs.max())
@@ -426,13 +426,20 @@ def _break_even_panel(ax: Axes, v: pd.DataFrame, axis: str) -> None:
         m = v[(v["recommended"] == mode) & v["break_even_calls"].notna()]
         if m.empty:
             continue
-        calls = m["break_even_calls"].astype(float).clip(lower=1.0)  # 0 -> "from the 1st call"
-        finite = np.isfinite(calls).to_numpy()
-        style = {"color": COLOURS[mode], "marker": MARKERS[mode], "zorder": 3}
-        ax.scatter(m["_x"][finite], calls[finite], label=f"{mode} recommended", **style)
+        calls = m["break_even_calls"].to_numpy(float).clip(min=1.0)  # 0: from the 1st call
+        xs_m = m["_x"].to_numpy(float)
+        finite = np.isfinite(calls)
+        ax.scatter(
+            xs_m[finite],
+            calls[finite],
+            color=COLOURS[mode],
+            marker=MARKERS[mode],
+            zorder=3,
+            label=f"{mode} recommended",
+        )
         if finite.any():
             top = max(top, 3.0 * float(calls[finite].max()))
-        never += [(x, mode) for x in m["_x"][~finite]]
+        never += [(float(x), mode) for x in xs_m[~finite]]
     if not len(ax.collections):
         ax.text(
             0.5,
