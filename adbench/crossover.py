@@ -285,6 +285,21 @@ def _boot_curves(sw: Sweep, n_boot: int, seed: int) -> np.ndarray:
     return _mean_by(per_case, sw.cases, sw.x.size)
 
 
+_NAN_FIELDS = (
+    "fixed",
+    "axis_min",
+    "axis_max",
+    "crossover",
+    "crossover_low",
+    "crossover_high",
+    "crossover_ratio",
+    "factor_from_textbook",
+    "slope_jacfwd",
+    "slope_jacrev",
+    "slope_ratio",
+)
+
+
 def estimate(
     family: str,
     device: str,
@@ -304,26 +319,9 @@ def estimate(
     (no interval then). margin: the verdicts' practical margin, e.g. 0.1 for ±10%.
     """
     sw = sweep_of(results, samples)
-    base: dict[str, Any] = dict(
-        family=family,
-        device=device,
-        axis=AXIS_RATIO,
-        fixed=math.nan,
-        n_sizes=0,
-        axis_min=math.nan,
-        axis_max=math.nan,
-        crossover=math.nan,
-        crossover_low=math.nan,
-        crossover_high=math.nan,
-        crossover_ratio=math.nan,
-        textbook=1.0,
-        factor_from_textbook=math.nan,
-        far_from_textbook="n/a",
-        slope_jacfwd=math.nan,
-        slope_jacrev=math.nan,
-        slope_ratio=math.nan,
-        confidence=confidence,
-    )
+    base: dict[str, Any] = dict.fromkeys(_NAN_FIELDS, math.nan)
+    base.update(family=family, device=device, axis=AXIS_RATIO, n_sizes=0, textbook=1.0)
+    base.update(far_from_textbook="n/a", confidence=confidence)
     if sw is not None:
         base.update(
             axis=sw.axis,
@@ -513,17 +511,11 @@ def crossovers_for(
         groups: dict[Any, pd.DataFrame] = {}
         if samples is not None and len(samples):
             groups = {k: g for k, g in samples.groupby(["family", "device"], sort=False)}
+        settings = dict(margin=margin, far_factor=far_factor, confidence=confidence)
         for (family, device), group in results.groupby(["family", "device"], sort=False):
+            smp = groups.get((family, device))
             est = estimate(
-                str(family),
-                str(device),
-                group,
-                groups.get((family, device)),
-                margin=margin,
-                far_factor=far_factor,
-                confidence=confidence,
-                n_boot=n_boot,
-                seed=seed,
+                str(family), str(device), group, smp, n_boot=n_boot, seed=seed, **settings
             )
             rows.append(est.as_row())
     return pd.DataFrame(rows).reindex(columns=list(schema.CROSSOVER_COLUMNS))
