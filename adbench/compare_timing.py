@@ -12,8 +12,8 @@ samples alone cries wolf. Each side is therefore read at the level of processes:
    a case's value on that side is the median over processes of the drift-corrected medians, so one
    process in which the case jumped is voted out. With one run per side this is just its median.
 3. Noise. r = current / baseline per case x mode, re-centred on its median; the spread of log r
-   across cases (1.4826 x MAD) is the run-to-run variation left, and exp(3 x spread) the noise
-   floor.
+   across cases (1.4826 x MAD) is the run-to-run variation left, and exp(5 x spread) the noise
+   floor (5, not 3: the variation is heavy-tailed, see Settings.noise_sigmas).
 4. Judgement. A slowdown is a regression only when r exceeds the threshold (default median:15%)
    AND the noise floor AND a Mann-Whitney test on the drift-corrected raw samples is significant
    (p < 0.01); otherwise it is "inconclusive", with the reason.
