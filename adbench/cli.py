@@ -415,6 +415,15 @@ def compare(
             "identical from run to run; a CI gate with it cannot be flaky.",
         ),
     ] = CompareTier.all,
+    strict: Annotated[
+        bool,
+        typer.Option(
+            "--strict",
+            help="Fail (exit 1) also when the deterministic tier is not comparable (another jax, "
+            "jaxlib or backend than the baseline's) instead of reporting it: a gate that judged "
+            "nothing fails.",
+        ),
+    ] = False,
     min_time: Annotated[
         float,
         typer.Option(
@@ -449,7 +458,9 @@ def compare(
     for res in (*base, *cur):
         for note in res.notes:
             _console(stderr=True).print(f"note: {res.path}: {note}", markup=False, highlight=False)
-    settings = cp.Settings(thresholds=thresholds, scope=cp.Scope(tier.value), min_time_s=min_time)
+    settings = cp.Settings(
+        thresholds=thresholds, scope=cp.Scope(tier.value), min_time_s=min_time, strict=strict
+    )
     result = cp.compare(base, cur, settings)
     if format is CompareFormat.table:
         if output is None:

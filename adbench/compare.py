@@ -152,6 +152,7 @@ class Settings:
     # (a whole case jumps x2 when a neighbour takes a core), so a Gaussian 3 sigma under-covers
     # it: over 66 A/A pairs here 3 sigma gave 2.7% false alarms, 5 sigma 1.0%.
     noise_sigmas: float = 5.0
+    strict: bool = False  # a "not comparable" finding fails too: a gate that judged nothing fails
 
     def threshold(self, metric: str) -> Threshold:
         found = [t for t in self.thresholds if t.metric == metric]
@@ -220,7 +221,10 @@ class Comparison:
 
     @property
     def failed(self) -> bool:
-        return any(f.failing for f in self.findings)
+        return any(
+            f.failing or (self.settings.strict and f.kind is Kind.NOT_COMPARABLE)
+            for f in self.findings
+        )
 
     def count(self, kind: Kind) -> int:
         return sum(f.kind is kind for f in self.findings)
@@ -238,6 +242,7 @@ class Comparison:
                 "min_time_s": s.min_time_s,
                 "alpha": s.alpha,
                 "noise_sigmas": s.noise_sigmas,
+                "strict": s.strict,
             },
             "fingerprint": {
                 k: {"baseline": b, "current": c} for k, (b, c) in self.fingerprint.items()

@@ -77,9 +77,10 @@ def finding_cells(f: Finding) -> list[str]:
 
 def headline(cmp: Comparison) -> str:
     """'FAIL: 2 regressions, 1 flip' or 'OK: no regression', with the other counts after."""
+    fail = _FAIL + ((Kind.NOT_COMPARABLE,) if cmp.settings.strict else ())
     counts = [(k, cmp.count(k)) for k in Kind if cmp.count(k)]
-    failing = ", ".join(f"{n} {k.value}{'s' if n > 1 else ''}" for k, n in counts if k in _FAIL)
-    rest = ", ".join(f"{n} {k.value}" for k, n in counts if k not in _FAIL)
+    failing = ", ".join(f"{n} {k.value}{'s' if n > 1 else ''}" for k, n in counts if k in fail)
+    rest = ", ".join(f"{n} {k.value}" for k, n in counts if k not in fail)
     head = f"FAIL: {failing}" if failing else "OK: no regression"
     return f"{head}{f' ({rest})' if rest else ''}"
 

@@ -419,6 +419,7 @@ def _cli(*args: str, env: dict[str, str] | None = None):
         ("cur", ["--tier", "deterministic"], 1),
         ("other-jax", ["--tier", "deterministic"], 1),  # still: a status regression
         ("cur", ["-t", "flops:60%", "-t", "median:400%"], 1),  # still: status, flip
+        ("other-jax", ["--tier", "deterministic", "-t", "median:1%"], 1),
     ],
 )
 def test_cli_exit_codes(current: str, extra: list[str], code: int) -> None:
@@ -439,6 +440,18 @@ def test_cli_exit_codes(current: str, extra: list[str], code: int) -> None:
 def test_cli_usage_errors_exit_2(args: list[str]) -> None:
     r = _cli("compare", *args)
     assert r.exit_code == 2, r.output
+
+
+def test_strict_fails_a_gate_that_judged_nothing(tmp_path: Path) -> None:
+    import shutil
+
+    shutil.copytree(GOLDEN / "slow-machine", tmp_path / "other")
+    meta = tmp_path / "other" / "meta.json"
+    meta.write_text(meta.read_text().replace('"0.10.2"', '"0.4.30"'))
+    args = ["compare", str(GOLDEN / "base"), str(tmp_path / "other"), "--tier", "deterministic"]
+    assert _cli(*args).exit_code == 0
+    r = _cli(*args, "--strict")
+    assert r.exit_code == 1 and "FAIL: 1 not comparable" in r.stdout
 
 
 def test_cli_pools_a_directory_of_runs(tmp_path: Path) -> None:
