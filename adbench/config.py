@@ -273,7 +273,7 @@ def _valid_keys(loc: tuple[Any, ...]) -> list[str]:
     return list(model.model_fields)
 
 
-def _message(err: dict[str, Any]) -> tuple[tuple[Any, ...], str]:
+def _message(err: Mapping[str, Any]) -> tuple[tuple[Any, ...], str]:
     """Turn one pydantic error into (location, message) in adbench's words."""
     loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
     kind = err["type"]

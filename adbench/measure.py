@@ -319,11 +319,11 @@ def measure_case(
         dtype=settings.dtype,
         jit=settings.jit,
     )
-    budget = memory.for_device(settings.max_memory_bytes, device)
-    if budget is not None:  # before the factory runs: it may build a Jacobian-sized matrix
+    mem_budget = memory.for_device(settings.max_memory_bytes, device)
+    if mem_budget is not None:  # before the factory runs: it may build a Jacobian-sized matrix
         itemsize = 8 if settings.dtype == "float64" else 4
         need = memory.case_bytes(case.d_in, case.d_out, itemsize)
-        why = memory.refusal(need, budget, f"the {case.d_out} x {case.d_in} Jacobian alone")
+        why = memory.refusal(need, mem_budget, f"the {case.d_out} x {case.d_in} Jacobian alone")
         if why:
             return CaseResult(**meta, modes=_error(modes, schema.STATUS_MEMORY, why))
     built = _build(case, settings, device)
@@ -350,7 +350,7 @@ def measure_case(
             continue
         cost = _cost(compiled)
         base = dict(mode=mode, lower_s=t1 - t0, compile_s=t2 - t1, cost=cost)
-        if budget is not None:  # the estimate is adbench.memory's; compiling allocated none of it
+        if mem_budget is not None:  # by adbench.memory; compiling allocated none of it
             need = memory.mode_bytes(
                 cost["temp_bytes"],
                 cost["argument_bytes"],
@@ -360,7 +360,7 @@ def measure_case(
             )
             why = memory.refusal(
                 need,
-                budget,
+                mem_budget,
                 f"{mode} (XLA temp {memory.gib(cost['temp_bytes'])}, output "
                 f"{memory.gib(cost['output_bytes'])}, host copies "
                 f"{memory.gib(memory.host_bytes(case.d_in, case.d_out))})",

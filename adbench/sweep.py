@@ -248,15 +248,14 @@ def run_sweep(
             meta["resumed_at"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     writer.write_meta(meta)
     todo = plan(cases, devices, done)
+    measure: Callable[[Planned], CaseResult]
+    close: Callable[[], None]
     if case_timeout_s is not None:
         from adbench.worker import Worker
 
         worker = Worker(loaded, settings, modes)
         timeout = case_timeout_s
-
-        def measure(p: Planned) -> CaseResult:
-            return worker.measure(p.case, p.device, timeout)
-
+        measure = lambda p: worker.measure(p.case, p.device, timeout)  # noqa: E731
         close = worker.close
     else:
         measure, close = _in_process(settings, modes), lambda: None
