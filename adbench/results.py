@@ -325,7 +325,9 @@ def _typed(table: _Table, columns: Sequence[str]) -> pd.DataFrame:
     """A DataFrame of `table`; every column of `columns` present, numbers checked."""
     missing = [c for c in columns if c not in table.header]
     if missing:
-        raise ResultsError(f"{table.path}: missing columns {', '.join(missing)}")
+        more = f" and {len(missing) - 4} more" if len(missing) > 5 else ""
+        names = ", ".join(missing[:4] if more else missing)
+        raise ResultsError(f"{table.path}: missing columns {names}{more}")
     df = pd.DataFrame(table.rows, columns=table.header, dtype=object)
     for col in df.columns:
         raw = df[col].where(df[col] != "", math.nan)  # empty cell: NaN, as pandas reads it
