@@ -355,7 +355,7 @@ def _typed(table: _Table, columns: Sequence[str]) -> pd.DataFrame:
         if col in df.columns and df[col].notna().all():
             df[col] = df[col].astype("int64")
     if "jit" in df.columns:
-        df["jit"] = df["jit"].map({"True": True, "False": False}).fillna(df["jit"])
+        df["jit"] = df["jit"].map(lambda v: {"True": True, "False": False}.get(v, v))
     return df
 
 
