@@ -75,7 +75,7 @@ def _break_even(v: pd.Series) -> str:
         return "-"
     if float(b) == 0:
         return "from 1st call"
-    return f"{fmt_num(b)} calls"
+    return "1 call" if float(b) == 1 else f"{fmt_num(b)} calls"
 
 
 def verdict_rows(res: Results) -> list[dict[str, str]]:

@@ -242,9 +242,16 @@ class ResultsWriter:
             self._append(schema.RESULTS_FILE, schema.RESULT_COLUMNS, result_rows)
 
     def write_verdicts(self, verdicts: pd.DataFrame) -> None:
-        out = verdicts.reindex(columns=list(schema.VERDICT_COLUMNS))
+        self._write_table(schema.VERDICTS_FILE, schema.VERDICT_COLUMNS, verdicts)
+
+    def write_crossovers(self, crossovers: pd.DataFrame) -> None:
+        self._write_table(schema.CROSSOVER_FILE, schema.CROSSOVER_COLUMNS, crossovers)
+
+    def _write_table(self, name: str, columns: Sequence[str], df: pd.DataFrame) -> None:
+        """A derived table, replaced whole and atomically."""
+        out = df.reindex(columns=list(columns))
         _atomic_write_text(
-            self.directory / schema.VERDICTS_FILE,
+            self.directory / name,
             out.to_csv(index=False, float_format="%.17g", lineterminator="\n"),
         )
 

@@ -32,7 +32,7 @@ CASE_KEY = ("case_id", "family", "d_in", "d_out", "device")
 # status values of a results row. Anything but "ok" carries a one-line `reason`.
 STATUS_OK = "ok"
 STATUS_ERROR = "error"  # the user's factory or function raised, or returned something unusable
-STATUS_MISMATCH = "mismatch"  # jacfwd and jacrev disagree beyond tolerance (timings kept)
+STATUS_MISMATCH = "mismatch"  # jacfwd and jacrev disagree beyond tolerance (not timed)
 STATUS_NONFINITE = "nonfinite"  # the Jacobian holds NaN or Inf
 STATUS_MEMORY = "memory"  # refused before running: estimated memory above the budget
 STATUS_TIMEOUT = "timeout"  # the case ran past --case-timeout

@@ -272,13 +272,14 @@ def run_sweep(
                     raise KeyboardInterrupt
     finally:
         close()
+    from adbench.crossover import crossovers_for
     from adbench.results import load_results
     from adbench.verdict import verdicts_for
 
     stored = load_results(out_dir, with_verdicts=False)
-    writer.write_verdicts(
-        verdicts_for(stored.results, stored.samples, margin=loaded.config.tie_margin)
-    )
+    margin = loaded.config.tie_margin
+    writer.write_verdicts(verdicts_for(stored.results, stored.samples, margin=margin))
+    writer.write_crossovers(crossovers_for(stored.results, stored.samples, margin=margin))
     meta["finished_at"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     writer.write_meta(meta)
     return out_dir
