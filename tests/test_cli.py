@@ -32,8 +32,17 @@ def test_classic_experiment_end_to_end(classic_config, tmp_path):
     out = tmp_path / "out"
     r = runner.invoke(app, ["run", str(classic_config), "--out", str(out)])
     assert r.exit_code == 0, r.output
-    for name in (schema.RESULTS_FILE, schema.SAMPLES_FILE, schema.VERDICTS_FILE, schema.META_FILE):
+    for name in (
+        schema.RESULTS_FILE,
+        schema.SAMPLES_FILE,
+        schema.VERDICTS_FILE,
+        schema.META_FILE,
+        schema.CROSSOVER_FILE,
+    ):
         assert (out / name).is_file(), name
+    cross = pd.read_csv(out / schema.CROSSOVER_FILE)
+    assert list(cross.columns) == list(schema.CROSSOVER_COLUMNS)
+    assert sorted(cross["family"]) == ["mean_squares", "power"]
     results = pd.read_csv(out / schema.RESULTS_FILE)
     assert list(results.columns) == list(schema.RESULT_COLUMNS)
     assert len(results) == 4 and set(results["status"]) == {"ok"}
