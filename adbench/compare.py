@@ -1,7 +1,8 @@
-"""Baseline run vs current run -> findings. Pure: two loaded results directories in, values out.
+"""Baseline run vs current run -> findings. Loaded results in, values out (``load_runs`` aside).
 
 Every finding is collected first and reported together (improvements too); the comparison fails
-when any finding is a regression or a verdict flip. Four questions, four tiers:
+when any finding is a regression or a verdict flip (with ``strict``, also when the deterministic
+tier is not comparable). Four questions, four tiers:
 
 deterministic  flops, bytes accessed and temp memory from XLA's cost and memory analysis. They are
                identical from process to process, so an increase beyond a small tolerance (default
