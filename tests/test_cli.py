@@ -123,3 +123,12 @@ def test_failed_case_is_recorded_and_run_goes_on(write_config, tmp_path):
 def test_report_on_missing_dir_exits_2(tmp_path):
     r = runner.invoke(app, ["report", str(tmp_path / "nothing")])
     assert r.exit_code == 2 and "no such results directory" in r.output
+
+
+def test_python_dash_m_adbench():
+    r = subprocess.run(
+        [sys.executable, "-m", "adbench", "--help"], capture_output=True, text=True, check=False
+    )
+    assert r.returncode == 0
+    for command in ("run", "report", "compare", "export"):
+        assert command in r.stdout

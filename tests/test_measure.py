@@ -186,3 +186,17 @@ def test_float64_case(monkeypatch):
         )
     assert [m.status for m in r.modes] == ["ok", "ok"]
     assert r.modes[0].cost["output_bytes"] == 8 * 3 * 2
+
+
+def test_eager_timing_when_jit_is_off():
+    """jit: false times the Jacobian op by op (as the classic notebook did); XLA's compile time
+    and costs are still recorded from the AOT compile."""
+    settings = Settings(
+        jit=False, time_budget_s=0.02, min_sample_s=0.0005, min_rounds=2, max_rounds=3
+    )
+    eager = measure_case(_case("power", 1, 50), jax.devices("cpu")[0], settings)
+    jitted = measure_case(_case("power", 1, 50), jax.devices("cpu")[0], FAST)
+    assert [m.status for m in eager.modes] == ["ok", "ok"]
+    assert all(m.compile_s > 0 and m.cost["flops"] > 0 for m in eager.modes)
+    # op-by-op dispatch of a Jacobian costs far more than one compiled call
+    assert np.median(eager.modes[1].samples) > np.median(jitted.modes[1].samples)
