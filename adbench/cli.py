@@ -11,12 +11,19 @@ from __future__ import annotations
 import datetime as dt
 import os
 import sys
+from collections.abc import Mapping
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.console import Console
+
+if TYPE_CHECKING:  # only for annotations: these modules import jax or pandas
+    from rich.progress import Progress, TaskID
+
+    from adbench.measure import CaseResult
+    from adbench.sweep import Planned
 
 app = typer.Typer(
     name="adbench",
@@ -109,7 +116,7 @@ def _memory_budget(text: str | None) -> int | None:
         fail(f"--max-memory {exc.message}")
 
 
-def _resume_command(config: Path, out_dir: Path, options: dict[str, object]) -> str:
+def _resume_command(config: Path, out_dir: Path, options: Mapping[str, object]) -> str:
     """The exact `adbench run ... --resume` that continues this run."""
     import shlex
 
@@ -252,8 +259,8 @@ class _Progress:
         self.console = console
         self.enabled = enabled
         self.live = enabled and console.is_terminal
-        self._bar = None
-        self._task = None
+        self._bar: Progress | None = None
+        self._task: TaskID | None = None
 
     def __enter__(self) -> _Progress:
         if self.live:
@@ -280,16 +287,16 @@ class _Progress:
         if self._bar is not None:
             self._bar.__exit__(None, None, None)
 
-    def start(self, planned, i: int, n: int) -> None:  # type: ignore[no-untyped-def]
+    def start(self, planned: Planned, i: int, n: int) -> None:
         label = f"{planned.case.case_id} on {planned.device_id}"
         if self._bar is not None:
             if self._task is None:
                 self._task = self._bar.add_task(label, total=n)
             self._bar.update(self._task, description=label)
         elif self.enabled:
-            self.console.print(f"[{i + 1}/{n}] {label}", highlight=False)
+            self.console.print(f"[{i + 1}/{n}] {label}", highlight=False, markup=False)
 
-    def done(self, planned, result) -> None:  # type: ignore[no-untyped-def]
+    def done(self, planned: Planned, result: CaseResult) -> None:
         if self._bar is not None and self._task is not None:
             self._bar.advance(self._task)
         bad = [m for m in result.modes if m.status != "ok"]

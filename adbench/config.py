@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from adbench import families, schema
 
 Mode = Literal["jacfwd", "jacrev"]
+_DEFAULT_MODES: tuple[Mode, ...] = ("jacfwd", "jacrev")
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 
 
@@ -122,7 +123,7 @@ class RunConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field(default="run", pattern=NAME_PATTERN)
-    modes: list[Mode] = Field(default_factory=lambda: ["jacfwd", "jacrev"], min_length=1)
+    modes: list[Mode] = Field(default_factory=lambda: list(_DEFAULT_MODES), min_length=1)
     dtype: Literal["float32", "float64"] = "float32"
     seed: int = 0
     jit: bool = True

@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -311,24 +311,27 @@ def measure_case(
     they become the status and reason of its rows."""
     import jax
 
-    meta = dict(
-        case=case,
-        device=f"{device.platform}:{device.id}",
-        device_kind=str(device.device_kind),
-        platform=str(device.platform),
-        dtype=settings.dtype,
-        jit=settings.jit,
-    )
+    def finish(mode_results: Sequence[ModeResult]) -> CaseResult:
+        return CaseResult(
+            case=case,
+            device=f"{device.platform}:{device.id}",
+            device_kind=str(device.device_kind),
+            platform=str(device.platform),
+            dtype=settings.dtype,
+            jit=settings.jit,
+            modes=tuple(mode_results),
+        )
+
     mem_budget = memory.for_device(settings.max_memory_bytes, device)
     if mem_budget is not None:  # before the factory runs: it may build a Jacobian-sized matrix
         itemsize = 8 if settings.dtype == "float64" else 4
         need = memory.case_bytes(case.d_in, case.d_out, itemsize)
         why = memory.refusal(need, mem_budget, f"the {case.d_out} x {case.d_in} Jacobian alone")
         if why:
-            return CaseResult(**meta, modes=_error(modes, schema.STATUS_MEMORY, why))
+            return finish(_error(modes, schema.STATUS_MEMORY, why))
     built = _build(case, settings, device)
     if isinstance(built, str):
-        return CaseResult(**meta, modes=_error(modes, schema.STATUS_ERROR, built))
+        return finish(_error(modes, schema.STATUS_ERROR, built))
     fn, x = built
 
     results: dict[str, ModeResult] = {}
@@ -349,7 +352,7 @@ def measure_case(
             )
             continue
         cost = _cost(compiled)
-        base = dict(mode=mode, lower_s=t1 - t0, compile_s=t2 - t1, cost=cost)
+        base = ModeResult(mode=mode, lower_s=t1 - t0, compile_s=t2 - t1, cost=cost)
         if mem_budget is not None:  # by adbench.memory; compiling allocated none of it
             need = memory.mode_bytes(
                 cost["temp_bytes"],
@@ -366,7 +369,7 @@ def measure_case(
                 f"{memory.gib(memory.host_bytes(case.d_in, case.d_out))})",
             )
             if why:
-                results[mode] = ModeResult(**base, status=schema.STATUS_MEMORY, reason=why)
+                results[mode] = replace(base, status=schema.STATUS_MEMORY, reason=why)
                 continue
 
         def run(c: Any = compiled if settings.jit else jac) -> Any:
@@ -383,39 +386,17 @@ def measure_case(
             status = (
                 schema.STATUS_MEMORY if "RESOURCE_EXHAUSTED" in str(exc) else schema.STATUS_ERROR
             )
-            results[mode] = ModeResult(
-                **base, status=status, reason=f"{mode} raised {_one_line(exc)}"
-            )
+            results[mode] = replace(base, status=status, reason=f"{mode} raised {_one_line(exc)}")
             continue
         jacobians[mode] = np.asarray(value, dtype=np.float64).reshape(case.d_out, case.d_in)
         runners[mode] = run
-        results[mode] = ModeResult(**base, first_call_s=first)
+        results[mode] = replace(base, first_call_s=first)
 
     # correctness before timing: a wrong Jacobian is never timed
-    problems: dict[str, tuple[str, str]] = {}
-    for mode, jm in jacobians.items():
-        if not np.all(np.isfinite(jm)):
-            bad = int(np.size(jm) - np.count_nonzero(np.isfinite(jm)))
-            problems[mode] = (schema.STATUS_NONFINITE, f"{mode} Jacobian has {bad} NaN/Inf entries")
-    diff = scale = math.nan
-    if len(jacobians) == 2 and not problems:
-        a, b = jacobians["jacfwd"], jacobians["jacrev"]
-        diff = float(np.max(np.abs(a - b))) if a.size else 0.0
-        scale = float(np.max(np.abs(a))) if a.size else 0.0
-        rtol, atol = settings.tolerances()
-        ok = np.abs(a - b) <= atol * scale + rtol * np.maximum(np.abs(a), np.abs(b))
-        if not np.all(ok):
-            reason = (
-                f"jacfwd and jacrev disagree: max |diff| {diff:.3g} at max |J| {scale:.3g} "
-                f"(rtol {rtol:g}, atol {atol:g} x max|J|)"
-            )
-            problems = {m: (schema.STATUS_MISMATCH, reason) for m in jacobians}
-    elif len(jacobians) == 1 and not problems:
-        only = next(iter(jacobians.values()))
-        scale = float(np.max(np.abs(only))) if only.size else 0.0
+    problems, diff, scale = _cross_check(jacobians, settings)
     for mode, (status, reason) in problems.items():
         runners.pop(mode, None)
-        results[mode] = _replace(results[mode], status=status, reason=reason)
+        results[mode] = replace(results[mode], status=status, reason=reason)
 
     if runners:
         budget = settings.time_budget_s
@@ -433,16 +414,39 @@ def measure_case(
             clock=clock,
         )
         for m in runners:
-            results[m] = _replace(results[m], n_inner=n_inner[m], samples=tuple(samples[m]))
-    for m in results:
-        results[m] = _replace(results[m], jac_max_abs_diff=diff, jac_max_abs=scale)
-    return CaseResult(**meta, modes=tuple(results[m] for m in modes))
+            results[m] = replace(results[m], n_inner=n_inner[m], samples=tuple(samples[m]))
+    return finish([replace(results[m], jac_max_abs_diff=diff, jac_max_abs=scale) for m in modes])
 
 
-def _replace(r: ModeResult, **changes: Any) -> ModeResult:
-    from dataclasses import replace
+def _cross_check(
+    jacobians: Mapping[str, np.ndarray], settings: Settings
+) -> tuple[dict[str, tuple[str, str]], float, float]:
+    """({mode: (status, reason)} for Jacobians not to be timed, max |J_fwd - J_rev|, max |J|).
 
-    return replace(r, **changes)
+    jacobians: mode -> array of shape (d_out, d_in), float64.
+    """
+    problems: dict[str, tuple[str, str]] = {}
+    for mode, jm in jacobians.items():
+        if not np.all(np.isfinite(jm)):
+            bad = int(np.size(jm) - np.count_nonzero(np.isfinite(jm)))
+            problems[mode] = (schema.STATUS_NONFINITE, f"{mode} Jacobian has {bad} NaN/Inf entries")
+    diff = scale = math.nan
+    if problems or not jacobians:
+        return problems, diff, scale
+    first = next(iter(jacobians.values()))
+    scale = float(np.max(np.abs(first))) if first.size else 0.0
+    if len(jacobians) == 2:
+        a, b = jacobians["jacfwd"], jacobians["jacrev"]
+        diff = float(np.max(np.abs(a - b))) if a.size else 0.0
+        rtol, atol = settings.tolerances()
+        ok = np.abs(a - b) <= atol * scale + rtol * np.maximum(np.abs(a), np.abs(b))
+        if not np.all(ok):
+            reason = (
+                f"jacfwd and jacrev disagree: max |diff| {diff:.3g} at max |J| {scale:.3g} "
+                f"(rtol {rtol:g}, atol {atol:g} x max|J|)"
+            )
+            problems = {m: (schema.STATUS_MISMATCH, reason) for m in jacobians}
+    return problems, diff, scale
 
 
 def select_devices(which: str | None) -> list[Any]:

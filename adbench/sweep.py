@@ -97,7 +97,7 @@ def fingerprint(loaded: LoadedConfig, devices: Sequence[Any]) -> dict[str, Any]:
         "cpu_count": os.cpu_count(),
         "python": sys.version.split()[0],
         "platform": platform.platform(),
-        "x64": bool(jax.config.jax_enable_x64),
+        "x64": bool(jax.config.read("jax_enable_x64")),
         "xla_flags": os.environ.get("XLA_FLAGS", ""),
         "git_commit": _git_commit(loaded.path.resolve().parent),
         "config_path": str(loaded.path),

@@ -55,7 +55,7 @@ def timeit_child(config: str) -> None:
             compiled = jax.jit(transform(fn)).lower(x).compile()
             compiled(x).block_until_ready()
             compiled(x).block_until_ready()
-            timer = timeit.Timer(lambda c=compiled: c(x).block_until_ready())
+            timer = timeit.Timer(lambda c=compiled, x=x: c(x).block_until_ready())
             number, _ = timer.autorange()
             per_call = [t / number for t in timer.repeat(repeat=7, number=number)]
             out[f"{case.case_id}|{mode}"] = per_call
@@ -65,7 +65,10 @@ def timeit_child(config: str) -> None:
 def run_timeit(config: str) -> dict[str, list[float]]:
     proc = subprocess.run(
         [sys.executable, __file__, "--timeit-child", config],
-        capture_output=True, text=True, check=True, cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=REPO,
     )
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
@@ -78,7 +81,8 @@ def one_round(config: str) -> tuple[float, list[tuple[str, float, float, float, 
     t0 = time.perf_counter()
     subprocess.run(
         [sys.executable, "-m", "adbench", "run", config, "--out", str(out), "--quiet"],
-        check=True, cwd=REPO,
+        check=True,
+        cwd=REPO,
     )
     wall = time.perf_counter() - t0
     after = run_timeit(config)
@@ -104,8 +108,10 @@ def main() -> None:
     for i in range(args.rounds):
         wall, rows = one_round(args.config)
         print(f"round {i + 1}: adbench run wall {wall:.1f} s (target <= 30 s)")
-        print(f"  {'case|mode':32} {'adbench':>10} {'timeit':>10} {'range lo':>10} "
-              f"{'range hi':>10} {'ratio':>6} inside")
+        print(
+            f"  {'case|mode':32} {'adbench':>10} {'timeit':>10} {'range lo':>10} "
+            f"{'range hi':>10} {'ratio':>6} inside"
+        )
         judged = inside = 0
         logs = []
         for key, med, ref, lo, hi in rows:
@@ -115,9 +121,11 @@ def main() -> None:
                 judged += 1
                 inside += ok
                 logs.append(math.log(med / ref))
-            print(f"  {key:32} {med * 1e6:10.1f} {ref * 1e6:10.1f} {lo * 1e6:10.1f} "
-                  f"{hi * 1e6:10.1f} {med / ref:6.2f} {'yes' if ok else 'NO'}"
-                  f"{'' if big else ' (under 50 us, not judged)'}")
+            print(
+                f"  {key:32} {med * 1e6:10.1f} {ref * 1e6:10.1f} {lo * 1e6:10.1f} "
+                f"{hi * 1e6:10.1f} {med / ref:6.2f} {'yes' if ok else 'NO'}"
+                f"{'' if big else ' (under 50 us, not judged)'}"
+            )
         share = inside / judged if judged else math.nan
         gmean = math.exp(sum(logs) / len(logs)) if logs else math.nan
         print(f"  inside timeit range x{WIDEN}: {inside}/{judged} = {share:.0%} (target >= 90%)")
