@@ -149,10 +149,16 @@ class Settings:
     min_samples: int = 5  # per side; fewer cannot reach significance with Mann-Whitney
     min_timed: int = 6  # timed case x modes per device needed to estimate drift and noise
     alpha: float = 0.01  # Mann-Whitney significance level
-    # The noise floor, in robust standard deviations of log(r / D). The noise is heavy-tailed
-    # (a whole case jumps x2 when a neighbour takes a core), so a Gaussian 3 sigma under-covers
-    # it: over 66 A/A pairs here 3 sigma gave 2.7% false alarms, 5 sigma 1.0%.
-    noise_sigmas: float = 5.0
+    # The noise floor, in robust standard deviations of log(r / D). None: derived per device so
+    # that a whole comparison of identical code fails with probability ~familywise_alpha, however
+    # many case x modes are timed (one-sided Bonferroni on a Student t with noise_df degrees of
+    # freedom: x10.6 sigma for 16 timed case x modes, x13.4 for 32; see
+    # compare_timing.floor_sigmas). The noise is heavy-tailed (a whole case jumps x1.6-x2.5 when
+    # a neighbour takes a core), so a fixed Gaussian-style 5 sigma failed 8-16% of same-code
+    # comparisons of 16 case x modes here although only 0.5-2% of case x modes.
+    noise_sigmas: float | None = None
+    familywise_alpha: float = 0.01
+    noise_df: float = 3.0
     strict: bool = False  # a "not comparable" finding fails too: a gate that judged nothing fails
 
     def threshold(self, metric: str) -> Threshold:

@@ -12,8 +12,13 @@ samples alone cries wolf. Each side is therefore read at the level of processes:
    a case's value on that side is the median over processes of the drift-corrected medians, so one
    process in which the case jumped is voted out. With one run per side this is just its median.
 3. Noise. r = current / baseline per case x mode, re-centred on its median; the spread of log r
-   across cases (1.4826 x MAD) is the run-to-run variation left, and exp(5 x spread) the noise
-   floor (5, not 3: the variation is heavy-tailed, see Settings.noise_sigmas).
+   across cases (1.4826 x MAD) is the run-to-run variation left, and exp(k x spread) the noise
+   floor. k is set for the whole comparison, not per case: one false alarm fails the gate, so with
+   m timed case x modes each may be wrong with probability familywise_alpha / m (Bonferroni), read
+   from a Student t with 3 degrees of freedom because the variation is heavy-tailed (a whole case,
+   both modes, jumps x1.6-x2.5 between processes and can stay there for minutes): k = 10.6 for 16
+   case x modes, 13.4 for 32 (:func:`floor_sigmas`). A fixed k = 5 failed 8-16% of same-code
+   comparisons of 16 case x modes here although each case x mode was wrong in only 0.5-2%.
 4. Judgement. A slowdown is a regression only when r exceeds the threshold (default median:15%)
    AND the noise floor AND a Mann-Whitney test on the drift-corrected raw samples is significant
    (p < 0.01); otherwise it is "inconclusive", with the reason.
@@ -21,9 +26,10 @@ samples alone cries wolf. Each side is therefore read at the level of processes:
 Consequences, stated on purpose: a change that slows *every* case alike looks like a slower machine
 (the drift is reported as inconclusive; the deterministic tier has to catch it); with fewer than 6
 timed case x modes there is no control and every slowdown is inconclusive; on a loaded machine the
-floor rises and only large slowdowns are flagged. Modes faster than 100 us in the baseline are left
-to the deterministic tier: there, after drift correction, medians moved x2.3-x5 between processes
-on a 2-core machine (x1.2-x2 above 100 us).
+floor rises and only large slowdowns are flagged; with one run per side on a shared 2-core
+machine that means little short of x2-x3 (the deterministic tier is the gate there). Modes faster
+than 100 us in the baseline are left to the deterministic tier: there, after drift correction,
+medians moved x2.3-x5 between processes on a 2-core machine (x1.2-x2 above 100 us).
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.stats import t as _t
 
 from adbench import schema, stats
 from adbench.compare import (
@@ -152,7 +159,8 @@ def _judge_device(
     resid = pooled_c - pooled_b - centre  # log of each case's drift-corrected ratio
     noise = 1.4826 * float(np.median(np.abs(resid)))
     factor = math.exp(float(np.median(dc) - np.median(db)) + centre)
-    drift = Drift(device, len(keys), factor, noise, math.exp(s.noise_sigmas * noise), runs)
+    sigmas = floor_sigmas(len(keys), s) if s.noise_sigmas is None else s.noise_sigmas
+    drift = Drift(device, len(keys), factor, noise, math.exp(sigmas * noise), runs)
 
     out = _drift_findings(drift, thr)
     for i, key in enumerate(keys):
@@ -186,6 +194,21 @@ def _judge_device(
         raw_c = math.exp(float(np.median(lc[:, i])))
         out.append(_finding(kind, msg, key, raw_b, raw_c, r, est, p))
     return out, drift
+
+
+def floor_sigmas(n_timed: int, s: Settings) -> float:
+    """The noise floor in robust sigmas for ``n_timed`` case x modes judged together.
+
+    Each case x mode may raise a false alarm, and one is enough to fail the comparison, so the
+    per-case rate must be ``s.familywise_alpha / n_timed`` (Bonferroni: valid however the cases
+    are correlated; the two modes of a case jump together). Its quantile is read from a Student t
+    with ``s.noise_df`` degrees of freedom, a heavy-tailed stand-in for the ratios between
+    processes (and for the few cases the spread is estimated from), rescaled so that 1 is that
+    t's robust sigma (1.4826 x MAD), the unit ``Drift.noise`` is measured in.
+    """
+    df = s.noise_df
+    q = float(_t.ppf(1.0 - s.familywise_alpha / max(n_timed, 1), df))
+    return q / (1.4826 * float(_t.ppf(0.75, df)))
 
 
 def _finding(

@@ -10,7 +10,8 @@ computation) and counts how often each slowed case x mode is flagged. Every case
 
 Printed: false alarms (timing tier, and the whole gate), detection per slowdown factor (timing
 tier alone, and the whole gate, where the deterministic tier sees the extra FLOPs), and how often
-the timing tier said "inconclusive". `--keep DIR` keeps the run directories.
+the timing tier said "inconclusive". `--keep DIR` keeps the run directories, which
+`benchmarks/compare_rules.py DIR` re-judges offline under other timing rules.
 """
 
 from __future__ import annotations

@@ -24,6 +24,7 @@ from adbench.compare import (
     compare,
     parse_thresholds,
 )
+from adbench.compare_timing import floor_sigmas
 from adbench.results import Results, ResultsError, load_results
 
 GOLDEN = Path(__file__).parent / "data" / "compare"
@@ -255,18 +256,45 @@ def test_too_few_timed_cases_leave_no_control(base: Results) -> None:
 
 
 def test_run_to_run_noise_raises_the_bar(base: Results) -> None:
-    # A third of the cases x1.25, a third x0.8, a third unchanged: noise sigma ~0.33 in log.
+    # A third of the cases x1.05, a third x0.95, a third unchanged: noise sigma ~0.072 in log;
+    # 24 timed case x modes put the floor at 12.1 sigma (family-wise 1%): x2.4.
     cases = sorted(set(base.results["case_id"]) - {"tiny/1x10", "slower/200x200"})
-    factors = {c: (1.25, 1.0, 0.8)[i % 3] for i, c in enumerate(cases)}
+    factors = {c: (1.05, 1.0, 0.95)[i % 3] for i, c in enumerate(cases)}
     cmp = compare(base, _scaled(base, {**factors, "slower/200x200": 1.5}))
     (drift,) = cmp.drifts
-    assert drift.floor > 2.0
+    assert drift.n_timed == 24 and drift.noise == pytest.approx(1.4826 * math.log(1.05))
+    assert drift.floor == pytest.approx(math.exp(floor_sigmas(24, Settings()) * drift.noise))
+    assert 2.0 < drift.floor < 3.0
     slower = {f.kind for f in cmp.findings if f.case_id == "slower/200x200"}
     assert slower == {Kind.INCONCLUSIVE}
     assert not cmp.failed
     assert any("run-to-run noise" in f.message for f in cmp.findings if f.kind is Kind.NOTE)
     loud = compare(base, _scaled(base, {**factors, "slower/200x200": 8.0}))
     assert {f.kind for f in loud.findings if f.case_id == "slower/200x200"} == {Kind.REGRESSION}
+
+
+def test_floor_controls_the_family_wise_rate() -> None:
+    s = Settings()
+    k = [floor_sigmas(m, s) for m in (6, 16, 32, 100)]
+    assert k == sorted(k) and k[0] > 5.0  # more case x modes judged, a higher bar for each
+    assert k[1] == pytest.approx(10.57, abs=0.01)
+    # t with 3 df: P(T > k * 1.4826 * q75) = familywise_alpha / m, one-sided Bonferroni
+    q75 = 0.7648923
+    assert k[1] * 1.4826 * q75 == pytest.approx(11.98, abs=0.01)
+    assert floor_sigmas(16, Settings(familywise_alpha=0.05)) < k[1]
+    assert floor_sigmas(16, Settings(noise_df=30.0)) < floor_sigmas(16, Settings(noise_df=3.0))
+
+
+def test_a_fixed_noise_sigmas_overrides_the_family_wise_floor(base: Results) -> None:
+    cases = sorted(set(base.results["case_id"]) - {"tiny/1x10", "slower/200x200"})
+    factors = {c: (1.05, 1.0, 0.95)[i % 3] for i, c in enumerate(cases)}
+    cur = _scaled(base, {**factors, "slower/200x200": 1.5})
+    cmp = compare(base, cur, Settings(noise_sigmas=3.0))
+    (drift,) = cmp.drifts
+    assert drift.floor == pytest.approx(math.exp(3.0 * drift.noise))  # x1.24
+    assert {f.kind for f in cmp.findings if f.case_id == "slower/200x200"} == {Kind.REGRESSION}
+    assert json.loads(json.dumps(cmp.to_dict()))["settings"]["noise_sigmas"] == 3.0
+    assert compare(base, cur).to_dict()["settings"]["noise_sigmas"] is None
 
 
 def test_drift_is_estimated_per_device_and_corrects_each_case(base: Results) -> None:
