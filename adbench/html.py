@@ -45,25 +45,8 @@ footer { margin-top: 3em; color: #888; font-size: .85em; }
 
 _WINNER_CLASS = {"jacfwd": "jacfwd", "jacrev": "jacrev", "tie": "tie", "n/a": "na"}
 
-FINGERPRINT_KEYS = (
-    "adbench_version",
-    "jax_version",
-    "jaxlib_version",
-    "backend",
-    "devices",
-    "cpu_model",
-    "python",
-    "platform",
-    "x64",
-    "xla_flags",
-    "git_commit",
-    "config_path",
-    "config_hash",
-    "started_at",
-    "finished_at",
-    "command",
-    "schema_version",
-)
+# the environment table: every meta key but the whole config (its path and hash are shown)
+FINGERPRINT_KEYS = tuple(k for k in schema.META_KEYS if k != "config")
 
 
 def _e(value: Any) -> str:

@@ -23,13 +23,19 @@ from adbench.results import Results
 WINNER_STYLE = {"jacfwd": "bold green", "jacrev": "bold cyan", "tie": "yellow", "n/a": "red"}
 
 
+def _number(x: Any) -> float | None:
+    """A float, or None for what cannot be shown as one (missing, NaN, text)."""
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(v) else v
+
+
 def fmt_seconds(s: Any) -> str:
     """1.23 ms, 45.6 µs, 2.10 s; '-' for missing."""
-    try:
-        v = float(s)
-    except (TypeError, ValueError):
-        return "-"
-    if math.isnan(v):
+    v = _number(s)
+    if v is None:
         return "-"
     for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
         if abs(v) >= scale:
@@ -38,11 +44,8 @@ def fmt_seconds(s: Any) -> str:
 
 
 def fmt_bytes(b: Any) -> str:
-    try:
-        v = float(b)
-    except (TypeError, ValueError):
-        return "-"
-    if math.isnan(v):
+    v = _number(b)
+    if v is None:
         return "-"
     for unit in ("B", "KiB", "MiB", "GiB"):
         if abs(v) < 1024 or unit == "GiB":
@@ -52,11 +55,8 @@ def fmt_bytes(b: Any) -> str:
 
 
 def fmt_num(x: Any, digits: int = 3) -> str:
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return "-"
-    if math.isnan(v):
+    v = _number(x)
+    if v is None:
         return "-"
     if math.isinf(v):
         return "never"
