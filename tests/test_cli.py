@@ -132,3 +132,17 @@ def test_python_dash_m_adbench():
     assert r.returncode == 0
     for command in ("run", "report", "compare", "export"):
         assert command in r.stdout
+
+
+def test_absent_device_platform_is_a_usage_error(classic_config, tmp_path):
+    import jax
+
+    if any(d.platform == "gpu" for d in jax.devices()):
+        import pytest
+
+        pytest.skip("this machine has a GPU")
+    out = tmp_path / "out"
+    r = runner.invoke(app, ["run", str(classic_config), "--out", str(out), "--device", "gpu"])
+    assert r.exit_code == 2
+    assert "--device gpu: no such device here; available: cpu" in r.output
+    assert not out.exists()
