@@ -81,16 +81,22 @@ class CaseResult:
     jit: bool
     modes: tuple[ModeResult, ...]
 
+    def _key(self) -> dict[str, Any]:
+        """The schema.CASE_KEY columns every row of this case starts with."""
+        return {
+            "case_id": self.case.case_id,
+            "family": self.case.family,
+            "d_in": self.case.d_in,
+            "d_out": self.case.d_out,
+            "device": self.device,
+        }
+
     def result_rows(self) -> list[dict[str, Any]]:
         rows = []
         for m in self.modes:
             s = stats.summarize(m.samples)
             row: dict[str, Any] = {
-                "case_id": self.case.case_id,
-                "family": self.case.family,
-                "d_in": self.case.d_in,
-                "d_out": self.case.d_out,
-                "device": self.device,
+                **self._key(),
                 "mode": m.mode,
                 "source": self.case.source,
                 "device_kind": self.device_kind,
@@ -125,11 +131,7 @@ class CaseResult:
     def sample_rows(self) -> list[dict[str, Any]]:
         return [
             {
-                "case_id": self.case.case_id,
-                "family": self.case.family,
-                "d_in": self.case.d_in,
-                "d_out": self.case.d_out,
-                "device": self.device,
+                **self._key(),
                 "mode": m.mode,
                 "round": i,
                 "n_inner": m.n_inner,
