@@ -13,7 +13,7 @@ __all__ = ["__version__", "load_results"]
 
 def __getattr__(name: str):  # lazy, so `import adbench` and `adbench --help` stay light
     if name == "load_results":
-        from adbench.results import load_results
+        from adbench.store.results import load_results
 
         return load_results
     raise AttributeError(name)

@@ -22,8 +22,8 @@ from rich.console import Console
 if TYPE_CHECKING:  # only for annotations: these modules import jax or pandas
     from rich.progress import Progress, TaskID
 
-    from adbench.measure import CaseResult
-    from adbench.sweep import Planned
+    from adbench.run.measure import CaseResult
+    from adbench.run.sweep import Planned
 
 app = typer.Typer(
     name="adbench",
@@ -104,7 +104,7 @@ def _positive_seconds(value: float | None) -> float | None:
 
 def _memory_budget(text: str | None) -> int | None:
     """--max-memory: None means the default (a share of available memory), 'off' no guard."""
-    from adbench import memory
+    from adbench.run import memory
 
     if text is None:
         return memory.default_budget()
@@ -169,9 +169,9 @@ def run(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress, no table.")] = False,
 ) -> None:
     """Measure jacfwd against jacrev for every case of a run file and store the results."""
-    from adbench.cases import expand
-    from adbench.config import ConfigError, default_config_path, load_config
-    from adbench.results import ResultsError, count_stored
+    from adbench.run.cases import expand
+    from adbench.run.config import ConfigError, default_config_path, load_config
+    from adbench.store.results import ResultsError, count_stored
 
     if resume and force:
         fail("--resume and --force cannot be combined")
@@ -183,7 +183,7 @@ def run(
         fail(str(exc))
     out_dir = out if out is not None else _default_out(loaded.config.name)
 
-    from adbench.sweep import check_target, run_sweep, settings_from
+    from adbench.run.sweep import check_target, run_sweep, settings_from
 
     try:
         check_target(out_dir, loaded, resume=resume, force=force)  # before JAX loads: fail fast
@@ -198,10 +198,10 @@ def run(
     }
     try:
         if case_timeout is not None:
-            from adbench.worker import prepare_parent
+            from adbench.run.worker import prepare_parent
 
             prepare_parent()
-        from adbench.measure import select_devices
+        from adbench.run.measure import select_devices
 
         try:
             devices = select_devices(device.value if device else None)
@@ -236,8 +236,8 @@ def run(
         )
         raise typer.Exit(130) from None
 
-    from adbench.report import failures, verdict_table
-    from adbench.results import load_results
+    from adbench.render.report import failures, verdict_table
+    from adbench.store.results import load_results
 
     try:
         res = load_results(out_dir)
@@ -333,8 +333,8 @@ def report(
     ] = None,
 ) -> None:
     """Show the verdicts and crossovers of stored results again, without re-running anything."""
-    from adbench import report as rp
-    from adbench.results import ResultsError, load_results
+    from adbench.render import report as rp
+    from adbench.store.results import ResultsError, load_results
 
     try:
         res = load_results(results_dir)
@@ -371,7 +371,7 @@ def report(
         if format is Format.md:
             _console(stderr=True).print("plots: give --output FILE.md to write them beside it")
         return
-    for rel, data in files.items():  # names are slugs made by adbench.plots: no '..', no '/'
+    for rel, data in files.items():  # names are slugs made by adbench.render.plots: no '..', no '/'
         path = output.parent / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
@@ -450,9 +450,9 @@ def compare(
     """Judge CURRENT against BASELINE: regressions, verdict flips, improvements, new and missing
     cases, all listed together. Exit 0: no regression; 1: a regression or a verdict flip; 2: bad
     input. With $GITHUB_STEP_SUMMARY set, the Markdown report is appended to it."""
-    from adbench import compare as cp
-    from adbench import compare_report as cr
-    from adbench.results import ResultsError
+    from adbench.compare import gate as cp
+    from adbench.compare import render as cr
+    from adbench.store.results import ResultsError
 
     try:
         thresholds = cp.parse_thresholds(threshold or [])
@@ -517,8 +517,8 @@ def export(
     """Write stored results in another tool's format (cleanly measured modes only)."""
     import json
 
-    from adbench.export import DEFAULT_METRICS, github_action_benchmark
-    from adbench.results import ResultsError, load_results
+    from adbench.render.export import DEFAULT_METRICS, github_action_benchmark
+    from adbench.store.results import ResultsError, load_results
 
     try:
         res = load_results(results_dir)

@@ -152,7 +152,7 @@ SLOWED = {"slow15": "1.5x", "slow20": "2x"}
 
 def false_alarms(pairs: list[tuple[Any, Any]]) -> str:
     """Same code on both sides: every regression is a false alarm."""
-    from adbench.compare import Kind, Tier, compare
+    from adbench.compare.gate import Kind, Tier, compare
 
     n = failed = timed = reg = imp = inc = flips = det = 0
     for b, r in pairs:
@@ -176,7 +176,7 @@ def false_alarms(pairs: list[tuple[Any, Any]]) -> str:
 
 def detection(pairs: list[tuple[Any, Any]]) -> list[str]:
     """The variant on the current side: each slowed case x mode should be a regression."""
-    from adbench.compare import Kind, Tier, compare
+    from adbench.compare.gate import Kind, Tier, compare
 
     hits = {fam: [0, 0, 0, 0] for fam in SLOWED}  # timing, whole gate, inconclusive, n
     ctl_alarms = ctl_n = 0
@@ -209,7 +209,7 @@ def detection(pairs: list[tuple[Any, Any]]) -> list[str]:
 
 
 def report(work: Path, reruns: int, variants: int) -> None:
-    from adbench.results import load_results
+    from adbench.store.results import load_results
 
     base = [load_results(work / f"base{i:02d}") for i in range(reruns + 1)]
     var = [load_results(work / f"variant{j:02d}") for j in range(1, variants + 1)]

@@ -23,10 +23,10 @@ from pathlib import Path
 import numpy as np
 from scipy import stats as sps
 
-from adbench import stats
-from adbench.compare import Settings
-from adbench.compare_timing import floor_sigmas, samples_by_key
-from adbench.results import Results, load_results
+from adbench.analysis import stats
+from adbench.compare.gate import Settings
+from adbench.compare.timing import floor_sigmas, samples_by_key
+from adbench.store.results import Results, load_results
 
 SLOWED = ("slow15", "slow20")
 

@@ -40,8 +40,8 @@ def timeit_child(config: str) -> None:
     import jax.numpy as jnp
     import numpy as np
 
-    from adbench.cases import expand
-    from adbench.config import load_config
+    from adbench.run.cases import expand
+    from adbench.run.config import load_config
 
     loaded = load_config(config)
     out: dict[str, list[float]] = {}

@@ -13,9 +13,9 @@ import pytest
 from conftest import FAST
 from typer.testing import CliRunner
 
-from adbench import schema
 from adbench.cli import app
-from adbench.results import OWN_FILES, ResultsError, load_results, safe_path
+from adbench.store import schema
+from adbench.store.results import OWN_FILES, ResultsError, load_results, safe_path
 
 runner = CliRunner()
 

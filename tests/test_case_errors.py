@@ -11,8 +11,9 @@ import pytest
 from conftest import FAST
 from typer.testing import CliRunner
 
-from adbench import load_results, schema
+from adbench import load_results
 from adbench.cli import app
+from adbench.store import schema
 
 CALLABLES = Path(__file__).resolve().parent / "data" / "bad_callables.py"
 runner = CliRunner()

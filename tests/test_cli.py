@@ -9,8 +9,9 @@ import sys
 import pandas as pd
 from typer.testing import CliRunner
 
-from adbench import load_results, schema
+from adbench import load_results
 from adbench.cli import app
+from adbench.store import schema
 
 runner = CliRunner()
 

@@ -1,4 +1,4 @@
-"""adbench.compare on golden run directories (tests/data/compare, see make_goldens.py there)."""
+"""adbench.compare.gate on golden run directories (tests/data/compare, make_goldens.py)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 from rich.console import Console
 
-from adbench import compare_report
-from adbench.compare import (
+from adbench.compare import render as compare_report
+from adbench.compare.gate import (
     DEFAULT_THRESHOLDS,
     Kind,
     Scope,
@@ -24,8 +24,8 @@ from adbench.compare import (
     compare,
     parse_thresholds,
 )
-from adbench.compare_timing import floor_sigmas
-from adbench.results import Results, ResultsError, load_results
+from adbench.compare.timing import floor_sigmas
+from adbench.store.results import Results, ResultsError, load_results
 
 GOLDEN = Path(__file__).parent / "data" / "compare"
 
@@ -338,7 +338,7 @@ def test_repeated_runs_correct_each_process_for_its_own_drift(base: Results) -> 
 def test_load_runs(tmp_path: Path) -> None:
     import shutil
 
-    from adbench.compare import load_runs
+    from adbench.compare.gate import load_runs
 
     assert [r.path for r in load_runs(GOLDEN / "base")] == [GOLDEN / "base"]
     for i in (1, 2):

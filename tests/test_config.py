@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from adbench.cases import expand
-from adbench.config import ConfigError, load_config, parse_config
+from adbench.run.cases import expand
+from adbench.run.config import ConfigError, load_config, parse_config
 
 REPO = Path(__file__).resolve().parent.parent
 

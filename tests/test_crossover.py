@@ -9,8 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from adbench import schema
-from adbench.crossover import (
+from adbench.analysis.crossover import (
     AXIS_D_IN,
     AXIS_D_OUT,
     AXIS_RATIO,
@@ -20,6 +19,7 @@ from adbench.crossover import (
     ratio_at,
     textbook_mode,
 )
+from adbench.store import schema
 
 FIXTURE = Path(__file__).parent / "data" / "report" / "sweep"
 
@@ -216,7 +216,7 @@ def test_crossovers_for_one_row_per_family_and_device():
 
 
 def test_fixture_crossover_csv_matches_a_fresh_estimate():
-    from adbench.results import load_results
+    from adbench.store.results import load_results
 
     res = load_results(FIXTURE)
     stored = pd.read_csv(FIXTURE / schema.CROSSOVER_FILE, keep_default_na=False, na_values=[""])

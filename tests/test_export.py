@@ -1,4 +1,4 @@
-"""adbench.export: github-action-benchmark's customSmallerIsBetter JSON, on the golden runs."""
+"""adbench.render.export: github-action-benchmark customSmallerIsBetter JSON, golden runs."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from adbench.export import DEFAULT_METRICS, github_action_benchmark
-from adbench.results import load_results
+from adbench.render.export import DEFAULT_METRICS, github_action_benchmark
+from adbench.store.results import load_results
 
 GOLDEN = Path(__file__).parent / "data" / "compare"
 

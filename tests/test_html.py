@@ -12,9 +12,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from adbench import plots, schema
-from adbench.html import render_html
-from adbench.results import load_results
+from adbench.render import plots
+from adbench.render.html import render_html
+from adbench.store import schema
+from adbench.store.results import load_results
 
 FIXTURE = Path(__file__).parent / "data" / "report" / "sweep"
 
@@ -60,7 +61,7 @@ def test_names_from_the_results_are_escaped():
         verdicts=rename(res.verdicts)[lambda d: d["family"] == evil],
         meta={**res.meta, "cpu_model": "<b>cpu</b>"},
     )
-    from adbench.crossover import crossovers_for
+    from adbench.analysis.crossover import crossovers_for
 
     cross = crossovers_for(res.results, res.samples.assign(family=evil), n_boot=50)
     figs = plots.report_figures(res, cross)

@@ -8,10 +8,10 @@ import jax
 import numpy as np
 import pytest
 
-from adbench import schema
-from adbench.cases import Case
-from adbench.families import get_builtin
-from adbench.measure import Settings, calibrate, interleave, measure_case, settle_calls
+from adbench.run.cases import Case
+from adbench.run.families import get_builtin
+from adbench.run.measure import Settings, calibrate, interleave, measure_case, settle_calls
+from adbench.store import schema
 
 
 class FakeClock:
@@ -155,7 +155,7 @@ def test_a_consistently_wrong_custom_rule_passes_the_cross_check():
 
 
 def test_mismatch_is_recorded_and_not_timed(monkeypatch):
-    import adbench.measure as m
+    import adbench.run.measure as m
 
     real = m.np.asarray
     calls = {"n": 0}

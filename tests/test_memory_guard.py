@@ -14,8 +14,9 @@ import pytest
 from conftest import FAST
 from typer.testing import CliRunner
 
-from adbench import memory, schema
 from adbench.cli import app
+from adbench.run import memory
+from adbench.store import schema
 
 CALLABLES = Path(__file__).resolve().parent / "data" / "bad_callables.py"
 runner = CliRunner()

@@ -9,8 +9,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from adbench import plots, schema
-from adbench.results import load_results
+from adbench.render import plots
+from adbench.store import schema
+from adbench.store.results import load_results
 
 FIXTURE = Path(__file__).parent / "data" / "report" / "sweep"
 
@@ -125,9 +126,9 @@ def test_slug_is_file_name_safe():
 
 def test_importing_plots_does_not_import_matplotlib_and_never_pyplot():
     code = (
-        "import sys; import adbench.plots, adbench.html, adbench.crossover;"
+        "import sys; import adbench.render.plots, adbench.render.html, adbench.analysis.crossover;"
         "print('matplotlib' in sys.modules);"
-        "from adbench.results import load_results; from adbench import plots;"
+        "from adbench.store.results import load_results; from adbench.render import plots;"
         f"r = load_results({str(FIXTURE)!r});"
         "plots.compile_vs_run(r.results, r.verdicts, 'power', 'cpu:0');"
         "print('matplotlib.pyplot' in sys.modules)"

@@ -13,10 +13,10 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
-from adbench import report as rp
-from adbench import schema
 from adbench.cli import app
-from adbench.results import load_results
+from adbench.render import report as rp
+from adbench.store import schema
+from adbench.store.results import load_results
 
 FIXTURE = Path(__file__).parent / "data" / "report" / "sweep"
 runner = CliRunner()

@@ -1,4 +1,4 @@
-"""Exact tests of adbench.stats on tiny samples."""
+"""Exact tests of adbench.analysis.stats on tiny samples."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from adbench.stats import (
+from adbench.analysis.stats import (
     RatioEstimate,
     SampleSummary,
     bootstrap_ci,

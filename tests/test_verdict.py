@@ -7,9 +7,9 @@ import math
 import pandas as pd
 import pytest
 
-from adbench import schema
-from adbench.stats import RatioEstimate
-from adbench.verdict import break_even_calls, decide, textbook, verdicts_for
+from adbench.analysis.stats import RatioEstimate
+from adbench.analysis.verdict import break_even_calls, decide, textbook, verdicts_for
+from adbench.store import schema
 
 
 def _results(fwd: dict, rev: dict, d_in: int = 1, d_out: int = 100) -> pd.DataFrame:

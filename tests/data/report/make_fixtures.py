@@ -27,10 +27,11 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[2]))
 
-from adbench import schema, stats  # noqa: E402
-from adbench.crossover import crossovers_for  # noqa: E402
-from adbench.results import ResultsWriter  # noqa: E402
-from adbench.verdict import verdicts_for  # noqa: E402
+from adbench import stats  # noqa: E402
+from adbench.analysis.crossover import crossovers_for  # noqa: E402
+from adbench.analysis.verdict import verdicts_for  # noqa: E402
+from adbench.store import schema  # noqa: E402
+from adbench.store.results import ResultsWriter  # noqa: E402
 
 ROUNDS = 15
 DEVICE = "cpu:0"
@@ -171,7 +172,7 @@ def build(directory: Path) -> None:
             )
             result_rows.append(row)
         writer.append_case(result_rows, sample_rows)
-    from adbench.results import load_results
+    from adbench.store.results import load_results
 
     res = load_results(directory, with_verdicts=False)
     writer.write_verdicts(verdicts_for(res.results, res.samples, margin=0.1))

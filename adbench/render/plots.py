@@ -22,14 +22,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from adbench import schema
-from adbench.crossover import AXIS_D_IN, AXIS_D_OUT, AXIS_RATIO
+from adbench.analysis.crossover import AXIS_D_IN, AXIS_D_OUT, AXIS_RATIO
+from adbench.store import schema
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-    from adbench.results import Results
+    from adbench.store.results import Results
 
 Row = Mapping[str, Any] | pd.Series  # one row of a table: a dict or a DataFrame row
 

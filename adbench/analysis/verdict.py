@@ -14,7 +14,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from adbench import schema, stats
+from adbench.analysis import stats
+from adbench.store import schema
 
 FWD, REV = "jacfwd", "jacrev"
 

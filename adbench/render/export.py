@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from adbench import schema
-from adbench.results import Results
+from adbench.store import schema
+from adbench.store.results import Results
 
 
 @dataclass(frozen=True)

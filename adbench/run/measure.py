@@ -21,8 +21,10 @@ from typing import Any
 
 import numpy as np
 
-from adbench import memory, schema, stats
-from adbench.cases import Case
+from adbench.analysis import stats
+from adbench.run import memory
+from adbench.run.cases import Case
+from adbench.store import schema
 
 Clock = Callable[[], float]
 Runner = Callable[[], Any]

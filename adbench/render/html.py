@@ -17,11 +17,12 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from adbench import __version__, schema
+from adbench import __version__
+from adbench.store import schema
 
 if TYPE_CHECKING:
-    from adbench.plots import NamedFigure
-    from adbench.results import Results
+    from adbench.render.plots import NamedFigure
+    from adbench.store.results import Results
 
 _CSS = """
 body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #222;
@@ -80,7 +81,7 @@ def _winner(mode: str) -> str:
 
 def crossover_table(crossovers: pd.DataFrame) -> str:
     """The crossover rows (schema.CROSSOVER_COLUMNS) as an HTML table, as report shows them."""
-    from adbench.report import crossover_rows
+    from adbench.render.report import crossover_rows
 
     rows = crossover_rows(crossovers)
     if not rows:
@@ -106,7 +107,7 @@ def crossover_table(crossovers: pd.DataFrame) -> str:
 
 
 def _verdict_table(res: Results, family: str, device: str) -> str:
-    from adbench.report import verdict_rows
+    from adbench.render.report import verdict_rows
 
     rows = [r for r in verdict_rows(res) if r["family"] == family and r["device"] == device]
     if not rows:
@@ -176,9 +177,9 @@ def render_html(
     """The whole report as one HTML document.
 
     res: a loaded results directory; crossovers: its crossover table (schema.CROSSOVER_COLUMNS);
-    figures: from adbench.plots.report_figures (made here when None).
+    figures: from adbench.render.plots.report_figures (made here when None).
     """
-    from adbench.plots import png_bytes, report_figures
+    from adbench.render.plots import png_bytes, report_figures
 
     if figures is None:
         figures = report_figures(res, crossovers)

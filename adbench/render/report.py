@@ -2,8 +2,9 @@
 
 Renderers return objects or text (and, for Markdown with plots, the image files' bytes) and never
 print or write; the CLI decides where output goes. Every format carries the crossover estimate
-(adbench.crossover) beside the verdicts. Plots and HTML live in adbench.plots / adbench.html and
-are imported only when asked for, so the terminal table never loads matplotlib.
+(adbench.analysis.crossover) beside the verdicts. Plots and HTML live in adbench.render.plots
+and adbench.render.html and are imported only when asked for, so the terminal table never
+loads matplotlib.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ import pandas as pd
 from rich.table import Table
 from rich.text import Text
 
-from adbench import schema
-from adbench.results import Results
+from adbench.store import schema
+from adbench.store.results import Results
 
 WINNER_STYLE = {"jacfwd": "bold green", "jacrev": "bold cyan", "tie": "yellow", "n/a": "red"}
 
@@ -265,7 +266,7 @@ def crossovers_of(res: Results) -> pd.DataFrame:
         df = pd.read_csv(path, keep_default_na=False, na_values=[""])
         if all(c in df.columns for c in schema.CROSSOVER_COLUMNS):
             return df
-    from adbench.crossover import crossovers_for
+    from adbench.analysis.crossover import crossovers_for
 
     return crossovers_for(res.results, res.samples, margin=_margin(res))
 
@@ -342,7 +343,7 @@ def crossover_table(crossovers: pd.DataFrame, *, title: str = "where the modes t
 
 def to_html(res: Results) -> str:
     """One self-contained HTML page: plots, verdicts, crossovers, environment."""
-    from adbench.html import render_html
+    from adbench.render.html import render_html
 
     return render_html(res, crossovers_of(res))
 
@@ -352,7 +353,7 @@ def markdown_plots(res: Results, folder: str) -> tuple[str, dict[str, bytes]]:
 
     Returns the text and {relative path: PNG bytes} for the caller to write beside it.
     """
-    from adbench.plots import png_bytes, report_figures
+    from adbench.render.plots import png_bytes, report_figures
 
     cross = crossovers_of(res)
     files: dict[str, bytes] = {}

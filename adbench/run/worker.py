@@ -26,10 +26,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from adbench import schema
-from adbench.cases import Case
-from adbench.config import LoadedConfig
-from adbench.measure import CaseResult, ModeResult, Settings
+from adbench.run.cases import Case
+from adbench.run.config import LoadedConfig
+from adbench.run.measure import CaseResult, ModeResult, Settings
+from adbench.store import schema
 
 # Seconds the child may take to import JAX and the user's factories before a case is sent.
 START_TIMEOUT_S = 300.0
@@ -90,8 +90,8 @@ def _child(conn: Any, loaded: LoadedConfig, settings: Settings, modes: list[str]
     try:
         import jax
 
-        from adbench.cases import expand
-        from adbench.measure import _one_line, measure_case
+        from adbench.run.cases import expand
+        from adbench.run.measure import _one_line, measure_case
 
         if settings.dtype == "float64":
             jax.config.update("jax_enable_x64", True)

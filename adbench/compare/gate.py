@@ -32,8 +32,8 @@ from typing import Any
 
 import pandas as pd
 
-from adbench import schema
-from adbench.results import Results, ResultsError, load_results
+from adbench.store import schema
+from adbench.store.results import Results, ResultsError, load_results
 
 FINGERPRINT_KEYS = ("jax_version", "jaxlib_version", "backend")
 ROW_IDENTITY = ("dtype", "jit", "device_kind")  # per row: must match for the deterministic tier
@@ -327,7 +327,7 @@ def compare(
     Either side may be several runs of the same config (repeated processes): their timings are
     pooled; statuses, XLA numbers and verdicts are read from the first run of each side.
     """
-    from adbench import compare_timing
+    from adbench.compare import timing as compare_timing
 
     s = settings or Settings()
     baselines = [baseline] if isinstance(baseline, Results) else list(baseline)

@@ -31,7 +31,7 @@ from typing import Any
 
 import pandas as pd
 
-from adbench import schema
+from adbench.store import schema
 
 
 class ResultsError(Exception):
@@ -426,7 +426,7 @@ def load_results(directory: str | os.PathLike[str], *, with_verdicts: bool = Tru
         if set(_keys(verdicts)) != set(_keys(results)):
             verdicts = None  # stale: written before a resume added cases
     if verdicts is None and with_verdicts:
-        from adbench.verdict import verdicts_for
+        from adbench.analysis.verdict import verdicts_for
 
         margin = float(meta.get("settings", {}).get("tie_margin", 0.1))
         verdicts = verdicts_for(results, samples, margin=margin)

@@ -8,7 +8,8 @@ samples alone cries wolf. Each side is therefore read at the level of processes:
 1. Drift. Every process is compared with the first baseline process over all timed case x modes of
    a device; the median log ratio is that process's drift (the machine as a whole got slower or
    faster) and is divided out. The runs are their own A/A control.
-2. Pooling. With several runs per side (repeated processes, see :func:`adbench.compare.load_runs`)
+2. Pooling. With several runs per side (repeated processes, see
+   :func:`adbench.compare.gate.load_runs`)
    a case's value on that side is the median over processes of the drift-corrected medians, so one
    process in which the case jumped is voted out. With one run per side this is just its median.
 3. Noise. r = current / baseline per case x mode, re-centred on its median; the spread of log r
@@ -42,8 +43,8 @@ import numpy as np
 import pandas as pd
 from scipy.stats import t as _t
 
-from adbench import schema, stats
-from adbench.compare import (
+from adbench.analysis import stats
+from adbench.compare.gate import (
     DEFAULT_THRESHOLDS,
     Drift,
     Finding,
@@ -53,7 +54,8 @@ from adbench.compare import (
     Threshold,
     Tier,
 )
-from adbench.results import Results
+from adbench.store import schema
+from adbench.store.results import Results
 
 
 def samples_by_key(df: pd.DataFrame) -> dict[Key, np.ndarray]:
@@ -281,6 +283,6 @@ def _drift_findings(d: Drift, thr: Threshold) -> list[Finding]:
 
 
 def _fmt_s(seconds: float) -> str:
-    from adbench.report import fmt_seconds
+    from adbench.render.report import fmt_seconds
 
     return fmt_seconds(seconds)

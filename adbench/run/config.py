@@ -16,7 +16,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from adbench import families, schema
+from adbench.run import families
+from adbench.store import schema
 
 Mode = Literal["jacfwd", "jacrev"]
 _DEFAULT_MODES: tuple[Mode, ...] = ("jacfwd", "jacrev")
@@ -411,8 +412,8 @@ def _kind(value: Any) -> str:
 
 def default_config_path() -> Path:
     """configs/seed.yaml: in the checkout, or the copy shipped inside the package."""
-    here = Path(__file__).resolve().parent
-    for candidate in (here.parent / "configs" / "seed.yaml", here / "data" / "seed.yaml"):
+    package = Path(__file__).resolve().parent.parent  # adbench/
+    for candidate in (package.parent / "configs" / "seed.yaml", package / "data" / "seed.yaml"):
         if candidate.is_file():
             return candidate
     raise ConfigError("configs/seed.yaml not found; pass a run file: adbench run CONFIG")

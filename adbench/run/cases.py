@@ -14,8 +14,9 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from adbench import families, schema
-from adbench.config import ConfigError, FamilySpec, LoadedConfig
+from adbench.run import families
+from adbench.run.config import ConfigError, FamilySpec, LoadedConfig
+from adbench.store import schema
 
 Factory = Callable[..., Any]
 

@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 from scipy.interpolate import PchipInterpolator
 
-from adbench import schema
+from adbench.store import schema
 
 FWD, REV = "jacfwd", "jacrev"
 

@@ -1,4 +1,4 @@
-"""A :class:`~adbench.compare.Comparison` -> what people and CI systems read: a Rich table,
+"""A :class:`~adbench.compare.gate.Comparison` -> what people and CI systems read: a Rich table,
 Markdown (PR comments, ``$GITHUB_STEP_SUMMARY``) and JSON. Returns objects or text, never prints.
 """
 
@@ -12,8 +12,8 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from adbench.compare import Comparison, Finding, Kind
-from adbench.report import fmt_bytes, fmt_num, fmt_seconds
+from adbench.compare.gate import Comparison, Finding, Kind
+from adbench.render.report import fmt_bytes, fmt_num, fmt_seconds
 
 KIND_STYLE = {
     Kind.REGRESSION: "bold red",

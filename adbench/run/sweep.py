@@ -21,11 +21,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from adbench import __version__, schema
-from adbench.cases import Case
-from adbench.config import LoadedConfig, resume_conflict
-from adbench.measure import CaseResult, ModeResult, Settings, measure_case
-from adbench.results import (
+from adbench import __version__
+from adbench.run.cases import Case
+from adbench.run.config import LoadedConfig, resume_conflict
+from adbench.run.measure import CaseResult, ModeResult, Settings, measure_case
+from adbench.store import schema
+from adbench.store.results import (
     ResultsError,
     ResultsWriter,
     check_out_dir,
@@ -222,7 +223,7 @@ def run_sweep(
 
     With `case_timeout_s`, every case runs in a child process that is killed when the case
     takes longer (adbench.worker); otherwise in this process. On --resume, a directory left by
-    a killed run is repaired first (adbench.results.repair): `on_note` hears what was dropped.
+    a killed run is repaired first (adbench.store.results.repair): `on_note` hears what was dropped.
     """
     import jax
 
@@ -251,7 +252,7 @@ def run_sweep(
     measure: Callable[[Planned], CaseResult]
     close: Callable[[], None]
     if case_timeout_s is not None:
-        from adbench.worker import Worker
+        from adbench.run.worker import Worker
 
         worker = Worker(loaded, settings, modes)
         timeout = case_timeout_s
@@ -272,9 +273,9 @@ def run_sweep(
                     raise KeyboardInterrupt
     finally:
         close()
-    from adbench.crossover import crossovers_for
-    from adbench.results import load_results
-    from adbench.verdict import verdicts_for
+    from adbench.analysis.crossover import crossovers_for
+    from adbench.analysis.verdict import verdicts_for
+    from adbench.store.results import load_results
 
     stored = load_results(out_dir, with_verdicts=False)
     margin = loaded.config.tie_margin

@@ -1,0 +1,1 @@
+"""Baseline vs current: findings per tier, then one exit code."""

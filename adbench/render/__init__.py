@@ -1,0 +1,1 @@
+"""Results -> strings, bytes and figures for people (terminal, Markdown, HTML, plots, exports)."""

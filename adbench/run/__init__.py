@@ -1,0 +1,1 @@
+"""Config -> cases -> strategies -> measurement -> sweep: everything that produces measurements."""
