@@ -5,6 +5,7 @@ and family names can never make adbench write outside its results directory."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -67,6 +68,7 @@ def drop_column(column: str) -> Callable[[str], str]:
     return change
 
 
+OTHER_VERSION = '"schema_version": 9'
 DAMAGE: dict[str, tuple[Callable[[Path], None], str]] = {
     "no_meta": (remove(schema.META_FILE), "meta.json: missing; is"),
     "meta_not_json": (edit(schema.META_FILE, lambda t: t[:40]), "meta.json: not valid JSON"),
@@ -75,8 +77,8 @@ DAMAGE: dict[str, tuple[Callable[[Path], None], str]] = {
         "meta.json: expected a JSON object",
     ),
     "meta_other_schema": (
-        edit(schema.META_FILE, lambda t: t.replace('"schema_version": 1', '"schema_version": 2')),
-        "results schema version 2; this adbench reads version 1",
+        edit(schema.META_FILE, lambda t: re.sub(r'"schema_version": \d+', OTHER_VERSION, t)),
+        "results schema version 9; this adbench reads versions 1, 2",
     ),
     "results_missing": (remove(schema.RESULTS_FILE), "results.csv: missing or empty"),
     "results_empty": (edit(schema.RESULTS_FILE, lambda t: ""), "results.csv: missing or empty"),
@@ -109,8 +111,8 @@ DAMAGE: dict[str, tuple[Callable[[Path], None], str]] = {
         "results.csv:2: column status: 'great' is not one of ok, error",
     ),
     "results_unknown_mode": (
-        edit(schema.RESULTS_FILE, set_cell("mode", "jacmid")),
-        "results.csv:2: column mode: 'jacmid' is not one of jacfwd, jacrev",
+        edit(schema.RESULTS_FILE, set_cell("strategy", "jacmid")),
+        "results.csv:2: column strategy: 'jacmid' is not one of jacfwd, jacrev",
     ),
     "results_bad_quote": (
         edit(schema.RESULTS_FILE, lambda t: t.replace("\n", '\n"lin/2x2', 1)),

@@ -67,7 +67,7 @@ def test_case_error_is_recorded_with_its_reason(bad_run, family):
     _, out = bad_run
     fwd_status, rev_status, fragment = EXPECTED[family]
     df = pd.read_csv(out / schema.RESULTS_FILE, keep_default_na=False)
-    rows = df[df["family"] == family].set_index("mode")
+    rows = df[df["family"] == family].set_index("strategy")
     assert rows.loc["jacfwd", "status"] == fwd_status
     assert rows.loc["jacrev", "status"] == rev_status
     failed = [m for m in ("jacfwd", "jacrev") if rows.loc[m, "status"] != "ok"]
@@ -92,7 +92,7 @@ def test_each_fault_is_one_line_on_the_terminal(bad_run, family):
 def test_partial_case_times_the_mode_that_works_and_has_no_verdict(bad_run):
     _, out = bad_run
     res = load_results(out)
-    rows = res.results[res.results["family"] == "reverse_only"].set_index("mode")
+    rows = res.results[res.results["family"] == "reverse_only"].set_index("strategy")
     assert rows.loc["jacrev", "n_samples"] >= 2 and rows.loc["jacrev", "median_s"] > 0
     verdict = res.verdicts.set_index("case_id").loc["reverse_only/2x2"]
     assert verdict["recommended"] == "n/a"

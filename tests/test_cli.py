@@ -51,7 +51,7 @@ def test_classic_experiment_end_to_end(classic_config, tmp_path):
     assert list(verdicts.reset_index().columns) == list(schema.VERDICT_COLUMNS)
     assert verdicts.loc["power/1x2000", "recommended"] == "jacfwd"
     assert verdicts.loc["mean_squares/2000x1", "recommended"] == "jacrev"
-    assert verdicts.loc["power/1x2000", "ratio_ci_high"] < 1 / 1.1
+    assert verdicts.loc["power/1x2000", "fwd_rev_ci_high"] < 1 / 1.1
     samples = pd.read_csv(out / schema.SAMPLES_FILE)
     assert len(samples) == results["n_samples"].sum()
     meta = json.loads((out / schema.META_FILE).read_text())
@@ -116,7 +116,7 @@ def test_failed_case_is_recorded_and_run_goes_on(write_config, tmp_path):
     r = runner.invoke(app, ["run", str(path), "--out", str(out)])
     assert r.exit_code == 1
     assert "factory raised RuntimeError: no such model" in r.output
-    df = pd.read_csv(out / schema.RESULTS_FILE).set_index(["case_id", "mode"])
+    df = pd.read_csv(out / schema.RESULTS_FILE).set_index(["case_id", "strategy"])
     assert df.loc[("boom/2x2", "jacfwd"), "status"] == "error"
     assert df.loc[("ok/2x4", "jacrev"), "status"] == "ok"
 

@@ -357,7 +357,7 @@ def test_load_runs(tmp_path: Path) -> None:
 
 def test_a_case_that_now_times_out_is_inconclusive(base: Results) -> None:
     results = base.results.copy()
-    hit = (results["case_id"] == "steady_a/300x300") & (results["mode"] == "jacfwd")
+    hit = (results["case_id"] == "steady_a/300x300") & (results["strategy"] == "jacfwd")
     results.loc[hit, "status"] = "timeout"
     results.loc[hit, "reason"] = "ran past --case-timeout"
     cmp = compare(base, dataclasses.replace(base, results=results))

@@ -101,7 +101,7 @@ FAST = Settings(time_budget_s=0.02, min_sample_s=0.0002, min_rounds=3, max_round
 def test_real_case_rows_carry_every_column():
     r = measure_case(_case("linear", 3, 4), jax.devices("cpu")[0], FAST)
     rows = r.result_rows()
-    assert [row["mode"] for row in rows] == ["jacfwd", "jacrev"]
+    assert [row["strategy"] for row in rows] == ["jacfwd", "jacrev"]
     for row in rows:
         assert set(schema.RESULT_COLUMNS) <= set(row), set(schema.RESULT_COLUMNS) - set(row)
         assert row["status"] == "ok", row["reason"]
@@ -109,9 +109,9 @@ def test_real_case_rows_carry_every_column():
         assert row["ci_low_s"] <= row["median_s"] <= row["ci_high_s"]
         assert row["compile_s"] > 0 and row["lower_s"] > 0
         assert row["flops"] > 0 and row["temp_bytes"] >= 0 and row["output_bytes"] == 4 * 3 * 4
-        assert row["jac_max_abs_diff"] < 1e-5
+        assert row["max_abs_diff"] < 1e-5
     samples = r.sample_rows()
-    assert {s["mode"] for s in samples} == {"jacfwd", "jacrev"}
+    assert {s["strategy"] for s in samples} == {"jacfwd", "jacrev"}
     assert all(set(s) == set(schema.SAMPLE_COLUMNS) for s in samples)
 
 

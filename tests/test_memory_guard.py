@@ -31,7 +31,7 @@ OVERSIZED = FAST + (
 
 def results(out: Path) -> pd.DataFrame:
     return pd.read_csv(out / schema.RESULTS_FILE, keep_default_na=False).set_index(
-        ["case_id", "mode"]
+        ["case_id", "strategy"]
     )
 
 

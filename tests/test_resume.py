@@ -40,10 +40,10 @@ def rows(out: Path, name: str = schema.RESULTS_FILE) -> pd.DataFrame:
 def assert_whole(out: Path, n_cases: int) -> None:
     """Every case once per mode, no duplicates, samples exactly those of the stored rows."""
     res, smp = rows(out), rows(out, schema.SAMPLES_FILE)
-    assert not res.duplicated(["case_id", "device", "mode"]).any()
-    assert res.groupby("case_id")["mode"].nunique().eq(2).all()
+    assert not res.duplicated(["case_id", "device", "strategy"]).any()
+    assert res.groupby("case_id")["strategy"].nunique().eq(2).all()
     assert res["case_id"].nunique() == n_cases
-    assert not smp.duplicated(["case_id", "device", "mode", "round"]).any()
+    assert not smp.duplicated(["case_id", "device", "strategy", "round"]).any()
     assert set(smp["case_id"]) <= set(res["case_id"])
     assert len(smp) == pd.to_numeric(res["n_samples"]).sum()
 
@@ -121,7 +121,8 @@ def test_torn_lines_and_orphan_samples_are_tolerated_then_repaired(finished, tmp
     res_path.write_text(text[: text.rstrip("\n").rfind("\n") + 40])
     # ... and samples of a case whose results never landed, the last one torn as well
     smp_path.write_text(
-        smp_path.read_text() + "lin/9x9,lin,9,9,cpu:0,jacfwd,0,10,1e-05\nlin/9x9,lin,9,9,cp"
+        smp_path.read_text()
+        + "lin/9x9,lin,jacobian,9,9,1,h,cpu:0,jacfwd,0,0,10,1e-05\nlin/9x9,lin,jacobian,9,9,1,h,cp"
     )
     (out / schema.VERDICTS_FILE).unlink()
 
@@ -210,7 +211,8 @@ def test_a_foreign_directory_is_never_written_into(finished, tmp_path, flag):
 def test_resume_of_another_schema_version_is_refused(finished, tmp_path):
     config, out = copy_of(finished, tmp_path)
     meta = out / schema.META_FILE
-    meta.write_text(meta.read_text().replace('"schema_version": 1', '"schema_version": 99'))
+    current = f'"schema_version": {schema.SCHEMA_VERSION}'
+    meta.write_text(meta.read_text().replace(current, '"schema_version": 99'))
     r = runner.invoke(app, ["run", str(config), "--out", str(out), "--resume"])
     assert r.exit_code == 2 and "schema version 99" in r.stderr
 
@@ -255,7 +257,7 @@ def test_case_timeout_and_a_crashing_case_do_not_sink_the_sweep(tmp_path):
     r = runner.invoke(app, ["run", str(config), "--out", str(out), "--case-timeout", "2"])
     elapsed = time.monotonic() - t0
     assert r.exit_code == 1, r.output
-    df = rows(out).set_index(["case_id", "mode"])
+    df = rows(out).set_index(["case_id", "strategy"])
     assert set(df.loc["slow/2x2", "status"]) == {"timeout"}
     assert "did not finish within --case-timeout 2 s" in df.loc[("slow/2x2", "jacfwd"), "reason"]
     assert set(df.loc["crash/2x2", "status"]) == {"error"}

@@ -25,7 +25,7 @@ def _results(fwd: dict, rev: dict, d_in: int = 1, d_out: int = 100) -> pd.DataFr
         flops=100.0,
         temp_bytes=10.0,
     )
-    rows = [{**base, "mode": "jacfwd", **fwd}, {**base, "mode": "jacrev", **rev}]
+    rows = [{**base, "strategy": "jacfwd", **fwd}, {**base, "strategy": "jacrev", **rev}]
     return pd.DataFrame(rows).reindex(columns=list(schema.RESULT_COLUMNS))
 
 
@@ -40,7 +40,7 @@ def _samples(fwd: list[float], rev: list[float], d_in: int = 1, d_out: int = 100
                     d_in=d_in,
                     d_out=d_out,
                     device="cpu:0",
-                    mode=mode,
+                    strategy=mode,
                     round=i,
                     n_inner=10,
                     seconds=s,
@@ -91,7 +91,7 @@ def test_forward_wins_with_evidence():
     s = _samples([1e-3] * 5, [4e-3] * 5)
     (v,) = verdicts_for(res, s).to_dict(orient="records")
     assert v["recommended"] == "jacfwd"
-    assert v["ratio"] == pytest.approx(0.25)
+    assert v["fwd_rev_ratio"] == pytest.approx(0.25)
     assert v["speedup"] == pytest.approx(4.0)
     assert v["flop_ratio"] == pytest.approx(0.01)
     # fwd's one-off cost is 0.3 s more; it saves 3 ms per call -> 100 calls

@@ -173,7 +173,7 @@ def _round_log_ratios(samples: pd.DataFrame | None) -> np.ndarray:
     """log(t_fwd / t_rev) of each round timed in both modes; samples of one case, one device."""
     if samples is None or samples.empty:
         return np.empty(0)
-    by_mode = {m: s.groupby("round")["seconds"].median() for m, s in samples.groupby("mode")}
+    by_mode = {m: s.groupby("round")["seconds"].median() for m, s in samples.groupby("strategy")}
     if FWD not in by_mode or REV not in by_mode:
         return np.empty(0)
     common = by_mode[FWD].index.intersection(by_mode[REV].index)
@@ -191,7 +191,7 @@ def sweep_of(results: pd.DataFrame, samples: pd.DataFrame | None = None) -> Swee
     ok = results[results["status"] == schema.STATUS_OK]
     rows = []
     for case_id, group in ok.groupby("case_id", sort=False):
-        modes = {str(r["mode"]): r for _, r in group.iterrows()}
+        modes = {str(r["strategy"]): r for _, r in group.iterrows()}
         if FWD in modes and REV in modes:
             mf, mr = float(modes[FWD]["median_s"]), float(modes[REV]["median_s"])
             if mf > 0 and mr > 0:

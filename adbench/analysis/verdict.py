@@ -69,7 +69,7 @@ def _paired_samples(samples: pd.DataFrame, case_id: str, device: str) -> tuple[n
     sel = samples[(samples["case_id"] == case_id) & (samples["device"] == device)]
     out = []
     for mode in (FWD, REV):
-        s = sel[sel["mode"] == mode].sort_values("round")
+        s = sel[sel["strategy"] == mode].sort_values("round")
         out.append(s.set_index("round")["seconds"].astype(float))
     fwd, rev = out
     common = fwd.index.intersection(rev.index)
@@ -91,13 +91,16 @@ def _one(
     bad = [r for r in (fwd, rev) if r["status"] != schema.STATUS_OK]
     if bad:
         row.update(recommended="n/a", agrees_with_textbook="n/a")
-        row["reason"] = "; ".join(f"{r['mode']} {r['status']}: {r['reason']}" for r in bad)
+        row["reason"] = "; ".join(f"{r['strategy']} {r['status']}: {r['reason']}" for r in bad)
         return row
     a, b = _paired_samples(samples, key["case_id"], key["device"])
     est = stats.paired_ratio(a, b)
     verdict = decide(est, margin)
-    row.update(ratio=est.ratio, ratio_ci_low=est.ci_low, ratio_ci_high=est.ci_high)
+    row.update(fwd_rev_ratio=est.ratio, fwd_rev_ci_low=est.ci_low, fwd_rev_ci_high=est.ci_high)
     row["recommended"] = verdict
+    row["fwd_rev"] = verdict
+    if verdict == "tie":
+        row["tie_set"] = f"{FWD}|{REV}"
     row["speedup"] = max(est.ratio, 1.0 / est.ratio) if est.ratio > 0 else math.nan
     once = {m: float(r["lower_s"]) + float(r["compile_s"]) for m, r in ((FWD, fwd), (REV, rev))}
     run = {FWD: float(fwd["median_s"]), REV: float(rev["median_s"])}
@@ -130,16 +133,11 @@ def verdicts_for(
     """
     rows = []
     if len(results):
-        for (case_id, device), group in results.groupby(["case_id", "device"], sort=False):
+        for _, group in results.groupby(list(schema.CASE_GROUP), sort=False, dropna=False):
             first = group.iloc[0]
-            key = {
-                "case_id": case_id,
-                "family": first["family"],
-                "d_in": int(first["d_in"]),
-                "d_out": int(first["d_out"]),
-                "device": device,
-            }
-            by_mode = {r["mode"]: r for _, r in group.iterrows()}
+            key = {c: first[c] for c in schema.CASE_KEY}
+            key["d_in"], key["d_out"] = int(first["d_in"]), int(first["d_out"])
+            by_mode = {r["strategy"]: r for _, r in group.iterrows()}
             if FWD not in by_mode or REV not in by_mode:
                 only = ", ".join(sorted(by_mode))
                 rows.append(

@@ -276,7 +276,7 @@ Key = tuple[str, str, str]  # (case_id, device, mode)
 def _rows(df: pd.DataFrame) -> dict[Key, dict[str, Any]]:
     """results.csv rows by key; a key stored twice (a resumed run) keeps its last row."""
     records: list[dict[str, Any]] = df.to_dict("records")  # type: ignore[assignment]
-    return {(str(r["case_id"]), str(r["device"]), str(r["mode"])): r for r in records}
+    return {(str(r["case_id"]), str(r["device"]), str(r["strategy"])): r for r in records}
 
 
 def _num(v: Any) -> float:
@@ -486,7 +486,10 @@ def _verdicts(bv: pd.DataFrame, cv: pd.DataFrame) -> tuple[list[Finding], int]:
         n += 1
         if rb == rc:
             continue
-        ratios = f"fwd/rev time {_num(b[key]['ratio']):.3g} -> {_num(c[key]['ratio']):.3g}"
+        ratios = (
+            f"fwd/rev time {_num(b[key]['fwd_rev_ratio']):.3g} -> "
+            f"{_num(c[key]['fwd_rev_ratio']):.3g}"
+        )
         if rb in decisive and rc in decisive:
             kind, msg = Kind.FLIP, f"recommended {rb} -> {rc} ({ratios})"
         else:

@@ -64,7 +64,7 @@ def samples_by_key(df: pd.DataFrame) -> dict[Key, np.ndarray]:
         return {}
     seconds = pd.to_numeric(df["seconds"], errors="coerce")
     out = {}
-    for (cid, dev, mode), g in seconds.groupby([df["case_id"], df["device"], df["mode"]]):
+    for (cid, dev, mode), g in seconds.groupby([df["case_id"], df["device"], df["strategy"]]):
         v = g.to_numpy(dtype=float)
         out[(str(cid), str(dev), str(mode))] = v[np.isfinite(v) & (v > 0)]
     return out

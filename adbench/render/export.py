@@ -59,7 +59,7 @@ def github_action_benchmark(
     for row in res.results.to_dict("records"):
         if row.get("status") != schema.STATUS_OK:
             continue
-        stem = f"{row['case_id']} {row['mode']} {row['device']}"
+        stem = f"{row['case_id']} {row['strategy']} {row['device']}"
         for name in metrics:
             m = EXPORT_METRICS[name]
             value = _finite(row.get(m.column))

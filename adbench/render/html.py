@@ -160,7 +160,7 @@ def _failures(res: Results) -> str:
     if bad.empty:
         return ""
     items = "".join(
-        f"<li><code>{_e(r['case_id'])}</code> {_e(r['mode'])} on {_e(r['device'])}: "
+        f"<li><code>{_e(r['case_id'])}</code> {_e(r['strategy'])} on {_e(r['device'])}: "
         f"<b>{_e(r['status'])}</b>: {_e(r['reason'])}</li>"
         for _, r in bad.iterrows()
     )

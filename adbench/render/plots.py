@@ -170,7 +170,7 @@ def time_vs_size(
 
 
 def _time_line(ax: Axes, df: pd.DataFrame, mode: str, label: str, alpha: float = 1.0) -> None:
-    m = df[(df["mode"] == mode) & (df["status"] == schema.STATUS_OK)].sort_values("_x")
+    m = df[(df["strategy"] == mode) & (df["status"] == schema.STATUS_OK)].sort_values("_x")
     if m.empty:
         return
     x, y = m["_x"].to_numpy(float), m["median_s"].to_numpy(float)
@@ -198,7 +198,7 @@ def _mark_failures(ax: Axes, df: pd.DataFrame) -> None:
             label="not measured" if i == 0 else None,
         )
         ax.annotate(
-            f"{r['mode']} {r['status']}",
+            f"{r['strategy']} {r['status']}",
             (r["_x"], 0.04),
             xycoords=edge,
             xytext=(-6, 7),
@@ -212,12 +212,12 @@ def _mark_failures(ax: Axes, df: pd.DataFrame) -> None:
 def _ratio_panel(ax: Axes, v: pd.DataFrame, axis: str, crossover: Row | None) -> None:
     from matplotlib.ticker import FuncFormatter, NullFormatter
 
-    v = v[v["ratio"].notna()]
+    v = v[v["fwd_rev_ratio"].notna()]
     if not v.empty:
         _, xs = _axis_and_x(v) if axis != AXIS_RATIO else (axis, v["d_in"] / v["d_out"])
         v = v.assign(_x=xs.to_numpy(float)).sort_values("_x")
-        x, r = v["_x"].to_numpy(float), v["ratio"].to_numpy(float)
-        lo, hi = v["ratio_ci_low"].to_numpy(float), v["ratio_ci_high"].to_numpy(float)
+        x, r = v["_x"].to_numpy(float), v["fwd_rev_ratio"].to_numpy(float)
+        lo, hi = v["fwd_rev_ci_low"].to_numpy(float), v["fwd_rev_ci_high"].to_numpy(float)
         ls = "none" if axis == AXIS_RATIO else "-"
         yerr = np.vstack([np.clip(r - lo, 0, None), np.clip(hi - r, 0, None)])
         ax.errorbar(
@@ -321,7 +321,7 @@ def speedup_heatmap(verdicts: pd.DataFrame, family: str, device: str) -> Figure:
     cells = []
     for _, r in v.iterrows():
         i, j = d_ins.index(int(r["d_in"])), d_outs.index(int(r["d_out"]))
-        ratio = _num(r, "ratio")
+        ratio = _num(r, "fwd_rev_ratio")
         if ratio > 0:
             logr[i, j] = math.log10(ratio)
         cells.append((i, j, r))
@@ -384,7 +384,7 @@ def compile_vs_run(
     left, right = fig.subplots(1, 2, width_ratios=[3, 2], sharex=True)
     line = "-" if axis != AXIS_RATIO else "none"
     for mode in schema.MODES:
-        m = df[df["mode"] == mode].sort_values("_x")
+        m = df[df["strategy"] == mode].sort_values("_x")
         if m.empty:
             continue
         style = {"color": COLOURS[mode], "marker": MARKERS[mode]}

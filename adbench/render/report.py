@@ -65,9 +65,10 @@ def fmt_num(x: Any, digits: int = 3) -> str:
 
 
 def _interval(v: pd.Series) -> str:
-    if pd.isna(v.get("ratio")):
+    if pd.isna(v.get("fwd_rev_ratio")):
         return "-"
-    return f"{fmt_num(v['ratio'])} [{fmt_num(v['ratio_ci_low'])}, {fmt_num(v['ratio_ci_high'])}]"
+    low, high = fmt_num(v["fwd_rev_ci_low"]), fmt_num(v["fwd_rev_ci_high"])
+    return f"{fmt_num(v['fwd_rev_ratio'])} [{low}, {high}]"
 
 
 def _break_even(v: pd.Series) -> str:
@@ -138,7 +139,7 @@ def failures(res: Results) -> list[str]:
     df = res.results
     bad = df[df["status"] != "ok"]
     return [
-        f"{r['case_id']} {r['mode']} on {r['device']}: {r['status']}: {r['reason']}"
+        f"{r['case_id']} {r['strategy']} on {r['device']}: {r['status']}: {r['reason']}"
         for _, r in bad.iterrows()
     ]
 

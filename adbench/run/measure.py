@@ -14,6 +14,7 @@ so tests drive it with a fake clock.
 from __future__ import annotations
 
 import math
+import socket
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -67,8 +68,8 @@ class ModeResult:
     compile_s: float = math.nan
     first_call_s: float = math.nan
     cost: Mapping[str, float] = field(default_factory=dict)
-    jac_max_abs_diff: float = math.nan
-    jac_max_abs: float = math.nan
+    max_abs_diff: float = math.nan
+    max_abs: float = math.nan
 
 
 @dataclass(frozen=True)
@@ -82,14 +83,20 @@ class CaseResult:
     dtype: str
     jit: bool
     modes: tuple[ModeResult, ...]
+    host: str = ""
+    started_at: float = math.nan  # seconds since the epoch, this host's clock
+    ended_at: float = math.nan
 
     def _key(self) -> dict[str, Any]:
         """The schema.CASE_KEY columns every row of this case starts with."""
         return {
             "case_id": self.case.case_id,
             "family": self.case.family,
+            "task": "jacobian",
             "d_in": self.case.d_in,
             "d_out": self.case.d_out,
+            "batch": 1,
+            "host": self.host,
             "device": self.device,
         }
 
@@ -99,7 +106,7 @@ class CaseResult:
             s = stats.summarize(m.samples)
             row: dict[str, Any] = {
                 **self._key(),
-                "mode": m.mode,
+                "strategy": m.mode,
                 "source": self.case.source,
                 "device_kind": self.device_kind,
                 "platform": self.platform,
@@ -123,21 +130,31 @@ class CaseResult:
                 "lower_s": m.lower_s,
                 "compile_s": m.compile_s,
                 "first_call_s": m.first_call_s,
-                "jac_max_abs_diff": m.jac_max_abs_diff,
-                "jac_max_abs": m.jac_max_abs,
+                "setup_s": 0.0,
+                "max_abs_diff": m.max_abs_diff,
+                "max_abs": m.max_abs,
+                "started_at": self.started_at,
+                "ended_at": self.ended_at,
             }
             row.update(m.cost)
-            rows.append(row)
+            # columns this measurement does not fill are present and empty
+            rows.append({c: row.get(c, math.nan) for c in schema.RESULT_COLUMNS})
         return rows
+
+    def _order(self, round_: int) -> list[str]:
+        """The strategies in the order they were timed in `round_` (see interleave)."""
+        timed = [m.mode for m in self.modes if m.samples]
+        return timed if round_ % 2 == 0 else timed[::-1]
 
     def sample_rows(self) -> list[dict[str, Any]]:
         return [
             {
                 **self._key(),
-                "mode": m.mode,
+                "strategy": m.mode,
                 "round": i,
                 "n_inner": m.n_inner,
                 "seconds": t,
+                "position": order.index(m.mode) if (order := self._order(i)) else math.nan,
             }
             for m in self.modes
             for i, t in enumerate(m.samples)
@@ -146,6 +163,11 @@ class CaseResult:
     @property
     def failed(self) -> bool:
         return any(m.status != schema.STATUS_OK for m in self.modes)
+
+
+def this_host() -> str:
+    """The machine's name as rows record it, so rows from several machines never collide."""
+    return socket.gethostname() or "localhost"
 
 
 # --------------------------------------------------------------------------- timing loop
@@ -315,6 +337,8 @@ def measure_case(
     they become the status and reason of its rows."""
     import jax
 
+    started_at = time.time()
+
     def finish(mode_results: Sequence[ModeResult]) -> CaseResult:
         return CaseResult(
             case=case,
@@ -324,6 +348,9 @@ def measure_case(
             dtype=settings.dtype,
             jit=settings.jit,
             modes=tuple(mode_results),
+            host=this_host(),
+            started_at=started_at,
+            ended_at=time.time(),
         )
 
     mem_budget = memory.for_device(settings.max_memory_bytes, device)
@@ -419,7 +446,7 @@ def measure_case(
         )
         for m in runners:
             results[m] = replace(results[m], n_inner=n_inner[m], samples=tuple(samples[m]))
-    return finish([replace(results[m], jac_max_abs_diff=diff, jac_max_abs=scale) for m in modes])
+    return finish([replace(results[m], max_abs_diff=diff, max_abs=scale) for m in modes])
 
 
 def _cross_check(

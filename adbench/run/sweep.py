@@ -24,7 +24,7 @@ from typing import Any
 from adbench import __version__
 from adbench.run.cases import Case
 from adbench.run.config import LoadedConfig, resume_conflict
-from adbench.run.measure import CaseResult, ModeResult, Settings, measure_case
+from adbench.run.measure import CaseResult, ModeResult, Settings, measure_case, this_host
 from adbench.store import schema
 from adbench.store.results import (
     ResultsError,
@@ -86,6 +86,7 @@ def fingerprint(loaded: LoadedConfig, devices: Sequence[Any]) -> dict[str, Any]:
     config = loaded.config.model_dump(mode="json")
     return {
         "schema_version": schema.SCHEMA_VERSION,
+        "host": this_host(),
         "adbench_version": __version__,
         "jax_version": jax.__version__,
         "jaxlib_version": getattr(jaxlib, "__version__", "?"),
@@ -171,6 +172,7 @@ def _in_process(settings: Settings, modes: Sequence[str]) -> Callable[[Planned],
                 dtype=settings.dtype,
                 jit=settings.jit,
                 modes=tuple(ModeResult(m, schema.STATUS_ERROR, why) for m in modes),
+                host=this_host(),
             )
 
     return measure

@@ -22,13 +22,14 @@ import contextlib
 import multiprocessing as mp
 import os
 import signal
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from adbench.run.cases import Case
 from adbench.run.config import LoadedConfig
-from adbench.run.measure import CaseResult, ModeResult, Settings
+from adbench.run.measure import CaseResult, ModeResult, Settings, this_host
 from adbench.store import schema
 
 # Seconds the child may take to import JAX and the user's factories before a case is sent.
@@ -113,7 +114,7 @@ def _child(conn: Any, loaded: LoadedConfig, settings: Settings, modes: list[str]
                 r = measure_case(cases[job.case_id], device, settings, modes)
             reply: tuple[str, Any] = (
                 "done",
-                (r.device, r.device_kind, r.platform, r.dtype, r.jit, r.modes),
+                (r.device, r.device_kind, r.platform, r.dtype, r.jit, r.modes, r.started_at),
             )
         except Exception as exc:
             reply = ("failed", f"adbench failed on this case: {_one_line(exc)}")
@@ -180,6 +181,7 @@ class Worker:
             platform=str(device.platform),
             dtype=self.settings.dtype,
             jit=self.settings.jit,
+            host=this_host(),
         )
 
         def failed(status: str, reason: str) -> CaseResult:
@@ -211,9 +213,9 @@ class Worker:
             return failed(schema.STATUS_ERROR, _death(self._stop()))
         if kind != "done":
             return failed(schema.STATUS_ERROR, str(payload))
-        dev, kind_, platform, dtype, jit, modes = payload
+        dev, kind_, platform, dtype, jit, modes, started_at = payload
         meta.update(device=dev, device_kind=kind_, platform=platform, dtype=dtype, jit=jit)
-        return CaseResult(**meta, modes=modes)
+        return CaseResult(**meta, modes=modes, started_at=started_at, ended_at=time.time())
 
     def _stop(self) -> int | None:
         """Kill the child now; its exit code."""

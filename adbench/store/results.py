@@ -8,7 +8,11 @@ process keeps every completed case and at worst leaves a torn last line. Readers
   were never written, and says so in ``Results.notes``; anything else malformed is a
   :class:`ResultsError` naming the file, line and column.
 * :func:`repair` (``adbench run --resume``) rewrites the files without them, and without the
-  rows of a case that lacks a mode, so the case is measured again and no row is ever doubled.
+  rows of a case that lacks a strategy, so the case is measured again and no row is ever doubled.
+
+Directories written by an older schema version load through :mod:`adbench.store.migrate`
+(read with the columns that version wrote, lifted to the current ones, derived tables
+recomputed); they can be reported and compared, but not resumed into.
 
 ``meta.json`` is written at the start and rewritten (atomically) at the end; ``verdicts.csv`` is
 written at the end, and is recomputed from the other files when absent or stale.
@@ -31,7 +35,7 @@ from typing import Any
 
 import pandas as pd
 
-from adbench.store import schema
+from adbench.store import migrate, schema
 
 
 class ResultsError(Exception):
@@ -60,6 +64,7 @@ OWN_FILES = (
     schema.SAMPLES_FILE,
     schema.VERDICTS_FILE,
     schema.CROSSOVER_FILE,
+    schema.RANKING_FILE,
     schema.META_FILE,
 )
 # Columns that hold text; every other column of the three tables is a number (NaN allowed).
@@ -67,8 +72,11 @@ TEXT_COLUMNS = frozenset(
     {
         "case_id",
         "family",
+        "task",
+        "host",
         "device",
-        "mode",
+        "mode",  # version 1
+        "strategy",
         "source",
         "device_kind",
         "platform",
@@ -76,7 +84,12 @@ TEXT_COLUMNS = frozenset(
         "jit",
         "status",
         "reason",
+        "sparse_mode",
         "recommended",
+        "tie_set",
+        "runner_up",
+        "fastest_unfit",
+        "fwd_rev",
         "textbook",
         "agrees_with_textbook",
     }
@@ -182,7 +195,12 @@ def check_out_dir(d: Path, *, resume: bool, force: bool) -> None:
             "--resume and --force only work on one, so choose another --out"
         )
     if resume:
-        read_meta(d)
+        version = read_meta(d).get("schema_version")
+        if version != schema.SCHEMA_VERSION:
+            raise ResultsError(
+                f"{d}: written by an older adbench (results schema version {version}); it can "
+                "be reported and compared but not resumed; choose another --out"
+            )
     elif not force:
         raise ResultsError(
             f"{d}: results already exist; use --resume to measure only the missing cases, "
@@ -206,9 +224,9 @@ class ResultsWriter:
         d.mkdir(parents=True, exist_ok=True)
 
     def drop_derived(self) -> None:
-        """Delete verdicts.csv and crossover.csv: after a resume they would be stale until the
-        run ends (a reader recomputes them when absent)."""
-        for name in (schema.VERDICTS_FILE, schema.CROSSOVER_FILE):
+        """Delete the derived tables: after a resume they would be stale until the run ends (a
+        reader recomputes them when absent)."""
+        for name in (schema.VERDICTS_FILE, schema.CROSSOVER_FILE, schema.RANKING_FILE):
             (self.directory / name).unlink(missing_ok=True)
 
     def _append(self, name: str, columns: Sequence[str], rows: Iterable[Mapping[str, Any]]) -> None:
@@ -247,6 +265,9 @@ class ResultsWriter:
     def write_crossovers(self, crossovers: pd.DataFrame) -> None:
         self._write_table(schema.CROSSOVER_FILE, schema.CROSSOVER_COLUMNS, crossovers)
 
+    def write_ranking(self, ranking: pd.DataFrame) -> None:
+        self._write_table(schema.RANKING_FILE, schema.RANKING_COLUMNS, ranking)
+
     def _write_table(self, name: str, columns: Sequence[str], df: pd.DataFrame) -> None:
         """A derived table, replaced whole and atomically."""
         out = df.reindex(columns=list(columns))
@@ -274,10 +295,10 @@ def read_meta(directory: Path) -> dict[str, Any]:
     if not isinstance(meta, dict):
         raise ResultsError(f"{path}: expected a JSON object")
     version = meta.get("schema_version")
-    if version != schema.SCHEMA_VERSION:
+    if version not in schema.READABLE_VERSIONS:
+        readable = ", ".join(str(v) for v in schema.READABLE_VERSIONS)
         raise ResultsError(
-            f"{path}: results schema version {version!r}; this adbench reads version "
-            f"{schema.SCHEMA_VERSION}"
+            f"{path}: results schema version {version!r}; this adbench reads versions {readable}"
         )
     return meta
 
@@ -349,7 +370,13 @@ def _typed(table: _Table, columns: Sequence[str]) -> pd.DataFrame:
                 f"{table.path}:{table.lines[i]}: column {col}: {raw.iloc[i]!r} is not a number"
             )
         df[col] = num
-    for col, valid in (("status", schema.STATUSES), ("mode", schema.MODES)):
+    checks = (
+        ("status", schema.STATUSES),
+        ("strategy", schema.ALL_STRATEGIES),
+        ("task", schema.TASKS),
+        ("mode", schema.MODES),  # version 1
+    )
+    for col, valid in checks:
         if col in df.columns:
             bad = ~df[col].isin(valid)
             if bad.any():
@@ -358,7 +385,7 @@ def _typed(table: _Table, columns: Sequence[str]) -> pd.DataFrame:
                     f"{table.path}:{table.lines[i]}: column {col}: {df[col].iloc[i]!r} is not "
                     f"one of {', '.join(valid)}"
                 )
-    for col in ("d_in", "d_out", "n_inner", "n_samples", "round", "outliers"):
+    for col in ("d_in", "d_out", "batch", "n_inner", "n_samples", "round", "position", "outliers"):
         if col in df.columns and df[col].notna().all():
             df[col] = df[col].astype("int64")
     if "jit" in df.columns:
@@ -382,7 +409,11 @@ def _read_table(path: Path, columns: Sequence[str], *, required: bool) -> tuple[
 
 
 def _keys(df: pd.DataFrame) -> pd.Series:
-    return df["case_id"].astype(str) + "\0" + df["device"].astype(str)
+    """One string per measured case x device (schema.CASE_GROUP)."""
+    key = df[schema.CASE_GROUP[0]].astype(str)
+    for col in schema.CASE_GROUP[1:]:
+        key = key + "\0" + df[col].fillna("").astype(str)
+    return key
 
 
 def load_results(directory: str | os.PathLike[str], *, with_verdicts: bool = True) -> Results:
@@ -399,8 +430,12 @@ def load_results(directory: str | os.PathLike[str], *, with_verdicts: bool = Tru
     if not d.is_dir():
         raise ResultsError(f"{d}: not a directory")
     meta = read_meta(d)
+    version = int(meta["schema_version"])
+    result_columns, sample_columns = migrate.COLUMNS_BY_VERSION.get(
+        version, (schema.RESULT_COLUMNS, schema.SAMPLE_COLUMNS)
+    )
     notes: list[str] = []
-    results, torn = _read_table(d / schema.RESULTS_FILE, schema.RESULT_COLUMNS, required=True)
+    results, torn = _read_table(d / schema.RESULTS_FILE, result_columns, required=True)
     if torn:
         notes.append(
             f"{schema.RESULTS_FILE}: ignored an incomplete last line (the run was killed while "
@@ -408,9 +443,10 @@ def load_results(directory: str | os.PathLike[str], *, with_verdicts: bool = Tru
         )
     if results.empty:
         raise ResultsError(f"{d / schema.RESULTS_FILE}: holds no case yet")
-    samples, torn = _read_table(d / schema.SAMPLES_FILE, schema.SAMPLE_COLUMNS, required=False)
+    samples, torn = _read_table(d / schema.SAMPLES_FILE, sample_columns, required=False)
     if torn:
         notes.append(f"{schema.SAMPLES_FILE}: ignored an incomplete last line")
+    results, samples = migrate.upgrade(version, results, samples, meta)
     if len(samples):
         orphan = ~_keys(samples).isin(set(_keys(results)))
         if orphan.any():
@@ -422,7 +458,9 @@ def load_results(directory: str | os.PathLike[str], *, with_verdicts: bool = Tru
     verdicts_path = d / schema.VERDICTS_FILE
     verdicts = None
     if verdicts_path.is_file():
-        verdicts, _ = _read_table(verdicts_path, schema.VERDICT_COLUMNS, required=True)
+        verdict_columns = migrate.VERDICT_COLUMNS_BY_VERSION.get(version, schema.VERDICT_COLUMNS)
+        verdicts, _ = _read_table(verdicts_path, verdict_columns, required=True)
+        verdicts = migrate.upgrade_verdicts(version, verdicts, meta)
         if set(_keys(verdicts)) != set(_keys(results)):
             verdicts = None  # stale: written before a resume added cases
     if verdicts is None and with_verdicts:
@@ -441,8 +479,8 @@ def load_results(directory: str | os.PathLike[str], *, with_verdicts: bool = Tru
 
 
 def _complete(table: _Table, modes: Sequence[str]) -> set[tuple[str, str]]:
-    """(case_id, device) keys of `table` (results.csv) that have a row for every mode."""
-    i_case, i_dev, i_mode = (table.header.index(c) for c in ("case_id", "device", "mode"))
+    """(case_id, device) keys of `table` (results.csv) that have a row for every strategy."""
+    i_case, i_dev, i_mode = (table.header.index(c) for c in ("case_id", "device", "strategy"))
     seen: dict[tuple[str, str], set[str]] = {}
     for rec in table.rows:
         seen.setdefault((rec[i_case], rec[i_dev]), set()).add(rec[i_mode])
@@ -450,7 +488,8 @@ def _complete(table: _Table, modes: Sequence[str]) -> set[tuple[str, str]]:
 
 
 def completed_keys(directory: Path, modes: Sequence[str] = schema.MODES) -> set[tuple[str, str]]:
-    """(case_id, device) pairs stored with a row for every one of `modes`, for --resume."""
+    """(case_id, device) pairs stored with a row for every one of `modes` (strategies), for
+    --resume. A case measured on any host counts (an engine spreads cases over machines)."""
     path = directory / schema.RESULTS_FILE
     if not path.is_file() or path.stat().st_size == 0:
         return set()

@@ -8,34 +8,64 @@ once. A results directory holds:
     verdicts.csv  one row per case x device (VERDICT_COLUMNS), written when the run ends
     crossover.csv one row per family x device (CROSSOVER_COLUMNS), written when the run ends;
                   optional: readers recompute it from results.csv and samples.csv when absent
+    ranking.csv   one row per case x strategy x device (RANKING_COLUMNS): each strategy's time
+                  relative to the fastest, with its interval and rank; derived, written at the end
     meta.json     environment fingerprint and run settings (META_KEYS), schema_version included
 
 History of SCHEMA_VERSION (bump it when a reader of an older directory would misread a newer one):
-    1  first format.
+    1  first format: two modes (jacfwd, jacrev), column `mode`, Jacobians only.
+    2  strategies and tasks. `mode` became `strategy` (any name of STRATEGIES); new key columns
+       `task`, `batch` and `host` (rows from several machines never collide); results gain
+       `setup_s` (one-off seconds outside XLA, e.g. sparsity detection + colouring),
+       `chunk_size`, `colors`, `sparse_mode`, `nnz`, the instruction-count columns and the
+       measurement's `started_at` / `ended_at`; `jac_max_abs_diff` / `jac_max_abs` became
+       `max_abs_diff` / `max_abs` (against the task's reference strategy); samples gain
+       `position` (order inside the round). Verdicts are N-way (`recommended` is a strategy,
+       `tie` or `none`; `tie_set`, `runner_up`; the classic jacfwd-vs-jacrev view moved to
+       `fwd_rev*` columns); ranking.csv is new. Migration (adbench.store.migrate): a version-1
+       directory loads as version 2 (mode -> strategy, task "jacobian", batch 1, host from
+       meta or "", the new columns empty) and its verdicts are recomputed from its samples.
 """
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+READABLE_VERSIONS = (1, 2)  # older versions are migrated on load (adbench.store.migrate)
 
 RESULTS_FILE = "results.csv"
 SAMPLES_FILE = "samples.csv"
 VERDICTS_FILE = "verdicts.csv"
 CROSSOVER_FILE = "crossover.csv"
+RANKING_FILE = "ranking.csv"
 META_FILE = "meta.json"
 
-MODES = ("jacfwd", "jacrev")
+# Tasks and their strategies: names are part of the results contract (adbench.run.strategies
+# implements them and checks it matches this table). The first strategy of each task is its
+# reference: every other strategy's result is checked against it.
+TASKS = ("jacobian", "hessian", "laplacian")
+STRATEGIES: dict[str, tuple[str, ...]] = {
+    "jacobian": ("jacfwd", "jacrev", "jacfwd_chunked", "jacrev_chunked", "linearize", "sparse"),
+    "hessian": ("fwd_over_rev", "rev_over_fwd", "rev_over_rev", "fwd_over_fwd", "sparse"),
+    "laplacian": ("hessian_trace", "fwd_fwd", "taylor", "hvp"),
+}
+REFERENCE = {task: names[0] for task, names in STRATEGIES.items()}
+ALL_STRATEGIES = tuple(dict.fromkeys(n for names in STRATEGIES.values() for n in names))
+MODES = ("jacfwd", "jacrev")  # the classic two: the fwd-vs-rev view, crossover, textbook rule
 
-# Identity of a case on one device; every table carries these first.
-CASE_KEY = ("case_id", "family", "d_in", "d_out", "device")
+# Identity of a case on one device of one machine; every table carries these first.
+CASE_KEY = ("case_id", "family", "task", "d_in", "d_out", "batch", "host", "device")
+# What identifies one measured case x device (groupby keys) and one row of results.csv.
+CASE_GROUP = ("case_id", "host", "device")
+ROW_KEY = (*CASE_GROUP, "strategy")
 
 # status values of a results row. Anything but "ok" carries a one-line `reason`.
 STATUS_OK = "ok"
 STATUS_ERROR = "error"  # the user's factory or function raised, or returned something unusable
-STATUS_MISMATCH = "mismatch"  # jacfwd and jacrev disagree beyond tolerance (not timed)
+STATUS_MISMATCH = "mismatch"  # disagrees with the task's reference beyond tolerance (not timed)
 STATUS_NONFINITE = "nonfinite"  # the Jacobian holds NaN or Inf
 STATUS_MEMORY = "memory"  # refused before running: estimated memory above the budget
 STATUS_TIMEOUT = "timeout"  # the case ran past --case-timeout
+STATUS_SKIPPED = "skipped"  # not run, on purpose: e.g. a chunked twin whose chunk holds the basis
 STATUSES = (
     STATUS_OK,
     STATUS_ERROR,
@@ -43,11 +73,12 @@ STATUSES = (
     STATUS_NONFINITE,
     STATUS_MEMORY,
     STATUS_TIMEOUT,
+    STATUS_SKIPPED,
 )
 
 RESULT_COLUMNS = (
     *CASE_KEY,
-    "mode",
+    "strategy",
     "source",  # "builtin:power" or "callable:my_functions.py:residuals"
     "device_kind",  # e.g. "cpu", "NVIDIA H100 80GB HBM3"
     "platform",  # "cpu", "gpu", "tpu"
@@ -72,6 +103,7 @@ RESULT_COLUMNS = (
     # one-off costs, seconds
     "lower_s",  # trace + lower to StableHLO
     "compile_s",  # XLA compile
+    "setup_s",  # one-off seconds outside XLA (sparse: sparsity detection + colouring)
     "first_call_s",  # first execution after compile
     # XLA's own view of the compiled Jacobian: deterministic for a given jax/jaxlib/backend
     "flops",
@@ -81,43 +113,82 @@ RESULT_COLUMNS = (
     "argument_bytes",
     "output_bytes",
     "generated_code_bytes",
-    # correctness
-    "jac_max_abs_diff",  # max |J_fwd - J_rev|
-    "jac_max_abs",  # max |J|, the scale the difference is judged against
+    # what the strategy chose (empty where it does not apply)
+    "chunk_size",  # basis vectors per chunk (chunked strategies)
+    "colors",  # colours of the sparsity pattern = compressed JVPs/VJPs (sparse)
+    "sparse_mode",  # "fwd" or "rev": the direction with fewer colours (sparse)
+    "nnz",  # stored non-zeros of the sparse result (sparse)
+    # correctness, against the task's reference strategy
+    "max_abs_diff",  # max |D - D_reference| (0 for the reference itself)
+    "max_abs",  # max |D_reference|, the scale the difference is judged against
+    # simulated instruction counts (adbench run --measure instructions), per call
+    "instructions",  # median over repetitions
+    "instructions_spread",  # (max - min) / median over repetitions
+    "instructions_reps",
+    # when this case was measured (seconds since the epoch, this host's clock)
+    "started_at",
+    "ended_at",
 )
 
 SAMPLE_COLUMNS = (
     *CASE_KEY,
-    "mode",
-    "round",  # 0, 1, ... : samples of both modes with the same round were taken back to back
+    "strategy",
+    "round",  # 0, 1, ... : samples of all strategies with the same round were taken back to back
+    "position",  # 0, 1, ... : order inside the round (rotated every round)
     "n_inner",
     "seconds",  # seconds per call: the sample's total time / n_inner
 )
 
 VERDICT_COLUMNS = (
     *CASE_KEY,
-    "recommended",  # "jacfwd", "jacrev", "tie", or "n/a" (a mode failed or was not run)
-    "speedup",  # winner's time advantage: slower median / faster median (>= 1)
-    "ratio",  # time ratio jacfwd / jacrev: median of the per-round ratios
+    "recommended",  # the fastest strategy when it beats the runner-up beyond the margin; "tie"
+    #                 (see tie_set); "none" when no strategy ran
+    "tie_set",  # strategies the evidence cannot separate from the fastest, joined by "|"
+    "runner_up",  # the second fastest strategy that ran
+    "speedup",  # runner-up time / fastest time (>= 1)
+    "ratio",  # t(fastest) / t(runner-up): median of per-round ratios (<= 1)
     "ratio_ci_low",  # bootstrap 95% CI of that median
     "ratio_ci_high",
     "margin",  # practical margin used for ties, e.g. 0.1
+    "best_s",  # median seconds per call of the fastest strategy
+    "n_ran",  # strategies measured ok
+    "n_strategies",  # strategies asked for
+    "fastest_unfit",  # a strategy refused by the memory guard that the prediction says is faster
+    "break_even_calls",  # calls after which the fastest has repaid a longer one-off cost
+    # the classic two-mode view (Jacobian tasks with both jacfwd and jacrev; else empty)
+    "fwd_rev",  # "jacfwd", "jacrev", "tie" or "n/a"
+    "fwd_rev_ratio",  # t(jacfwd) / t(jacrev), median of per-round ratios
+    "fwd_rev_ci_low",
+    "fwd_rev_ci_high",
     "median_jacfwd_s",
     "median_jacrev_s",
     "flop_ratio",  # flops jacfwd / flops jacrev
     "temp_ratio",  # temp bytes jacfwd / jacrev
     "compile_jacfwd_s",
     "compile_jacrev_s",
-    "break_even_calls",  # calls after which the run-time winner has repaid a longer compile
     "textbook",  # what d_in vs d_out alone suggests: jacfwd, jacrev or either
     "agrees_with_textbook",
     "reason",  # one line, the evidence in words
+)
+
+RANKING_COLUMNS = (
+    *CASE_KEY,
+    "strategy",
+    "status",
+    "rank",  # 1 = fastest; strategies tied with the fastest share rank 1; empty if not ok
+    "rel_time",  # t(strategy) / t(fastest): median of per-round ratios (>= 1)
+    "rel_ci_low",  # bootstrap 95% CI of that median
+    "rel_ci_high",
+    "median_s",
+    "once_s",  # one-off seconds: lower + compile + setup
+    "reason",  # why not ranked, or the evidence in words
 )
 
 # SCHEMA note: crossover.csv was added within version 1. It is optional and derived (see
 # adbench.crossover), so a reader of version 1 that does not know it misreads nothing.
 CROSSOVER_COLUMNS = (
     "family",
+    "host",
     "device",
     "axis",  # what the sweep varies: "d_out" (d_in fixed), "d_in" (d_out fixed), "d_in/d_out"
     "fixed",  # the dimension held fixed on a one-axis sweep; empty on "d_in/d_out"
@@ -142,6 +213,7 @@ CROSSOVER_COLUMNS = (
 
 META_KEYS = (
     "schema_version",
+    "host",
     "adbench_version",
     "jax_version",
     "jaxlib_version",
@@ -162,6 +234,7 @@ META_KEYS = (
 )
 
 
-def case_id(family: str, d_in: int, d_out: int) -> str:
-    """The stable name of a case, e.g. ``power/1x10000``."""
-    return f"{family}/{d_in}x{d_out}"
+def case_id(family: str, d_in: int, d_out: int, batch: int = 1) -> str:
+    """The stable name of a case, e.g. ``power/1x10000``, ``mlp_u/8x1/b256`` with a batch."""
+    base = f"{family}/{d_in}x{d_out}"
+    return base if batch == 1 else f"{base}/b{batch}"
