@@ -1,0 +1,1 @@
+"""Running a benchmark: configs, cases, differentiation strategies, timing and sweeps."""
