@@ -165,7 +165,9 @@ def _over_batch(per_point: Fn) -> Fn:
 
     A vmapped asdex BCOO repeats the (constant) pattern for every point: indices (B, nnz, 2). We
     keep one copy, indices (1, nnz, 2), which BCOO broadcasts over its batch dimension; the values
-    stay (B, nnz). benchmarks/strategies_micro.py measures both (Broyden, n = 3000, B = 32).
+    stay (B, nnz). Broyden n = 3000, B = 32 (benchmarks/strategies_micro.py, 2-core CPU): 1.2 MB
+    of output against 3.5 MB for the plain vmap (XLA memory_analysis, exact); run times were
+    within this machine's noise (0.13-0.39 ms against 0.19-0.34 ms over four runs).
     """
     import jax
     from jax.experimental import sparse
