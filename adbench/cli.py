@@ -322,7 +322,8 @@ def run(
                 on_note=lambda note: err.print(f"note: {note}", markup=False, highlight=False),
             )
     except WriteError as exc:  # disk full, a file-size limit, a read-only directory
-        fail(str(exc), then=continue_with())
+        started = (out_dir / "meta.json").is_file()  # else nothing to continue: run it again
+        fail(str(exc), then=continue_with() if started else None)
     except ResultsError as exc:
         fail(str(exc))
     except KeyboardInterrupt:

@@ -483,8 +483,9 @@ def factory_call_problem(factory: Any, params: Mapping[str, Any], name: str) -> 
     """Why ``factory(d_in, d_out, **params)`` would fail for its signature, or None.
 
     Checked against ``inspect.signature`` before anything runs (nothing is called): a misspelt
-    or unknown param, a required keyword missing, or a factory that cannot take two positional
-    sizes. A factory whose signature Python cannot read (a C function) passes.
+    or unknown param, or a required keyword missing. A factory that cannot take the two sizes
+    at all, or whose signature Python cannot read (a C function), passes: calling it fails,
+    and that is recorded as each case's error (status ``error``), as any factory fault is.
     """
     import inspect
 
@@ -512,6 +513,10 @@ def factory_call_problem(factory: Any, params: Mapping[str, Any], name: str) -> 
                 hint = f"; did you mean {close[0]!r}?" if close else ""
                 takes = f"it takes {', '.join(named)}" if named else "it takes no params"
                 return f"{name}{sig} has no parameter {key!r}{hint} ({takes})"
+    try:
+        sig.bind_partial(1, 1)
+    except TypeError:  # cannot take the sizes at all: the case reports the factory's TypeError
+        return None
     try:
         sig.bind(1, 1, **params)
     except TypeError as exc:
