@@ -260,6 +260,7 @@ def run(
     from adbench.run.config import ConfigError, default_config_path, load_config
     from adbench.store.repair import count_stored
     from adbench.store.results import ResultsError, WriteError
+    from adbench.store.schema import META_FILE
 
     if resume and force:
         fail("--resume and --force cannot be combined")
@@ -322,7 +323,7 @@ def run(
                 on_note=lambda note: err.print(f"note: {note}", markup=False, highlight=False),
             )
     except WriteError as exc:  # disk full, a file-size limit, a read-only directory
-        started = (out_dir / "meta.json").is_file()  # else nothing to continue: run it again
+        started = (out_dir / META_FILE).is_file()  # else nothing to continue: run it again
         fail(str(exc), then=continue_with() if started else None)
     except ResultsError as exc:
         fail(str(exc))
