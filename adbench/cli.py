@@ -68,14 +68,17 @@ def _console(stderr: bool = False) -> Console:
     return Console(stderr=stderr, width=width, highlight=False)
 
 
-def fail(*messages: str, code: int = EXIT_USAGE, then: str | None = None) -> NoReturn:
-    """Print each message as one `error:` line on stderr, then `then` as is, and exit."""
+def fail(
+    message: str | Sequence[str], code: int = EXIT_USAGE, *, then: str | None = None
+) -> NoReturn:
+    """Print the message (or each of several, e.g. every problem of a run file) as one `error:`
+    line on stderr, then `then` as is, and exit."""
     from rich.markup import escape
 
     err = _console(stderr=True)
     # the message is the user's text (paths, YAML keys like [d_in, d_out]): never markup
-    for message in messages:
-        err.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
+    for line in [message] if isinstance(message, str) else message:
+        err.print(f"[bold red]error:[/] {escape(line)}", soft_wrap=True)
     if then:
         err.print(then, markup=False, highlight=False, soft_wrap=True)
     raise typer.Exit(code)
@@ -269,7 +272,7 @@ def run(
         loaded = load_config(config if config is not None else default_config_path())
         cases = api.select_families(loaded, expand(loaded), only or [])
     except ConfigError as exc:
-        fail(*exc.problems)
+        fail(exc.problems)
     # absolute from here on: a factory that changes directory cannot move the results
     loaded = api.absolute(loaded)
     out_dir = (out if out is not None else _default_out(loaded.config.name)).absolute()
@@ -694,7 +697,7 @@ def validate(
         loaded = load_config(config)
         cases = expand(loaded)
     except ConfigError as exc:
-        fail(*exc.problems)
+        fail(exc.problems)
     families = len(loaded.config.families)
     _console().print(f"{config}: valid; {families} families, {len(cases)} cases", **_PLAIN)
 

@@ -76,11 +76,12 @@ def test_dry_run_does_not_import_jax(two_families, tmp_path):
     code = (
         "import sys; from adbench.cli import app; sys.argv = ['adbench', 'run', "
         f"{str(two_families)!r}, '--dry-run', '--out', {str(tmp_path / 'o')!r}]\n"
-        "try:\n    app()\nexcept SystemExit:\n    pass\n"
+        "try:\n    app()\nexcept SystemExit as exc:\n    assert not exc.code, exc.code\n"
         "assert 'jax' not in sys.modules, 'dry run imported jax'\n"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr
+    assert "power/1x100000" in proc.stdout
 
 
 def test_only_runs_the_named_families_and_resume_completes(two_families, tmp_path):

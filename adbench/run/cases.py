@@ -89,7 +89,7 @@ def resolve_factory(spec: FamilySpec, config_path: Path, where: str = "") -> Fac
     if spec.builtin is not None:
         return families.get_builtin(spec.builtin).factory
     assert spec.callable is not None
-    base = config_path.parent
+    base = config_path.absolute().parent  # absolute: a later os.chdir cannot move it
     where = f"{where or config_path}.callable"
     target, _, attr = spec.callable.rpartition(":")
     if target.endswith(".py") or "/" in target or "\\" in target:
