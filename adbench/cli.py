@@ -359,38 +359,15 @@ def _print_plan(
 ) -> None:
     """`run --dry-run`: the cases, each one's least memory need, the expected timing seconds."""
     from adbench import api
-    from adbench.run.memory import gib
+    from adbench.render.show import plan_lines
     from adbench.store.repair import completed_keys
 
     done = completed_keys(out_dir, loaded.config.modes) if resume and out_dir.is_dir() else set()
     plan = api.plan_run(loaded, cases, budget_bytes=budget, done=done)
     out = _console()
     out.print(f"run file {loaded.path} (name {loaded.config.name}); results {out_dir}", **_PLAIN)
-    width = max([len("case"), *(len(c.case_id) for c in plan.cases)])
-    out.print(f"{'case':<{width}}  {'d_in':>8}  {'d_out':>8}  {'memory':>10}  note", **_PLAIN)
-    for c in plan.cases:
-        note = ""
-        if c.over_budget:
-            note = f"refused: over the memory budget of {gib(budget or 0)}"
-        elif c.stored_on:
-            note = f"stored on {', '.join(c.stored_on)}: skipped"
-        out.print(
-            f"{c.case_id:<{width}}  {c.d_in:>8}  {c.d_out:>8}  {gib(c.memory_bytes):>10}  {note}",
-            **_PLAIN,
-        )
-    guard = f"budget {gib(budget)}" if budget is not None else "the guard is off"
-    out.print(
-        f"{len(plan.cases)} case(s), {plan.to_run} to measure on each device: about "
-        f"{plan.timing_s:.3g} s of timing per device ({plan.to_run} x time_budget_s "
-        f"{plan.time_budget_s:g} s; cases with very slow calls take up to 3x), plus tracing "
-        "and compiling, which only a run can tell.",
-        **_PLAIN,
-    )
-    out.print(
-        "memory: the Jacobian on the device plus its host copies, the least any mode needs; "
-        f"XLA's analysis of each compiled mode is the real guard ({guard}).",
-        **_PLAIN,
-    )
+    for line in plan_lines(plan):
+        out.print(line, **_PLAIN)
 
 
 _PLAIN: dict[str, Any] = {"markup": False, "highlight": False, "soft_wrap": True}

@@ -1,4 +1,5 @@
-"""`adbench show DIR [CASE]`: one case in full, every stored number of every strategy.
+"""`adbench show DIR [CASE]`: one case in full, every stored number of every strategy; and
+`adbench run --dry-run`'s list of what a run would measure.
 
 The verdict table keeps one line per case and hides a failed strategy's reason behind "n/a";
 this view is where that reason, the one-off costs and XLA's numbers are read. Renders lines of
@@ -10,13 +11,16 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from adbench.render.report import fmt_bytes, fmt_num, fmt_seconds
 from adbench.store import schema
 from adbench.store.reader import Results
+
+if TYPE_CHECKING:
+    from adbench.api import RunPlan
 
 
 class UnknownCase(LookupError):
@@ -167,3 +171,30 @@ def _strategy(r: dict[str, Any], samples: pd.DataFrame, case_id: str, device: st
             more = f", ... ({len(mine)} in all)" if len(mine) > 12 else ""
             out.append(f"    samples    {secs}{more}")
     return out
+
+
+def plan_lines(plan: RunPlan) -> list[str]:
+    """`run --dry-run`: one line per case (sizes, least memory need, why it is skipped), then
+    the timing the time budgets imply and what the memory column means."""
+    from adbench.run.memory import gib
+
+    width = max([len("case"), *(len(c.case_id) for c in plan.cases)])
+    lines = [f"{'case':<{width}}  {'d_in':>8}  {'d_out':>8}  {'memory':>10}  note"]
+    for c in plan.cases:
+        note = ""
+        if c.over_budget:
+            note = f"refused: over the memory budget of {gib(plan.budget_bytes or 0)}"
+        elif c.stored_on:
+            note = f"stored on {', '.join(c.stored_on)}: skipped"
+        mem = gib(c.memory_bytes)
+        lines.append(f"{c.case_id:<{width}}  {c.d_in:>8}  {c.d_out:>8}  {mem:>10}  {note}")
+    guard = f"budget {gib(plan.budget_bytes)}" if plan.budget_bytes is not None else "guard off"
+    lines += [
+        f"{len(plan.cases)} case(s), {plan.to_run} to measure on each device: about "
+        f"{plan.timing_s:.3g} s of timing per device ({plan.to_run} x time_budget_s "
+        f"{plan.time_budget_s:g} s; cases with very slow calls take up to 3x), plus tracing "
+        "and compiling, which only a run can tell.",
+        "memory: the Jacobian on the device plus its host copies, the least any mode needs; "
+        f"XLA's analysis of each compiled mode is the real guard ({guard}).",
+    ]
+    return lines
