@@ -1,19 +1,26 @@
 """adbench: should this Jacobian use forward mode (jax.jacfwd) or reverse mode (jax.jacrev)?
 
 Measures both on your functions, sizes and devices, and turns the measurements into a verdict
-with its evidence. Importing this package does not import JAX.
+with its evidence. Importing this package does not import JAX: ``adbench.run`` and
+``adbench.load_results`` (see :mod:`adbench.api`) load what they need when first used.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "load_results"]
+__all__ = ["__version__", "load_results", "run"]
 
 
-def __getattr__(name: str):  # lazy, so `import adbench` and `adbench --help` stay light
+def __getattr__(name: str) -> Any:  # lazy, so `import adbench` and `adbench --help` stay light
     if name == "load_results":
-        from adbench.store.results import load_results
+        from adbench.api import load_results
 
         return load_results
+    if name == "run":  # the package adbench.run, callable as adbench.api.run (see its docstring)
+        import adbench.run
+
+        return adbench.run
     raise AttributeError(name)

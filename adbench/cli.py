@@ -11,10 +11,10 @@ from __future__ import annotations
 import datetime as dt
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -22,6 +22,8 @@ from rich.console import Console
 if TYPE_CHECKING:  # only for annotations: these modules import jax or pandas
     from rich.progress import Progress, TaskID
 
+    from adbench.run.cases import Case
+    from adbench.run.config import LoadedConfig
     from adbench.run.measure import CaseResult
     from adbench.run.sweep import Planned
 
@@ -32,9 +34,32 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # plain help: typer's rich panels print a `<bool>` placeholder beside every flag
+    rich_markup_mode=None,
 )
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def _version(value: bool) -> None:
+    if value:
+        from adbench import __version__
+
+        typer.echo(f"adbench {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", help="Print the version and exit.", callback=_version, is_eager=True
+        ),
+    ] = False,
+) -> None:
+    """Should this Jacobian use forward mode (jax.jacfwd) or reverse mode (jax.jacrev)? Measure
+    both on your functions, sizes and devices, and get a verdict with its evidence."""
 
 
 def _console(stderr: bool = False) -> Console:
@@ -43,12 +68,19 @@ def _console(stderr: bool = False) -> Console:
     return Console(stderr=stderr, width=width, highlight=False)
 
 
-def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
-    """Print one line on stderr and exit."""
+def fail(
+    message: str | Sequence[str], code: int = EXIT_USAGE, *, then: str | None = None
+) -> NoReturn:
+    """Print the message (or each of several, e.g. every problem of a run file) as one `error:`
+    line on stderr, then `then` as is, and exit."""
     from rich.markup import escape
 
+    err = _console(stderr=True)
     # the message is the user's text (paths, YAML keys like [d_in, d_out]): never markup
-    _console(stderr=True).print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
+    for line in [message] if isinstance(message, str) else message:
+        err.print(f"[bold red]error:[/] {escape(line)}", soft_wrap=True)
+    if then:
+        err.print(then, markup=False, highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -116,7 +148,9 @@ def _memory_budget(text: str | None) -> int | None:
         fail(f"--max-memory {exc.message}")
 
 
-def _resume_command(config: Path, out_dir: Path, options: Mapping[str, object]) -> str:
+def _resume_command(
+    config: Path, out_dir: Path, options: Mapping[str, object], only: Sequence[str] | None = None
+) -> str:
     """The exact `adbench run ... --resume` that continues this run."""
     import shlex
 
@@ -124,7 +158,31 @@ def _resume_command(config: Path, out_dir: Path, options: Mapping[str, object]) 
     for flag, value in options.items():
         if value is not None:
             words += [flag, str(value)]
+    for family in only or ():
+        words += ["--only", family]
     return " ".join(shlex.quote(w) for w in [*words, "--resume"])
+
+
+def _write_output(path: Path, data: str | bytes, *, protect: Path | None = None) -> None:
+    """--output of report/compare/export: written whole, or one error line and exit 2 (a missing
+    directory, a directory, a full disk, a results directory's own file)."""
+    from adbench.store.results import ResultsError, write_output
+
+    try:
+        write_output(path, data, protect=protect)
+    except ResultsError as exc:
+        fail(str(exc))
+
+
+def _plain_text(*renderables: Any) -> str:
+    """Rich tables as plain text for a file: no colour codes, a fixed width."""
+    import io
+
+    buf = io.StringIO()
+    console = Console(file=buf, width=160, no_color=True)
+    for r in renderables:
+        console.print(r)
+    return buf.getvalue()
 
 
 def _default_out(name: str) -> Path:
@@ -132,35 +190,64 @@ def _default_out(name: str) -> Path:
     return Path("results") / f"{name}-{stamp}"
 
 
-@app.command()
+@app.command(short_help="Measure every case of a run file and store the results.")
 def run(
     config: Annotated[
         Path | None,
-        typer.Argument(help="YAML run file. Default: configs/seed.yaml, the classic experiment."),
+        typer.Argument(
+            metavar="[CONFIG]",
+            help="YAML run file. Default: configs/seed.yaml, the classic experiment.",
+        ),
     ] = None,
     out: Annotated[
         Path | None,
-        typer.Option("--out", "-o", help="Results directory. Default: results/<name>-<timestamp>."),
+        typer.Option(
+            "--out",
+            "-o",
+            metavar="DIR",
+            help="Results directory. Default: results/<name>-<timestamp>.",
+        ),
     ] = None,
     device: Annotated[
         Device | None,
         typer.Option(help="Which JAX devices to measure on. Default: the default backend's first."),
     ] = None,
     resume: Annotated[
-        bool, typer.Option(help="Measure only the cases missing from an existing --out.")
+        bool,
+        typer.Option("--resume", help="Measure only the cases missing from an existing --out."),
     ] = False,
-    force: Annotated[bool, typer.Option(help="Replace the results in an existing --out.")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace the results in an existing --out.")
+    ] = False,
+    only: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--only",
+            metavar="FAMILY",
+            help="Measure only this family of the run file; repeat for several.",
+        ),
+    ] = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="List the cases, each one's least memory need and the expected timing "
+            "seconds, and stop; nothing is measured or written.",
+        ),
+    ] = False,
     max_memory: Annotated[
         str | None,
         typer.Option(
+            metavar="SIZE|off",
             help="Refuse a case whose memory estimate (XLA's analysis of the compiled Jacobian "
             "plus its host copies) exceeds this, e.g. 8GiB; 'off' disables the guard. "
-            "Default: half the memory available at the start."
+            "Default: half the memory available at the start.",
         ),
     ] = None,
     case_timeout: Annotated[
         float | None,
         typer.Option(
+            metavar="SECONDS",
             help="Stop a case that runs longer than this many seconds and record it as "
             "'timeout' (each case then runs in a child process that can be killed).",
             callback=_positive_seconds,
@@ -168,22 +255,33 @@ def run(
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress, no table.")] = False,
 ) -> None:
-    """Measure jacfwd against jacrev for every case of a run file and store the results."""
+    """Measure every case of a run file (jacfwd against jacrev by default) and store the
+    results. Exit 0: all measured; 1: a case failed (recorded, the run went on); 2: bad input
+    or a results directory that cannot be written."""
+    from adbench import api
     from adbench.run.cases import expand
     from adbench.run.config import ConfigError, default_config_path, load_config
-    from adbench.store.results import ResultsError, count_stored
+    from adbench.store.repair import count_stored
+    from adbench.store.results import ResultsError, WriteError
+    from adbench.store.schema import META_FILE
 
     if resume and force:
         fail("--resume and --force cannot be combined")
     budget = _memory_budget(max_memory)
     try:
         loaded = load_config(config if config is not None else default_config_path())
-        cases = expand(loaded)
+        cases = api.select_families(loaded, expand(loaded), only or [])
     except ConfigError as exc:
-        fail(str(exc))
-    out_dir = out if out is not None else _default_out(loaded.config.name)
+        fail(exc.problems)
+    # absolute from here on: a factory that changes directory cannot move the results
+    loaded = api.absolute(loaded)
+    out_dir = (out if out is not None else _default_out(loaded.config.name)).absolute()
 
-    from adbench.run.sweep import check_target, run_sweep, settings_from
+    if dry_run:
+        _print_plan(loaded, cases, out_dir, budget, resume=resume)
+        return
+
+    from adbench.run.sweep import check_target
 
     try:
         check_target(out_dir, loaded, resume=resume, force=force)  # before JAX loads: fail fast
@@ -196,6 +294,12 @@ def run(
         "--max-memory": max_memory,
         "--case-timeout": f"{case_timeout:g}" if case_timeout else None,
     }
+
+    def continue_with() -> str:
+        kept = count_stored(out_dir, loaded.config.modes) if out_dir.is_dir() else 0
+        where = f"{kept} finished case(s) are kept in {out_dir}" if kept else "no case was kept"
+        return f"{where}. Continue with: {_resume_command(loaded.path, out_dir, options, only)}"
+
     try:
         if case_timeout is not None:
             from adbench.run.worker import prepare_parent
@@ -208,12 +312,12 @@ def run(
         except ValueError as exc:
             fail(str(exc))
         with progress_ui:
-            run_sweep(
+            api.execute(
                 loaded,
                 cases,
-                devices,
                 out_dir,
-                settings=settings_from(loaded, max_memory_bytes=budget),
+                devices=devices,
+                max_memory_bytes=budget,
                 resume=resume,
                 force=force,
                 case_timeout_s=case_timeout,
@@ -221,19 +325,15 @@ def run(
                 on_done=progress_ui.done,
                 on_note=lambda note: err.print(f"note: {note}", markup=False, highlight=False),
             )
+    except WriteError as exc:  # disk full, a file-size limit, a read-only directory
+        started = (out_dir / META_FILE).is_file()  # else nothing to continue: run it again
+        fail(str(exc), then=continue_with() if started else None)
     except ResultsError as exc:
         fail(str(exc))
     except KeyboardInterrupt:
-        kept = count_stored(out_dir, loaded.config.modes) if out_dir.is_dir() else 0
-        where = f"{kept} finished case(s) are kept in {out_dir}" if kept else "no case was kept"
         hint = "" if case_timeout else "; if a case hangs, add --case-timeout SECONDS"
-        err.print(
-            f"interrupted: {where}{hint}. "
-            f"Continue with: {_resume_command(loaded.path, out_dir, options)}",
-            markup=False,
-            highlight=False,
-            soft_wrap=True,
-        )
+        kept = continue_with().replace(". Continue with:", f"{hint}. Continue with:", 1)
+        err.print(f"interrupted: {kept}", markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(130) from None
 
     from adbench.render.report import failures, verdict_table
@@ -243,13 +343,34 @@ def run(
         res = load_results(out_dir)
     except ResultsError as exc:
         fail(str(exc))
+    for note in res.notes:
+        err.print(f"note: {note}", markup=False, highlight=False)
     if not quiet:
         _console().print(verdict_table(res))
-    err.print(f"results: {out_dir}")
+    err.print(f"results: {out_dir}", markup=False, highlight=False, soft_wrap=True)
     bad = failures(res)
     if bad:
         err.print(f"{len(bad)} mode(s) did not measure cleanly (see 'reason' in results.csv)")
         raise typer.Exit(EXIT_FAILED)
+
+
+def _print_plan(
+    loaded: LoadedConfig, cases: Sequence[Case], out_dir: Path, budget: int | None, *, resume: bool
+) -> None:
+    """`run --dry-run`: the cases, each one's least memory need, the expected timing seconds."""
+    from adbench import api
+    from adbench.render.show import plan_lines
+    from adbench.store.repair import completed_keys
+
+    done = completed_keys(out_dir, loaded.config.modes) if resume and out_dir.is_dir() else set()
+    plan = api.plan_run(loaded, cases, budget_bytes=budget, done=done)
+    out = _console()
+    out.print(f"run file {loaded.path} (name {loaded.config.name}); results {out_dir}", **_PLAIN)
+    for line in plan_lines(plan):
+        out.print(line, **_PLAIN)
+
+
+_PLAIN: dict[str, Any] = {"markup": False, "highlight": False, "soft_wrap": True}
 
 
 class _Progress:
@@ -270,6 +391,7 @@ class _Progress:
                 Progress,
                 TextColumn,
                 TimeElapsedColumn,
+                TimeRemainingColumn,
             )
 
             self._bar = Progress(
@@ -277,6 +399,8 @@ class _Progress:
                 BarColumn(),
                 MofNCompleteColumn(),
                 TimeElapsedColumn(),
+                TextColumn("eta"),
+                TimeRemainingColumn(),
                 console=self.console,
                 transient=True,
             )
@@ -316,7 +440,7 @@ class _Progress:
             )
 
 
-@app.command()
+@app.command(short_help="Show stored verdicts and crossovers again, as a table or a file.")
 def report(
     results_dir: Annotated[Path, typer.Argument(help="A results directory from `adbench run`.")],
     format: Annotated[
@@ -345,10 +469,8 @@ def report(
     if format is Format.table:
         cross = rp.crossovers_of(res)
         if output is not None:
-            with output.open("w", encoding="utf-8") as fh:
-                plain = Console(file=fh, width=160, no_color=True)
-                plain.print(rp.verdict_table(res))
-                plain.print(rp.crossover_table(cross))
+            text = _plain_text(rp.verdict_table(res), rp.crossover_table(cross))
+            _write_output(output, text, protect=results_dir)
         else:
             _console().print(rp.verdict_table(res))
             _console().print(rp.crossover_table(cross))
@@ -371,13 +493,14 @@ def report(
         if format is Format.md:
             _console(stderr=True).print("plots: give --output FILE.md to write them beside it")
         return
+    _write_output(output, text, protect=results_dir)  # first: it checks the path
     for rel, data in files.items():  # names are slugs made by adbench.render.plots: no '..', no '/'
         path = output.parent / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
-    tmp = output.with_name(f".{output.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, output)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            fail(f"{path.parent}: cannot write: {exc.strerror or exc}")
+        _write_output(path, data, protect=results_dir)
     if files:
         _console(stderr=True).print(f"{output} and {len(files)} plot(s) in {output.stem}_plots/")
 
@@ -393,7 +516,7 @@ class CompareTier(str, Enum):
     deterministic = "deterministic"
 
 
-@app.command()
+@app.command(short_help="Judge a run against a baseline run: exit 1 on a regression.")
 def compare(
     baseline: Annotated[
         Path,
@@ -469,18 +592,23 @@ def compare(
         thresholds=thresholds, scope=cp.Scope(tier.value), min_time_s=min_time, strict=strict
     )
     result = cp.compare(base, cur, settings)
+    if not result.checked.get("cases") and not strict:
+        _console(stderr=True).print(
+            "warning: the two runs have no case in common: nothing was compared "
+            "(--strict fails such a comparison)",
+            **_PLAIN,
+        )
     if format is CompareFormat.table:
         if output is None:
             _console().print(cr.table(result))
         else:
-            with output.open("w", encoding="utf-8") as fh:
-                Console(file=fh, width=160, no_color=True).print(cr.table(result))
+            _write_output(output, _plain_text(cr.table(result)))
     else:
         text = cr.to_markdown(result) if format is CompareFormat.md else cr.to_json(result)
         if output is None:
             sys.stdout.write(text)
         else:
-            output.write_text(text, encoding="utf-8")
+            _write_output(output, text)
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary:
         with open(summary, "a", encoding="utf-8") as fh:
@@ -492,7 +620,7 @@ class ExportFormat(str, Enum):
     github_action_benchmark = "github-action-benchmark"
 
 
-@app.command()
+@app.command(short_help="Write stored results in another tool's format.")
 def export(
     results_dir: Annotated[Path, typer.Argument(help="A results directory from `adbench run`.")],
     format: Annotated[
@@ -529,7 +657,106 @@ def export(
     if output is None:
         sys.stdout.write(text)
     else:
-        output.write_text(text, encoding="utf-8")
+        _write_output(output, text, protect=results_dir)
+
+
+@app.command(short_help="Check a run file and list every problem, without running it.")
+def validate(
+    config: Annotated[Path, typer.Argument(metavar="CONFIG", help="YAML run file to check.")],
+) -> None:
+    """Check a run file: every problem is listed (file, line, key), nothing is measured. The
+    modules named by `callable:` keys are imported (that runs their code) to check that each
+    factory exists and accepts its params; no factory is called. Exit 0: valid; 2: not."""
+    from adbench.run.cases import expand
+    from adbench.run.config import ConfigError, load_config
+
+    try:
+        loaded = load_config(config)
+        cases = expand(loaded)
+    except ConfigError as exc:
+        fail(exc.problems)
+    families = len(loaded.config.families)
+    _console().print(f"{config}: valid; {families} families, {len(cases)} cases", **_PLAIN)
+
+
+@app.command(short_help="Print the run file's JSON Schema (for editors and checkers).")
+def schema() -> None:
+    """Print the JSON Schema of a run file: every key, its type, default and meaning. Point an
+    editor's YAML support at it for completion and checking as you type."""
+    import json
+
+    from adbench.run.config import RunConfig
+
+    doc = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        **RunConfig.model_json_schema(),
+    }
+    sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+
+
+@app.command(short_help="Write a commented run file and a factory stub to start from.")
+def init(
+    directory: Annotated[
+        Path, typer.Argument(metavar="[DIR]", help="Where to write them. Default: here.")
+    ] = Path("."),
+    force: Annotated[bool, typer.Option("--force", help="Overwrite files that exist.")] = False,
+) -> None:
+    """Write run.yaml (commented, every first-needed key) and my_functions.py (a factory stub)
+    into DIR; they run as they are: `adbench run DIR/run.yaml`."""
+    from adbench.run.starter import starter_files
+    from adbench.store.writer import WriteError, atomic_write_text
+
+    files = starter_files(directory)
+    existing = [str(p) for p in files if p.exists()]
+    if existing and not force:
+        fail(f"{', '.join(existing)}: exists; use --force to overwrite, or another DIR")
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        for path, text in files.items():
+            atomic_write_text(path, text)
+    except WriteError as exc:
+        fail(str(exc))
+    except OSError as exc:
+        fail(f"{directory}: cannot write: {exc.strerror or exc}")
+    run_file = next(iter(files))
+    _console().print(
+        f"wrote {', '.join(str(p) for p in files)}. Next: adbench run {run_file} --dry-run, "
+        f"then adbench run {run_file}",
+        **_PLAIN,
+    )
+
+
+@app.command(short_help="Show one stored case in full, or list the stored cases.")
+def show(
+    results_dir: Annotated[
+        Path, typer.Argument(metavar="DIR", help="A results directory from `adbench run`.")
+    ],
+    case: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="[CASE]", help="A case id such as power/1x10000. Default: list the cases."
+        ),
+    ] = None,
+) -> None:
+    """Show one case in full: every strategy's status and failure reason, run time with its
+    interval, one-off costs (lower, compile, setup, first call), XLA's counts, and the verdict.
+    Without CASE, one line per stored case."""
+    from adbench.render import show as sh
+    from adbench.store.results import ResultsError, load_results
+
+    try:
+        res = load_results(results_dir)
+    except ResultsError as exc:
+        fail(str(exc))
+    for note in res.notes:
+        _console(stderr=True).print(f"note: {note}", **_PLAIN)
+    try:
+        lines = sh.overview(res) if case is None else sh.case_detail(res, case)
+    except sh.UnknownCase as exc:
+        fail(str(exc))
+    out = _console()
+    for line in lines:
+        out.print(line, **_PLAIN)
 
 
 def main() -> None:

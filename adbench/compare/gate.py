@@ -344,6 +344,14 @@ def compare(
     findings += _cases(b_rows, c_rows)
     findings += _status(common, b_rows, c_rows, s)
     checked = {"cases": len(common)}
+    if not common:  # nothing was compared: never an "OK"; --strict fails it
+        findings.append(
+            Finding(
+                Kind.NOT_COMPARABLE,
+                Tier.CASES,
+                "no case x strategy x device is in both runs: nothing was compared",
+            )
+        )
     if comparable:
         det, n = _deterministic(common, b_rows, c_rows, s)
         findings += det

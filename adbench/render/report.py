@@ -259,14 +259,12 @@ def crossovers_of(res: Results) -> pd.DataFrame:
 
     Columns schema.CROSSOVER_COLUMNS; one row per family and device.
     """
-    path = res.path / schema.CROSSOVER_FILE
-    inputs = [res.path / schema.RESULTS_FILE, res.path / schema.SAMPLES_FILE]
-    newest_input = max((p.stat().st_mtime for p in inputs if p.is_file()), default=0.0)
-    # a crossover.csv older than the data it came from (say, a resumed run) is stale
-    if path.is_file() and path.stat().st_size and path.stat().st_mtime >= newest_input:
-        df = pd.read_csv(path, keep_default_na=False, na_values=[""])
-        if all(c in df.columns for c in schema.CROSSOVER_COLUMNS):
-            return df
+    from adbench.store.reader import stored_derived
+
+    # one staleness rule for every derived file (adbench.store.reader.derived_fresh)
+    df = stored_derived(res, schema.CROSSOVER_FILE, schema.CROSSOVER_COLUMNS)
+    if df is not None:
+        return df
     from adbench.analysis.crossover import crossovers_for
 
     return crossovers_for(res.results, res.samples, margin=_margin(res))

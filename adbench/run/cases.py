@@ -5,6 +5,7 @@ A case is one (family, d_in, d_out); it is measured once per device, in every co
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import importlib.util
 import sys
@@ -15,7 +16,7 @@ from types import MappingProxyType
 from typing import Any
 
 from adbench.run import families
-from adbench.run.config import ConfigError, FamilySpec, LoadedConfig
+from adbench.run.config import ConfigError, FamilySpec, LoadedConfig, factory_call_problem
 from adbench.store import schema
 
 Factory = Callable[..., Any]
@@ -43,9 +44,21 @@ def _brief(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
 
 
+def _did_you_mean(word: str, candidates: list[str]) -> str:
+    close = difflib.get_close_matches(word, candidates, n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _public_callables(module: Any) -> list[str]:
+    return [n for n, v in vars(module).items() if not n.startswith("_") and callable(v)]
+
+
 def _load_module_from_file(file: Path, spec_text: str, where: str) -> Any:
     if not file.is_file():
-        raise ConfigError(f"{where}: callable {spec_text!r}: no such file {file}")
+        near = sorted(p.name for p in file.parent.glob("*.py")) if file.parent.is_dir() else []
+        raise ConfigError(
+            f"{where}: callable {spec_text!r}: no such file {file}{_did_you_mean(file.name, near)}"
+        )
     name = f"adbench_user_{file.stem}_{abs(hash(str(file))) % 10**8}"
     if name in sys.modules:
         return sys.modules[name]
@@ -76,7 +89,7 @@ def resolve_factory(spec: FamilySpec, config_path: Path, where: str = "") -> Fac
     if spec.builtin is not None:
         return families.get_builtin(spec.builtin).factory
     assert spec.callable is not None
-    base = config_path.parent
+    base = config_path.absolute().parent  # absolute: a later os.chdir cannot move it
     where = f"{where or config_path}.callable"
     target, _, attr = spec.callable.rpartition(":")
     if target.endswith(".py") or "/" in target or "\\" in target:
@@ -100,6 +113,7 @@ def resolve_factory(spec: FamilySpec, config_path: Path, where: str = "") -> Fac
     except AttributeError:
         raise ConfigError(
             f"{where}: callable {spec.callable!r}: {target} has no attribute {attr!r}"
+            f"{_did_you_mean(attr, _public_callables(module))}"
         ) from None
     if not callable(factory):
         raise ConfigError(f"{where}: callable {spec.callable!r}: {attr!r} is not callable")
@@ -113,8 +127,19 @@ def expand(loaded: LoadedConfig) -> list[Case]:
     """
     cases: list[Case] = []
     seen: set[str] = set()
+    problems: list[str] = []
     for spec in loaded.config.families:
-        factory = resolve_factory(spec, loaded.path, loaded.where(spec.name))
+        try:
+            factory = resolve_factory(spec, loaded.path, loaded.where(spec.name))
+        except ConfigError as exc:  # every family's problem is listed, not only the first
+            problems.extend(exc.problems)
+            continue
+        if spec.callable is not None:
+            name = spec.callable.rpartition(":")[2]
+            why = factory_call_problem(factory, spec.params, name)
+            if why:
+                problems.append(f"{loaded.where(spec.name, 'params')}: {why}")
+                continue
         for d_in, d_out in spec.sizes():
             case = Case(
                 family=spec.name,
@@ -128,4 +153,6 @@ def expand(loaded: LoadedConfig) -> list[Case]:
                 continue
             seen.add(case.case_id)
             cases.append(case)
+    if problems:
+        raise ConfigError(*problems)
     return cases

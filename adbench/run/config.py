@@ -25,7 +25,12 @@ NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 
 
 class ConfigError(Exception):
-    """A run file cannot be used. ``str(err)`` is the whole one-line message."""
+    """A run file cannot be used. ``problems``: one line per fault, each naming the file, line
+    and key; ``str(err)`` is those lines joined (one line when there is one fault)."""
+
+    def __init__(self, *problems: str) -> None:
+        super().__init__("\n".join(problems))
+        self.problems: tuple[str, ...] = problems
 
 
 class FamilySpec(BaseModel):
@@ -111,11 +116,23 @@ class FamilySpec(BaseModel):
         return f"builtin:{self.builtin}" if self.builtin else f"callable:{self.callable}"
 
 
+# A size is an array length. Past 2**40 (10^12) no array of it fits any machine, and a product
+# of two sizes could overflow the int64 columns of the results; the memory guard (--max-memory)
+# is the real limit, this cap only keeps absurd numbers out.
+MAX_SIZE = 2**40
+
+
 def _check_size(s: Any) -> None:
+    """Raise ValueError unless `s` is a size: an int in [1, MAX_SIZE] (d_in, d_out, batch)."""
     if isinstance(s, bool) or not isinstance(s, int):
         raise ValueError(f"sizes must be positive integers (got {s!r})")
     if s < 1:
         raise ValueError(f"sizes must be positive integers (got {s})")
+    if s > MAX_SIZE:
+        raise ValueError(
+            f"sizes are at most 2**40 = {MAX_SIZE} (got {s}); the memory guard "
+            "(--max-memory) refuses cases far smaller than that"
+        )
 
 
 class RunConfig(BaseModel):
@@ -172,14 +189,21 @@ class LoadedConfig(BaseModel):
     text_hash: str
     # where each family's `callable`/`builtin` key sits, for errors found after validation
     family_lines: dict[str, int] = Field(default_factory=dict)
+    # the line of every key and item, by its dotted location ("families[1].params")
+    key_lines: dict[str, int] = Field(default_factory=dict)
 
-    def where(self, family: str) -> str:
-        """`file:line: families[i]` of a family, for error messages."""
+    def where(self, family: str, key: str | None = None) -> str:
+        """`file:line: families[i]` of a family (`.key` added, on that key's line when known),
+        for error messages."""
         names = [f.name for f in self.config.families]
         index = names.index(family) if family in names else None
         line = self.family_lines.get(family)
+        if index is not None and key is not None:
+            line = self.key_lines.get(f"families[{index}].{key}", line)
         loc = f"{self.path}:{line}" if line else str(self.path)
-        return f"{loc}: families[{index}]" if index is not None else loc
+        if index is None:
+            return loc
+        return f"{loc}: families[{index}]" + (f".{key}" if key else "")
 
 
 class _LineLoader(yaml.SafeLoader):
@@ -305,18 +329,96 @@ def _message(err: Mapping[str, Any]) -> tuple[tuple[Any, ...], str]:
     return loc, msg
 
 
+def _plain_size(node: yaml.Node) -> int:
+    """How many values `node` holds as written (each node counted once, aliases not expanded)."""
+    seen: set[int] = set()
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if id(n) in seen:
+            continue
+        seen.add(id(n))
+        if isinstance(n, yaml.MappingNode):
+            stack.extend(x for pair in n.value for x in pair)
+        elif isinstance(n, yaml.SequenceNode):
+            stack.extend(n.value)
+    return len(seen)
+
+
+def _too_big(node: yaml.Node, path: Path) -> str:
+    """Why a run file past MAX_VALUES is refused: its own size, or its aliases."""
+    plain = _plain_size(node)
+    if plain <= MAX_VALUES:
+        return (
+            f"{path}: expands to more than {MAX_VALUES} values through YAML aliases "
+            "(&anchor / *alias); a run file is plain, small data"
+        )
+    families = ""
+    if isinstance(node, yaml.MappingNode):
+        for k, v in node.value:
+            if getattr(k, "value", None) == "families" and isinstance(v, yaml.SequenceNode):
+                families = f" ({len(v.value)} families)"
+    return (
+        f"{path}: holds {plain} values{families}; a run file may hold at most {MAX_VALUES} "
+        "values (keys, items and scalars); split it into several run files"
+    )
+
+
+def _problems(exc: ValidationError, path: Path, lines: Mapping[tuple[Any, ...], int]) -> list[str]:
+    """Every pydantic error as one `file:line: key: message` line, in file order.
+
+    Echoes are dropped: a misspelt key also makes the key it meant "missing", and a location
+    reported twice is said once.
+    """
+    errors = exc.errors()
+    meant: set[tuple[Any, ...]] = set()
+    for err in errors:
+        if err["type"] == "extra_forbidden":
+            loc = tuple(err["loc"])
+            close = difflib.get_close_matches(str(loc[-1]), _valid_keys(loc[:-1]), n=1)
+            if close:
+                meant.add((*loc[:-1], close[0]))
+    out: list[tuple[int, int, str]] = []
+    said: set[tuple[Any, ...]] = set()
+    for err in errors:
+        loc, msg = _message(err)
+        if loc in said or (err["type"] == "missing" and loc in meant):
+            continue
+        said.add(loc)
+        # a key missing from the top level has no line of its own
+        line = None if err["type"] == "missing" and len(loc) == 1 else _line_for(loc, lines)
+        where = f"{path}:{line}" if line else str(path)
+        key = _fmt_loc(loc)
+        text = f"{where}: {key}: {msg}" if key else f"{where}: {msg}"
+        # unknown keys first (they explain what follows), then file order, unplaced last
+        out.append((err["type"] != "extra_forbidden", line if line else 10**9, text))
+    return [text for *_, text in sorted(out, key=lambda t: (t[0], t[1]))]
+
+
+def validate_mapping(data: Any, path: Path) -> RunConfig:
+    """A RunConfig from already-parsed data (a dict from YAML or from Python code); every
+    problem at once in one ConfigError. `path` names the source in messages."""
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"{path}:1: the file must be a mapping of keys (name, families, ...), "
+            f"not a {type(data).__name__}"
+        )
+    try:
+        return RunConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(*_problems(exc, path, {})) from None
+
+
 def parse_config(text: str, path: Path) -> LoadedConfig:
-    """Validate YAML text read from `path`. Raises ConfigError with file:line: key: message."""
+    """Validate YAML text read from `path`. Raises ConfigError with a `file:line: key: message`
+    line for every problem found."""
     lines: dict[tuple[Any, ...], int] = {}
     try:
         # compose first: it builds no objects, so the checks below run before any value exists
         node = yaml.compose(text, Loader=_LineLoader)
         if node is not None:
             if _expanded_size(node, {}, set()) > MAX_VALUES:
-                raise ConfigError(
-                    f"{path}: expands to more than {MAX_VALUES} values through YAML aliases "
-                    "(&anchor / *alias); a run file is plain, small data"
-                )
+                raise ConfigError(_too_big(node, path))
             _compose_lines(node, (), lines)
         data = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - SafeLoader subclass
     except _DuplicateKey as exc:
@@ -359,14 +461,7 @@ def parse_config(text: str, path: Path) -> LoadedConfig:
     try:
         config = RunConfig.model_validate(data)
     except ValidationError as exc:
-        # an unknown key first: a misspelt `familes` also makes `families` "missing"
-        errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
-        loc, msg = _message(errors[0])
-        # a key missing from the top level has no line of its own
-        line = None if errors[0]["type"] == "missing" and len(loc) == 1 else _line_for(loc, lines)
-        where = f"{path}:{line}" if line else str(path)
-        key = _fmt_loc(loc)
-        raise ConfigError(f"{where}: {key}: {msg}" if key else f"{where}: {msg}") from None
+        raise ConfigError(*_problems(exc, path, lines)) from None
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
     family_lines = {}
     for i, fam in enumerate(config.families):
@@ -374,7 +469,59 @@ def parse_config(text: str, path: Path) -> LoadedConfig:
         line = lines.get(("families", i, key))
         if line:
             family_lines[fam.name] = line
-    return LoadedConfig(config=config, path=path, text_hash=digest, family_lines=family_lines)
+    key_lines = {_fmt_loc(loc): line for loc, line in lines.items() if loc}
+    return LoadedConfig(
+        config=config,
+        path=path,
+        text_hash=digest,
+        family_lines=family_lines,
+        key_lines=key_lines,
+    )
+
+
+def factory_call_problem(factory: Any, params: Mapping[str, Any], name: str) -> str | None:
+    """Why ``factory(d_in, d_out, **params)`` would fail for its signature, or None.
+
+    Checked against ``inspect.signature`` before anything runs (nothing is called): a misspelt
+    or unknown param, or a required keyword missing. A factory that cannot take the two sizes
+    at all, or whose signature Python cannot read (a C function), passes: calling it fails,
+    and that is recorded as each case's error (status ``error``), as any factory fault is.
+    """
+    import inspect
+
+    try:
+        sig = inspect.signature(factory)
+    except (TypeError, ValueError):
+        return None
+    kinds = inspect.Parameter
+    takes_any = any(p.kind is kinds.VAR_KEYWORD for p in sig.parameters.values())
+    positional = [
+        p
+        for p in sig.parameters.values()
+        if p.kind in (kinds.POSITIONAL_ONLY, kinds.POSITIONAL_OR_KEYWORD)
+    ]
+    sizes = {p.name for p in positional[:2]}
+    named = [
+        p.name
+        for p in sig.parameters.values()
+        if p.kind in (kinds.POSITIONAL_OR_KEYWORD, kinds.KEYWORD_ONLY) and p.name not in sizes
+    ]
+    if not takes_any:
+        for key in params:
+            if key not in named:
+                close = difflib.get_close_matches(str(key), named, n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                takes = f"it takes {', '.join(named)}" if named else "it takes no params"
+                return f"{name}{sig} has no parameter {key!r}{hint} ({takes})"
+    try:
+        sig.bind_partial(1, 1)
+    except TypeError:  # cannot take the sizes at all: the case reports the factory's TypeError
+        return None
+    try:
+        sig.bind(1, 1, **params)
+    except TypeError as exc:
+        return f"{name}{sig} cannot be called as {name}(d_in, d_out, **params): {exc}"
+    return None
 
 
 def load_config(path: str | Path) -> LoadedConfig:

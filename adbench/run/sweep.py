@@ -153,17 +153,25 @@ def check_target(out_dir: Path, loaded: LoadedConfig, *, resume: bool, force: bo
 
 
 def _in_process(settings: Settings, modes: Sequence[str]) -> Callable[[Planned], CaseResult]:
-    """Measure in this process. Whatever escapes measure_case (an adbench bug, MemoryError) is
-    that case's error, so one case can never end the sweep."""
+    """Measure in this process. Whatever escapes measure_case (an adbench bug, MemoryError, a
+    SystemExit from user code calling sys.exit()) is that case's error, so one case can never
+    end the sweep; only Ctrl-C (KeyboardInterrupt) does."""
     import jax
 
     def measure(p: Planned) -> CaseResult:
         try:
             with jax.default_device(p.device):
                 return measure_case(p.case, p.device, settings, modes)
-        except Exception as exc:
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # SystemExit, GeneratorExit, ... raised inside the case
             text = str(exc).strip().splitlines()
-            why = f"adbench failed on this case: {type(exc).__name__}: {text[0] if text else ''}"
+            what = f"{type(exc).__name__}: {text[0] if text else ''}"
+            why = (
+                f"adbench failed on this case: {what}"
+                if isinstance(exc, Exception)
+                else f"the case raised {what} (user code called sys.exit()?)"
+            )
             return CaseResult(
                 case=p.case,
                 device=p.device_id,

@@ -118,6 +118,8 @@ def _child(conn: Any, loaded: LoadedConfig, settings: Settings, modes: list[str]
             )
         except Exception as exc:
             reply = ("failed", f"adbench failed on this case: {_one_line(exc)}")
+        except BaseException as exc:  # SystemExit from user code: that case's error, go on
+            reply = ("failed", f"the case raised {_one_line(exc)} (user code called sys.exit()?)")
         try:
             conn.send(reply)
         except (BrokenPipeError, OSError):

@@ -1,0 +1,336 @@
+"""What notebooks and user code import: :func:`run` a quick sweep, :func:`load_results` a stored
+one. Nothing here imports JAX at module level.
+
+``adbench.run(factory, sizes=[(1, 100), (100, 1)])`` measures through exactly the path
+``adbench run`` takes (validated config, the sweep, the writer, a locked results directory) and
+returns the same :class:`~adbench.store.reader.Results` that :func:`load_results` gives.
+
+:func:`execute` is that shared path (the CLI calls it too): every path made absolute first, so
+a factory that changes directory cannot move the results; the results directory locked for the
+whole run.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import importlib
+import json
+import os
+import re
+import tempfile
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+from adbench.run.config import ConfigError, LoadedConfig
+from adbench.store.reader import Results, load_results
+
+if TYPE_CHECKING:
+    from adbench.run.cases import Case
+    from adbench.run.measure import CaseResult
+    from adbench.run.sweep import Planned
+
+__all__ = ["Results", "execute", "load_results", "plan_run", "run", "select_families"]
+
+_DEFAULT = "default"
+
+
+def absolute(loaded: LoadedConfig) -> LoadedConfig:
+    """`loaded` with its path absolute: callables and the worker resolve against it later, when
+    the working directory may have changed."""
+    return loaded.model_copy(update={"path": loaded.path.absolute()})
+
+
+def select_families(loaded: LoadedConfig, cases: Sequence[Case], only: Sequence[str]) -> list[Case]:
+    """The cases of the families named in `only` (all when empty); an unknown name is a
+    ConfigError with the closest family name."""
+    if not only:
+        return list(cases)
+    names = [f.name for f in loaded.config.families]
+    problems = []
+    for name in only:
+        if name not in names:
+            close = difflib.get_close_matches(name, names, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            problems.append(
+                f"--only {name}: no such family in {loaded.path}{hint} (families: "
+                f"{', '.join(names)})"
+            )
+    if problems:
+        raise ConfigError(*problems)
+    return [c for c in cases if c.family in set(only)]
+
+
+# --------------------------------------------------------------------------- dry run
+
+
+@dataclass(frozen=True)
+class PlannedCase:
+    """One case of a dry run: its sizes, the least memory any mode of it needs, where stored."""
+
+    case_id: str
+    family: str
+    d_in: int
+    d_out: int
+    memory_bytes: int  # the Jacobian on the device + its host copies (adbench.run.memory)
+    over_budget: bool  # refused by the memory guard before its factory runs
+    stored_on: tuple[str, ...]  # devices it is already stored on (--resume)
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """What `adbench run --dry-run` shows: the cases and what they will cost."""
+
+    cases: tuple[PlannedCase, ...]
+    time_budget_s: float  # timing seconds per case, all strategies together
+    budget_bytes: int | None  # the memory guard's budget (None: off)
+
+    @property
+    def to_run(self) -> int:
+        return sum(1 for c in self.cases if not c.stored_on and not c.over_budget)
+
+    @property
+    def timing_s(self) -> float:
+        """Timing seconds per device: each case to run spends its time budget (a case with
+        very slow calls may spend up to three budgets; compiling comes on top)."""
+        return self.to_run * self.time_budget_s
+
+
+def plan_run(
+    loaded: LoadedConfig,
+    cases: Sequence[Case],
+    *,
+    budget_bytes: int | None,
+    done: Collection[tuple[str, str]] = (),
+) -> RunPlan:
+    """The dry run of `cases`: nothing imported but the config, nothing measured."""
+    from adbench.run import memory
+
+    itemsize = 8 if loaded.config.dtype == "float64" else 4
+    rows = []
+    for c in cases:
+        need = memory.case_bytes(c.d_in, c.d_out, itemsize)
+        rows.append(
+            PlannedCase(
+                case_id=c.case_id,
+                family=c.family,
+                d_in=c.d_in,
+                d_out=c.d_out,
+                memory_bytes=need,
+                over_budget=budget_bytes is not None and need > budget_bytes,
+                stored_on=tuple(sorted(d for cid, d in done if cid == c.case_id)),
+            )
+        )
+    return RunPlan(tuple(rows), loaded.config.time_budget_s, budget_bytes)
+
+
+# --------------------------------------------------------------------------- the run
+
+
+def execute(
+    loaded: LoadedConfig,
+    cases: Sequence[Case],
+    out_dir: Path,
+    *,
+    devices: Sequence[Any],
+    max_memory_bytes: int | None,
+    resume: bool = False,
+    force: bool = False,
+    case_timeout_s: float | None = None,
+    on_start: Callable[[Planned, int, int], None] | None = None,
+    on_done: Callable[[Planned, CaseResult], None] | None = None,
+    on_note: Callable[[str], None] | None = None,
+) -> Path:
+    """Measure `cases` into `out_dir` (absolute), holding the directory's lock throughout.
+
+    Raises ResultsError (LockedError: another run holds the directory; WriteError: a file could
+    not be written) and KeyboardInterrupt; a case's own faults never raise.
+    """
+    from adbench.run.sweep import run_sweep, settings_from
+    from adbench.store.writer import locked
+
+    out_dir = out_dir.absolute()
+    loaded = absolute(loaded)
+    with locked(out_dir):
+        return run_sweep(
+            loaded,
+            cases,
+            devices,
+            out_dir,
+            settings=settings_from(loaded, max_memory_bytes=max_memory_bytes),
+            resume=resume,
+            force=force,
+            case_timeout_s=case_timeout_s,
+            on_start=on_start,
+            on_done=on_done,
+            on_note=on_note,
+        )
+
+
+def _identifier(text: str) -> str:
+    ident = re.sub(r"[^A-Za-z0-9_]", "_", text).strip("_") or "factory"
+    return ident if not ident[0].isdigit() else f"f_{ident}"
+
+
+def _importable(factory: Callable[..., Any]) -> str | None:
+    """``module:name`` when `factory` can be imported again by that name (a child process can
+    then load it: --case-timeout), else None (a lambda, a closure, a notebook's function)."""
+    module, qual = getattr(factory, "__module__", None), getattr(factory, "__qualname__", "")
+    if not module or module == "__main__" or not qual.isidentifier():
+        return None
+    try:
+        found = getattr(importlib.import_module(module), qual, None)
+    except Exception:
+        return None
+    return f"{module}:{qual}" if found is factory else None
+
+
+def _points(sizes: Any) -> list[list[int]]:
+    """sizes: [(d_in, d_out), ...] or {"d_in": [...], "d_out": [...]} (a grid)."""
+    if isinstance(sizes, Mapping):
+        unknown = set(sizes) - {"d_in", "d_out"}
+        if unknown or not {"d_in", "d_out"} <= set(sizes):
+            raise ConfigError("adbench.run(): sizes: a grid is {'d_in': [...], 'd_out': [...]}")
+        d_in, d_out = sizes["d_in"], sizes["d_out"]
+        d_in = [d_in] if isinstance(d_in, int) else list(d_in)
+        d_out = [d_out] if isinstance(d_out, int) else list(d_out)
+        return [[a, b] for a in d_in for b in d_out]
+    if sizes is None:
+        raise ConfigError("adbench.run(): sizes: give [(d_in, d_out), ...] for a factory")
+    return [list(p) if isinstance(p, list | tuple) else p for p in sizes]
+
+
+def _from_factory(
+    factory: Callable[..., Any],
+    sizes: Any,
+    params: Mapping[str, Any] | None,
+    name: str | None,
+    settings: Mapping[str, Any],
+) -> tuple[LoadedConfig, list[Case], bool]:
+    """(config, cases, importable) for a factory given as a Python object."""
+    from adbench.run.cases import Case, expand
+    from adbench.run.config import NAME_PATTERN, factory_call_problem, validate_mapping
+
+    label = getattr(factory, "__name__", "factory")
+    run_name = name or re.sub(r"[^A-Za-z0-9_.-]", "_", label).strip("_.-")[:64] or "run"
+    if not re.fullmatch(NAME_PATTERN, run_name):
+        run_name = "run"
+    spec = _importable(factory)
+    module = getattr(factory, "__module__", None) or "python"
+    given = dict(params or {})
+    family = {
+        "name": run_name,
+        "callable": spec or f"{module}:{_identifier(label)}",
+        "points": _points(sizes),
+        "params": given,
+    }
+    data = {"name": run_name, **settings, "families": [family]}
+    where = Path("adbench.run()")
+    config = validate_mapping(data, where)
+    why = factory_call_problem(factory, given, label)
+    if why:
+        raise ConfigError(f"{where}: params: {why}")
+    text = json.dumps(data, sort_keys=True, default=str)
+    loaded = LoadedConfig(
+        config=config,
+        path=Path.cwd() / "adbench.run()",
+        text_hash=hashlib.sha256(text.encode()).hexdigest()[:16],
+    )
+    if spec is not None:
+        return loaded, expand(loaded), True
+    fam = config.families[0]
+    cases = [
+        Case(
+            family=fam.name,
+            d_in=d_in,
+            d_out=d_out,
+            source=fam.source,
+            factory=factory,
+            params=MappingProxyType(dict(fam.params)),
+        )
+        for d_in, d_out in dict.fromkeys(fam.sizes())
+    ]
+    return loaded, cases, False
+
+
+def run(
+    target: Callable[..., Any] | str | os.PathLike[str] | Mapping[str, Any],
+    *,
+    sizes: Sequence[tuple[int, int]] | Mapping[str, Sequence[int]] | None = None,
+    params: Mapping[str, Any] | None = None,
+    name: str | None = None,
+    out: str | os.PathLike[str] | None = None,
+    device: str | None = None,
+    resume: bool = False,
+    force: bool = False,
+    max_memory: int | str | None = _DEFAULT,
+    case_timeout: float | None = None,
+    only: Sequence[str] = (),
+    **settings: Any,
+) -> Results:
+    """Measure and return the results, as ``adbench run`` would store them.
+
+    target: a factory ``factory(d_in, d_out, **params) -> fn | (fn, x0)`` with `sizes`
+    (``[(d_in, d_out), ...]`` or ``{"d_in": [...], "d_out": [...]}``) and `params`; or a run
+    file's path; or a run file's content as a dict. `settings` are run-file keys (``modes``,
+    ``dtype``, ``time_budget_s``, ...) for a factory. `out`: the results directory (default: a
+    new temporary one, kept: ``results.path``). `max_memory`: bytes, ``None`` for no guard, or
+    the default (half the available memory). `case_timeout` needs a run file, or a factory
+    importable by ``module:name`` (the child process that enforces it must load the factory).
+
+    Raises ConfigError (every problem listed) and ResultsError; a failing case is recorded in
+    its rows (``status``, ``reason``), as on the command line.
+    """
+    from adbench.run import memory
+    from adbench.run.cases import expand
+    from adbench.run.config import load_config, validate_mapping
+    from adbench.run.measure import select_devices
+
+    if callable(target):
+        loaded, cases, importable = _from_factory(target, sizes, params, name, settings)
+        if case_timeout is not None and not importable:
+            raise ValueError(
+                "case_timeout runs cases in a child process, which must import the factory: "
+                "define it at the top level of a module (not __main__, not a lambda)"
+            )
+    else:
+        if sizes is not None or params is not None or settings:
+            raise TypeError("sizes, params and run-file keys go with a factory, not a run file")
+        if isinstance(target, Mapping):
+            where = Path("adbench.run()")
+            text = json.dumps(dict(target), sort_keys=True, default=str)
+            loaded = LoadedConfig(
+                config=validate_mapping(dict(target), where),
+                path=Path.cwd() / "adbench.run()",
+                text_hash=hashlib.sha256(text.encode()).hexdigest()[:16],
+            )
+        else:
+            loaded = load_config(Path(target))
+        cases = expand(loaded)
+    cases = select_families(loaded, cases, only)
+    loaded = absolute(loaded)
+    if out is None:
+        out_dir = Path(tempfile.mkdtemp(prefix=f"adbench-{loaded.config.name}-"))
+    else:
+        out_dir = Path(out).absolute()
+    budget = memory.default_budget() if max_memory == _DEFAULT else max_memory
+    if isinstance(budget, str):
+        raise ValueError(f"max_memory: bytes as an int, None or 'default' (got {max_memory!r})")
+    notes: list[str] = []
+    execute(
+        loaded,
+        cases,
+        out_dir,
+        devices=select_devices(device),
+        max_memory_bytes=budget,
+        resume=resume,
+        force=force,
+        case_timeout_s=case_timeout,
+        on_note=notes.append,
+    )
+    res = load_results(out_dir)
+    res.notes[:0] = notes
+    return res
