@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from adbench import __version__
+from adbench.errors import first_line
 from adbench.run.cases import Case
 from adbench.run.config import LoadedConfig, resume_conflict
 from adbench.run.measure import CaseResult, ModeResult, Settings, measure_case, this_host
@@ -162,8 +163,7 @@ def _in_process(settings: Settings, modes: Sequence[str]) -> Callable[[Planned],
             with jax.default_device(p.device):
                 return measure_case(p.case, p.device, settings, modes)
         except Exception as exc:
-            text = str(exc).strip().splitlines()
-            why = f"adbench failed on this case: {type(exc).__name__}: {text[0] if text else ''}"
+            why = f"adbench failed on this case: {first_line(exc)}"
             return CaseResult(
                 case=p.case,
                 device=p.device_id,
@@ -276,12 +276,14 @@ def run_sweep(
     finally:
         close()
     from adbench.analysis.crossover import crossovers_for
-    from adbench.analysis.verdict import verdicts_for
+    from adbench.analysis.verdict import judge
     from adbench.store.results import load_results
 
     stored = load_results(out_dir, with_verdicts=False)
     margin = loaded.config.tie_margin
-    writer.write_verdicts(verdicts_for(stored.results, stored.samples, margin=margin))
+    judged = judge(stored.results, stored.samples, margin=margin)
+    writer.write_verdicts(judged.verdicts)
+    writer.write_ranking(judged.ranking)
     writer.write_crossovers(crossovers_for(stored.results, stored.samples, margin=margin))
     meta["finished_at"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     writer.write_meta(meta)
