@@ -549,6 +549,18 @@ def test_strategies_flip_note_and_regress_per_strategy() -> None:
     assert not [f for f in cmp.findings if f.tier is Tier.VERDICT and f.case_id == "odeint/50x500"]
 
 
+def test_a_tie_between_the_same_strategies_in_another_order_is_no_change() -> None:
+    base = load_results(V2 / "base")
+    verdicts = base.verdicts.copy()
+    hit = verdicts["case_id"] == "hess/10x1"
+    verdicts.loc[hit, "tie_set"] = "rev_over_rev|fwd_over_rev"
+    cmp = compare(base, dataclasses.replace(base, verdicts=verdicts))
+    assert not [f for f in cmp.findings if f.tier is Tier.VERDICT]
+    verdicts.loc[hit, "tie_set"] = "rev_over_rev|fwd_over_rev|sparse"
+    cmp = compare(base, dataclasses.replace(base, verdicts=verdicts))
+    assert [f.kind for f in cmp.findings if f.tier is Tier.VERDICT] == [Kind.NOTE]
+
+
 def test_a_decisive_change_that_rests_on_a_failure_is_not_a_flip() -> None:
     base = load_results(V2 / "base")
     verdicts = base.verdicts.copy()

@@ -9,17 +9,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from adbench.analysis.crossover import (
+from adbench.analysis.axis import (
     AXIS_D_IN,
     AXIS_D_OUT,
     AXIS_RATIO,
-    crossovers_for,
-    estimate,
     fit_power,
     ratio_at,
     sizes_of,
     textbook_mode,
 )
+from adbench.analysis.crossover import crossovers_for, estimate
 from adbench.analysis.verdict import verdicts_for
 from adbench.store import schema
 

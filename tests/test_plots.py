@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from matplotlib.colors import to_hex
 
-from adbench.render import plots, views
+from adbench.render import costs, plots, views
 from adbench.render.axes import tick_seconds
 from adbench.store.results import load_results
 
@@ -101,7 +101,7 @@ def test_heatmap_writes_the_recommended_strategy_in_every_cell(rep):
 
 
 def test_compile_vs_run_shows_every_strategy_and_break_even(rep, v2):
-    fig = plots.compile_vs_run(rep.res.results, rep.verdicts, "linear", "cpu:0")
+    fig = costs.compile_vs_run(rep.res.results, rep.verdicts, "linear", "cpu:0")
     left, right = fig.axes
     labels = [t.get_text() for t in left.get_legend().get_texts()]
     assert labels == [
@@ -114,13 +114,13 @@ def test_compile_vs_run_shows_every_strategy_and_break_even(rep, v2):
     # jacrev wins at d_out 10 and 30 but compiles slower: 1162 and 644 calls to repay it
     jacrev = [c for c in right.collections if c.get_label() == "jacrev recommended"]
     assert sorted(map(float, jacrev[0].get_offsets()[:, 1])) == [644.0, 1162.0]
-    fig = plots.compile_vs_run(v2.res.results, v2.verdicts, "hess", "cpu:0")
+    fig = costs.compile_vs_run(v2.res.results, v2.verdicts, "hess", "cpu:0")
     points = [c for c in fig.axes[1].collections if c.get_label() == "sparse recommended"]
     assert list(points[0].get_offsets()[:, 1]) == [1200.0]  # 0.5 s of setup repaid
 
 
 def test_compile_vs_run_without_a_winner_says_so(rep):
-    fig = plots.compile_vs_run(rep.res.results, rep.verdicts, "scan", "cpu:0")
+    fig = costs.compile_vs_run(rep.res.results, rep.verdicts, "scan", "cpu:0")
     assert "no case has a winner" in fig.axes[1].texts[0].get_text()
 
 
@@ -149,10 +149,11 @@ def test_slug_is_file_name_safe():
 def test_importing_plots_does_not_import_matplotlib_and_never_pyplot():
     code = (
         "import sys; import adbench.render.plots, adbench.render.html, adbench.analysis.crossover;"
+        "from adbench.render import costs;"
         "print('matplotlib' in sys.modules);"
         "from adbench.store.results import load_results; from adbench.render import plots;"
         f"r = load_results({str(FIXTURE)!r});"
-        "plots.compile_vs_run(r.results, r.verdicts, 'power', 'cpu:0');"
+        "costs.compile_vs_run(r.results, r.verdicts, 'power', 'cpu:0');"
         "print('matplotlib.pyplot' in sys.modules)"
     )
     out = subprocess.run(

@@ -153,8 +153,10 @@ def _fastest(ran: Sequence[str], pairs: CasePairs) -> str:
     """The strategy with the smallest per-round ratio to the others.
 
     Start from the smallest stored median; if another strategy is faster round by round against
-    it, take the one that is most so. (Per-round ratios need not be transitive across three or
-    more strategies; one correction settles every case measured here.)
+    it, take the one that is most so. Per-round ratios need not be transitive across three or
+    more strategies, so one correction may not find a strategy ahead of all others; a strategy
+    the evidence would still place ahead of the one chosen is then not separated from it, and
+    lands in the tie set rather than out of sight.
     """
     first = min(ran, key=lambda s: (pairs.medians.get(s, math.inf), s))
     rel = {s: pairs.get(s, first).estimate.ratio for s in ran if s != first}

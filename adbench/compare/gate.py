@@ -292,8 +292,8 @@ def _verdicts(bv: pd.DataFrame, cv: pd.DataFrame, many_hosts: bool) -> tuple[lis
         if len(judged) < 2:
             continue  # a side has no evidence-based verdict: the status tier says why
         n += 1
-        tie_b, tie_c = _text(vb.get("tie_set")), _text(vc.get("tie_set"))
-        if rb == rc and (rb != "tie" or tie_b == tie_c):
+        tie_b, tie_c = (set(_text(v.get("tie_set")).split("|")) for v in (vb, vc))
+        if rb == rc and (rb != "tie" or tie_b == tie_c):  # a tie set's order is not its content
             continue
         change = f"{_describe(vb)} -> {_describe(vc)}"
         if _decisive(vb) and _decisive(vc):

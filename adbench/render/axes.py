@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from adbench import fmt
-from adbench.analysis.crossover import AXIS_D_IN, AXIS_D_OUT, AXIS_RATIO
+from adbench.analysis.axis import AXIS_D_IN, AXIS_D_OUT, AXIS_RATIO
 from adbench.store import schema
 
 if TYPE_CHECKING:
