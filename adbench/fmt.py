@@ -105,9 +105,3 @@ def calls(x: Any, *, missing: str = MISSING) -> str:
     if v == 0:
         return "from 1st call"
     return "1 call" if v == 1 else f"{v:.0f} calls"
-
-
-def percent(x: Any, *, missing: str = MISSING) -> str:
-    """A fraction as a percentage: 0.1 -> 10%."""
-    v = number(x)
-    return missing if v is None else f"{v:.0%}"

@@ -10,7 +10,6 @@ cancels) and by a fixed spread, so medians, ratios and verdicts are known in adv
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -227,7 +226,3 @@ class _FakeResult:
 def dump(directory: Path) -> dict[str, str]:
     """Every file of a directory as text (for golden comparisons)."""
     return {p.name: p.read_text(encoding="utf-8") for p in sorted(directory.iterdir())}
-
-
-def meta_json(meta: dict[str, Any]) -> str:
-    return json.dumps(meta, indent=2, default=str) + "\n"

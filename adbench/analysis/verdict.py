@@ -142,13 +142,6 @@ def verdicts_for(
     return judge(results, samples, margin=margin).verdicts
 
 
-def ranking_for(
-    results: pd.DataFrame, samples: pd.DataFrame | None, *, margin: float = 0.1
-) -> pd.DataFrame:
-    """One ranking row per case x strategy x host x device (schema.RANKING_COLUMNS)."""
-    return judge(results, samples, margin=margin).ranking
-
-
 def _fastest(ran: Sequence[str], pairs: CasePairs) -> str:
     """The strategy with the smallest per-round ratio to the others.
 
