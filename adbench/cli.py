@@ -336,7 +336,7 @@ def run(
         err.print(f"interrupted: {kept}", markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(130) from None
 
-    from adbench.render.report import failures, verdict_table
+    from adbench.render import terminal, views
     from adbench.store.results import load_results
 
     try:
@@ -346,9 +346,9 @@ def run(
     for note in res.notes:
         err.print(f"note: {note}", markup=False, highlight=False)
     if not quiet:
-        _console().print(verdict_table(res))
+        _console().print(terminal.verdict_table(views.build(res)))
     err.print(f"results: {out_dir}", markup=False, highlight=False, soft_wrap=True)
-    bad = failures(res)
+    bad = views.failures(res)
     if bad:
         err.print(f"{len(bad)} mode(s) did not measure cleanly (see 'reason' in results.csv)")
         raise typer.Exit(EXIT_FAILED)
@@ -456,8 +456,9 @@ def report(
         Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")
     ] = None,
 ) -> None:
-    """Show the verdicts and crossovers of stored results again, without re-running anything."""
-    from adbench.render import report as rp
+    """Show the verdicts, rankings and crossovers of stored results again, without re-running
+    anything."""
+    from adbench.render import views
     from adbench.store.results import ResultsError, load_results
 
     try:
@@ -466,41 +467,48 @@ def report(
         fail(str(exc))
     for note in res.notes:  # what an interrupted run left and the loader skipped
         _console(stderr=True).print(f"note: {note}", markup=False, highlight=False)
+    rep = views.build(res)
     if format is Format.table:
-        cross = rp.crossovers_of(res)
+        from adbench.render import terminal
+
+        tables = terminal.report(rep)
         if output is not None:
-            text = _plain_text(rp.verdict_table(res), rp.crossover_table(cross))
-            _write_output(output, text, protect=results_dir)
+            _write_output(output, _plain_text(*tables), protect=results_dir)
         else:
-            _console().print(rp.verdict_table(res))
-            _console().print(rp.crossover_table(cross))
-            for line in rp.failures(res):
+            for t in tables:
+                _console().print(t)
+            for line in views.failures(res):
                 _console(stderr=True).print(line, markup=False, highlight=False)
         return
     files: dict[str, bytes] = {}
-    if format is Format.md and output is not None:
-        text, files = rp.markdown_plots(res, f"{output.stem}_plots")
+    if format is Format.md:
+        from adbench.render import markdown
+
+        if output is not None:
+            text, files = markdown.with_plots(rep, f"{output.stem}_plots")
+        else:
+            text = markdown.to_markdown(rep)
+    elif format is Format.html:
+        from adbench.render.html import to_html
+
+        text = to_html(rep)
     else:
-        render = {
-            Format.md: rp.to_markdown,
-            Format.csv: rp.to_csv,
-            Format.json: rp.to_json,
-            Format.html: rp.to_html,
-        }[format]
-        text = render(res)
+        from adbench.render import data
+
+        text = data.to_csv(rep) if format is Format.csv else data.to_json(rep)
     if output is None:
         sys.stdout.write(text)
         if format is Format.md:
             _console(stderr=True).print("plots: give --output FILE.md to write them beside it")
         return
     _write_output(output, text, protect=results_dir)  # first: it checks the path
-    for rel, data in files.items():  # names are slugs made by adbench.render.plots: no '..', no '/'
+    for rel, blob in files.items():  # names are slugs made by adbench.render.axes: no '..', '/'
         path = output.parent / rel
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             fail(f"{path.parent}: cannot write: {exc.strerror or exc}")
-        _write_output(path, data, protect=results_dir)
+        _write_output(path, blob, protect=results_dir)
     if files:
         _console(stderr=True).print(f"{output} and {len(files)} plot(s) in {output.stem}_plots/")
 
@@ -559,7 +567,7 @@ def compare(
         typer.Option(
             "--min-time",
             min=0.0,
-            help="Seconds. Modes faster than this in the baseline are judged by the "
+            help="Seconds. Strategies faster than this in the baseline are judged by the "
             "deterministic tier only.",
         ),
     ] = 100e-6,
@@ -570,28 +578,30 @@ def compare(
         Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")
     ] = None,
 ) -> None:
-    """Judge CURRENT against BASELINE: regressions, verdict flips, improvements, new and missing
-    cases, all listed together. Exit 0: no regression; 1: a regression or a verdict flip; 2: bad
+    """Judge CURRENT against BASELINE per case x strategy: regressions, verdict flips (the
+    recommended strategy changed decisively), improvements, new and missing cases, all listed
+    together. Exit 0: no regression; 1: a regression or a verdict flip; 2: bad
     input. With $GITHUB_STEP_SUMMARY set, the Markdown report is appended to it."""
-    from adbench.compare import gate as cp
+    from adbench.compare import gate
+    from adbench.compare import model as cm
     from adbench.compare import render as cr
     from adbench.store.results import ResultsError
 
     try:
-        thresholds = cp.parse_thresholds(threshold or [])
-    except cp.ThresholdError as exc:
+        thresholds = cm.parse_thresholds(threshold or [])
+    except cm.ThresholdError as exc:
         fail(str(exc))
     try:
-        base, cur = cp.load_runs(baseline), cp.load_runs(current)
+        base, cur = gate.load_runs(baseline), gate.load_runs(current)
     except ResultsError as exc:
         fail(str(exc))
     for res in (*base, *cur):
         for note in res.notes:
             _console(stderr=True).print(f"note: {res.path}: {note}", markup=False, highlight=False)
-    settings = cp.Settings(
-        thresholds=thresholds, scope=cp.Scope(tier.value), min_time_s=min_time, strict=strict
+    settings = cm.Settings(
+        thresholds=thresholds, scope=cm.Scope(tier.value), min_time_s=min_time, strict=strict
     )
-    result = cp.compare(base, cur, settings)
+    result = gate.compare(base, cur, settings)
     if not result.checked.get("cases") and not strict:
         _console(stderr=True).print(
             "warning: the two runs have no case in common: nothing was compared "
@@ -642,7 +652,8 @@ def export(
         Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")
     ] = None,
 ) -> None:
-    """Write stored results in another tool's format (cleanly measured modes only)."""
+    """Write stored results in another tool's format, one entry per case x strategy x metric
+    (cleanly measured strategies only)."""
     import json
 
     from adbench.render.export import DEFAULT_METRICS, github_action_benchmark

@@ -152,7 +152,8 @@ SLOWED = {"slow15": "1.5x", "slow20": "2x"}
 
 def false_alarms(pairs: list[tuple[Any, Any]]) -> str:
     """Same code on both sides: every regression is a false alarm."""
-    from adbench.compare.gate import Kind, Tier, compare
+    from adbench.compare.gate import compare
+    from adbench.compare.model import Kind, Tier
 
     n = failed = timed = reg = imp = inc = flips = det = 0
     for b, r in pairs:
@@ -176,13 +177,16 @@ def false_alarms(pairs: list[tuple[Any, Any]]) -> str:
 
 def detection(pairs: list[tuple[Any, Any]]) -> list[str]:
     """The variant on the current side: each slowed case x mode should be a regression."""
-    from adbench.compare.gate import Kind, Tier, compare
+    from adbench.compare.gate import compare
+    from adbench.compare.model import Kind, Tier
 
     hits = {fam: [0, 0, 0, 0] for fam in SLOWED}  # timing, whole gate, inconclusive, n
     ctl_alarms = ctl_n = 0
     for b, r in pairs:
         cmp = compare(b, r)
-        found = {(f.case_id.split("/")[0], f.mode, f.tier): f for f in cmp.findings if f.case_id}
+        found = {
+            (f.case_id.split("/")[0], f.strategy, f.tier): f for f in cmp.findings if f.case_id
+        }
         for fam, h in hits.items():
             for mode in ("jacfwd", "jacrev"):
                 t = found.get((fam, mode, Tier.TIMING))

@@ -24,7 +24,7 @@ import numpy as np
 from scipy import stats as sps
 
 from adbench.analysis import stats
-from adbench.compare.gate import Settings
+from adbench.compare.model import Settings
 from adbench.compare.timing import floor_sigmas, samples_by_key
 from adbench.store.results import Results, load_results
 

@@ -89,14 +89,14 @@ def test_each_fault_is_one_line_on_the_terminal(bad_run, family):
         assert len(mine) == 1 and "jacfwd/jacrev" in mine[0]
 
 
-def test_partial_case_times_the_mode_that_works_and_has_no_verdict(bad_run):
+def test_partial_case_times_the_mode_that_works_and_recommends_it(bad_run):
     _, out = bad_run
     res = load_results(out)
     rows = res.results[res.results["family"] == "reverse_only"].set_index("strategy")
     assert rows.loc["jacrev", "n_samples"] >= 2 and rows.loc["jacrev", "median_s"] > 0
     verdict = res.verdicts.set_index("case_id").loc["reverse_only/2x2"]
-    assert verdict["recommended"] == "n/a"
-    assert "jacfwd error" in verdict["reason"]
+    assert verdict["recommended"] == "jacrev" and verdict["n_ran"] == 1
+    assert verdict["reason"].startswith("jacrev: the only strategy that ran; jacfwd error")
 
 
 def test_a_wrong_jacobian_is_never_timed(bad_run):

@@ -13,7 +13,8 @@ import pytest
 from rich.console import Console
 
 from adbench.compare import render as compare_report
-from adbench.compare.gate import (
+from adbench.compare.gate import compare
+from adbench.compare.model import (
     DEFAULT_THRESHOLDS,
     Kind,
     Scope,
@@ -21,7 +22,6 @@ from adbench.compare.gate import (
     Threshold,
     ThresholdError,
     Tier,
-    compare,
     parse_thresholds,
 )
 from adbench.compare.timing import floor_sigmas
@@ -42,7 +42,7 @@ def cur() -> Results:
 
 def keys(cmp, *kinds: Kind) -> set[tuple[str, str, str, str, str]]:
     return {
-        (f.kind.value, f.tier.value, f.case_id, f.mode, f.metric)
+        (f.kind.value, f.tier.value, f.case_id, f.strategy, f.metric)
         for f in cmp.findings
         if not kinds or f.kind in kinds
     }
@@ -158,7 +158,7 @@ def test_every_kind_of_finding(base: Results, cur: Results) -> None:
 
 def test_timing_regression_carries_its_evidence(base: Results, cur: Results) -> None:
     cmp = compare(base, cur)
-    f = next(f for f in cmp.findings if f.case_id == "slower/200x200" and f.mode == "jacfwd")
+    f = next(f for f in cmp.findings if f.case_id == "slower/200x200" and f.strategy == "jacfwd")
     assert (f.baseline, f.current, f.ratio) == pytest.approx((1e-3, 2e-3, 2.0))
     assert f.ci_low is not None and f.ci_high is not None and f.ci_low <= 2.0 <= f.ci_high
     assert f.p_value is not None and f.p_value < 0.001
@@ -167,7 +167,7 @@ def test_timing_regression_carries_its_evidence(base: Results, cur: Results) -> 
 
 
 def test_noisy_slowdown_is_inconclusive_not_a_regression(base: Results, cur: Results) -> None:
-    f = next(f for f in compare(base, cur).findings if f.case_id == "noisy/200x200" and f.mode)
+    f = next(f for f in compare(base, cur).findings if f.case_id == "noisy/200x200" and f.strategy)
     assert f.kind is Kind.INCONCLUSIVE and "not significant" in f.message
     assert f.p_value is not None and f.p_value > 0.01
 
@@ -175,7 +175,7 @@ def test_noisy_slowdown_is_inconclusive_not_a_regression(base: Results, cur: Res
 def test_identical_runs_have_nothing_to_say(base: Results) -> None:
     cmp = compare(base, load_results(GOLDEN / "same"))
     assert not cmp.failed
-    assert [f.kind for f in cmp.findings] == [Kind.NOTE]  # the two sub-100-us modes
+    assert [f.kind for f in cmp.findings] == [Kind.NOTE]  # the two sub-100-us strategies
     assert cmp.checked == {"cases": 26, "deterministic": 78, "timing": 24, "verdict": 13}
 
 
@@ -215,7 +215,7 @@ def test_thresholds_move_the_line(base: Results, cur: Results) -> None:
     }
     absolute = Settings(thresholds=parse_thresholds(["median:0.0012"]))  # 1.2 ms more
     timing = {
-        (f.case_id, f.mode)
+        (f.case_id, f.strategy)
         for f in compare(base, cur, absolute).findings
         if f.kind is Kind.REGRESSION and f.tier is Tier.TIMING
     }
@@ -251,13 +251,13 @@ def test_too_few_timed_cases_leave_no_control(base: Results) -> None:
     (drift,) = cmp.drifts
     assert drift.n_timed == 4 and math.isnan(drift.factor)
     inc = [f for f in cmp.findings if f.kind is Kind.INCONCLUSIVE]
-    assert {f.mode for f in inc} == {"jacfwd", "jacrev"}
+    assert {f.strategy for f in inc} == {"jacfwd", "jacrev"}
     assert all("need 6" in f.message for f in inc)
 
 
 def test_run_to_run_noise_raises_the_bar(base: Results) -> None:
     # A third of the cases x1.05, a third x0.95, a third unchanged: noise sigma ~0.072 in log;
-    # 24 timed case x modes put the floor at 12.1 sigma (family-wise 1%): x2.4.
+    # 24 timed case x strategies put the floor at 12.1 sigma (family-wise 1%): x2.4.
     cases = sorted(set(base.results["case_id"]) - {"tiny/1x10", "slower/200x200"})
     factors = {c: (1.05, 1.0, 0.95)[i % 3] for i, c in enumerate(cases)}
     cmp = compare(base, _scaled(base, {**factors, "slower/200x200": 1.5}))
@@ -273,10 +273,22 @@ def test_run_to_run_noise_raises_the_bar(base: Results) -> None:
     assert {f.kind for f in loud.findings if f.case_id == "slower/200x200"} == {Kind.REGRESSION}
 
 
+def test_the_noise_floor_holds_improvements_back_too(base: Results) -> None:
+    """With the floor at x2.4, a case 1.5x faster (significant on its samples) is not reported as
+    an improvement, as a case 1.5x slower is not a regression; 8x faster is."""
+    cases = sorted(set(base.results["case_id"]) - {"tiny/1x10", "faster/200x200"})
+    factors = {c: (1.05, 1.0, 0.95)[i % 3] for i, c in enumerate(cases)}
+    cmp = compare(base, _scaled(base, {**factors, "faster/200x200": 1 / 1.5}))
+    assert 2.0 < cmp.drifts[0].floor < 3.0
+    assert not [f for f in cmp.findings if f.case_id == "faster/200x200"]
+    loud = compare(base, _scaled(base, {**factors, "faster/200x200": 1 / 8}))
+    assert {f.kind for f in loud.findings if f.case_id == "faster/200x200"} == {Kind.IMPROVEMENT}
+
+
 def test_floor_controls_the_family_wise_rate() -> None:
     s = Settings()
     k = [floor_sigmas(m, s) for m in (6, 16, 32, 100)]
-    assert k == sorted(k) and k[0] > 5.0  # more case x modes judged, a higher bar for each
+    assert k == sorted(k) and k[0] > 5.0  # more case x strategies judged, a higher bar for each
     assert k[1] == pytest.approx(10.57, abs=0.01)
     # t with 3 df: P(T > k * 1.4826 * q75) = familywise_alpha / m, one-sided Bonferroni
     q75 = 0.7648923
@@ -300,7 +312,7 @@ def test_a_fixed_noise_sigmas_overrides_the_family_wise_floor(base: Results) -> 
 def test_drift_is_estimated_per_device_and_corrects_each_case(base: Results) -> None:
     everything = {c: 1.4 for c in set(base.results["case_id"])}
     cmp = compare(base, _scaled(base, {**everything, "slower/200x200": 1.4 * 2.0}))
-    f = next(f for f in cmp.findings if f.case_id == "slower/200x200" and f.mode == "jacfwd")
+    f = next(f for f in cmp.findings if f.case_id == "slower/200x200" and f.strategy == "jacfwd")
     assert f.kind is Kind.REGRESSION and f.ratio == pytest.approx(2.0)
     assert cmp.drifts[0].factor == pytest.approx(1.4)
 
@@ -316,7 +328,7 @@ def test_repeated_runs_vote_out_a_case_that_jumped_in_one_process(base: Results)
     }
     assert timing == {"slower/200x200"}
     assert cmp.drifts[0].runs == (3, 3) and cmp.current == "cur (3 runs)"
-    f = next(f for f in cmp.findings if f.case_id == "slower/200x200" and f.mode == "jacrev")
+    f = next(f for f in cmp.findings if f.case_id == "slower/200x200" and f.strategy == "jacrev")
     assert f.ratio == pytest.approx(2.0) and f.baseline == pytest.approx(1e-3)
 
 
@@ -376,7 +388,7 @@ def test_a_row_compiled_differently_is_not_comparable(base: Results, column: str
     results.loc[results["case_id"] == "steady_b/300x300", column] = value
     cmp = compare(base, dataclasses.replace(base, results=results))
     nc = [f for f in cmp.findings if f.kind is Kind.NOT_COMPARABLE]
-    assert {(f.case_id, f.mode) for f in nc} == {
+    assert {(f.case_id, f.strategy) for f in nc} == {
         ("steady_b/300x300", "jacfwd"),
         ("steady_b/300x300", "jacrev"),
     }
@@ -406,7 +418,8 @@ def test_json_is_strict_and_complete(base: Results, cur: Results) -> None:
     assert data["fingerprint"]["jax_version"] == {"baseline": "0.10.2", "current": "0.10.2"}
     assert len(data["findings"]) == len(cmp.findings)
     first = data["findings"][0]
-    assert first["kind"] == "regression" and set(first) >= {"case_id", "mode", "ratio", "p_value"}
+    assert first["kind"] == "regression"
+    assert set(first) >= {"case_id", "strategy", "ratio", "p_value"} and "mode" not in first
 
 
 def test_markdown_and_table(base: Results, cur: Results) -> None:
@@ -462,7 +475,7 @@ def test_cli_exit_codes(current: str, extra: list[str], code: int) -> None:
         [str(GOLDEN / "base"), str(GOLDEN / "old-schema")],
         [str(GOLDEN / "base"), str(GOLDEN / "cur"), "--threshold", "speed:10%"],
         [str(GOLDEN / "base"), str(GOLDEN / "cur"), "--tier", "timing-only"],
-        [str(GOLDEN / "base"), str(GOLDEN / "make_goldens.py")],
+        [str(GOLDEN / "base"), str(GOLDEN / "README.md")],
     ],
 )
 def test_cli_usage_errors_exit_2(args: list[str]) -> None:
@@ -510,3 +523,65 @@ def test_cli_formats_and_step_summary(tmp_path: Path) -> None:
     assert out.read_text(encoding="utf-8").startswith("### ✅ adbench compare — OK")
     r = _cli("compare", str(GOLDEN / "base"), str(GOLDEN / "cur"), "--tier", "deterministic")
     assert "FAIL: 3 regressions" in r.stdout and "scope deterministic" in r.stdout
+
+
+# --- N strategies: schema-2 directories built through the writer (tests/data/v2/make.py) -------
+
+V2 = Path(__file__).parent / "data" / "v2" / "compare"
+
+
+def test_strategies_flip_note_and_regress_per_strategy() -> None:
+    cmp = compare(load_results(V2 / "base"), load_results(V2 / "cur"))
+    assert keys(cmp, Kind.FLIP) == {("flip", "verdict", "chunked/200x200", "", "recommended")}
+    (flip,) = [f for f in cmp.findings if f.kind is Kind.FLIP]
+    assert (flip.baseline, flip.current) == ("jacfwd", "linearize")
+    assert "jacfwd 1.19x faster than linearize -> linearize" in flip.message
+    notes = [f for f in cmp.findings if f.tier is Tier.VERDICT and f.kind is Kind.NOTE]
+    assert [(f.case_id, f.baseline, f.current) for f in notes] == [
+        ("chunked/200x20", "tie", "jacrev")
+    ]
+    assert "tie jacrev|jacrev_chunked -> jacrev" in notes[0].message
+    regressions = keys(cmp, Kind.REGRESSION)
+    assert ("regression", "status", "odeint/50x500", "jacrev", "status") in regressions
+    assert ("regression", "deterministic", "hess/100x1", "sparse", "flops") in regressions
+    assert cmp.failed
+    # a verdict resting on one strategy that ran (odeint) or on none (broken) is not judged
+    assert not [f for f in cmp.findings if f.tier is Tier.VERDICT and f.case_id == "odeint/50x500"]
+
+
+def test_a_tie_between_the_same_strategies_in_another_order_is_no_change() -> None:
+    base = load_results(V2 / "base")
+    verdicts = base.verdicts.copy()
+    hit = verdicts["case_id"] == "hess/10x1"
+    verdicts.loc[hit, "tie_set"] = "rev_over_rev|fwd_over_rev"
+    cmp = compare(base, dataclasses.replace(base, verdicts=verdicts))
+    assert not [f for f in cmp.findings if f.tier is Tier.VERDICT]
+    verdicts.loc[hit, "tie_set"] = "rev_over_rev|fwd_over_rev|sparse"
+    cmp = compare(base, dataclasses.replace(base, verdicts=verdicts))
+    assert [f.kind for f in cmp.findings if f.tier is Tier.VERDICT] == [Kind.NOTE]
+
+
+def test_a_decisive_change_that_rests_on_a_failure_is_not_a_flip() -> None:
+    base = load_results(V2 / "base")
+    verdicts = base.verdicts.copy()
+    hit = verdicts["case_id"] == "chunked/200x2000"
+    verdicts.loc[hit, ["recommended", "n_ran", "runner_up"]] = ["jacrev", 1, ""]
+    cmp = compare(base, dataclasses.replace(base, verdicts=verdicts))
+    assert not [f for f in cmp.findings if f.tier is Tier.VERDICT]
+
+
+def test_rows_from_two_machines_are_matched_per_host(tmp_path: Path) -> None:
+    from builders import C, S, write_run
+
+    def run(name: str, slow: float) -> Results:
+        cases = [
+            C("f", 10, 10 * k, (S("jacfwd", 1e-3 * k), S("jacrev", 2e-3 * k)), host=h)
+            for k in (1, 2, 3, 4)
+            for h in ("a", "b")
+        ]
+        cases.append(C("f", 10, 50, (S("jacfwd", 5e-3 * slow), S("jacrev", 1e-2)), host="b"))
+        return load_results(write_run(tmp_path / name, cases))
+
+    cmp = compare(run("base", 1.0), run("cur", 4.0))
+    slow = [f for f in cmp.findings if f.kind is Kind.REGRESSION]
+    assert [(f.case_id, f.device, f.strategy) for f in slow] == [("f/10x50", "b/cpu:0", "jacfwd")]

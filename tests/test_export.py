@@ -62,3 +62,28 @@ def test_cli_export(tmp_path: Path) -> None:
     assert CliRunner().invoke(app, ["export", str(GOLDEN / "cur"), "-m", "speed"]).exit_code == 2
     assert CliRunner().invoke(app, ["export", str(GOLDEN / "old-schema")]).exit_code == 2
     assert CliRunner().invoke(app, ["export", str(GOLDEN / "cur"), "-f", "csv"]).exit_code == 2
+
+
+def test_one_entry_per_strategy_that_ran() -> None:
+    res = load_results(GOLDEN.parent / "v2" / "report")
+    entries = github_action_benchmark(res, ["median"])
+    names = [e["name"] for e in entries]
+    assert "chunked/200x20 jacrev_chunked cpu:0 median" in names
+    assert "hess/100x1 sparse cpu:0 median" in names
+    ok = res.results[res.results["status"] == "ok"]
+    assert len(names) == len(set(names)) == len(ok)
+    assert not [n for n in names if n.startswith(("odeint/50x5 jacfwd", "wide/2000x2000 jacrev"))]
+
+
+def test_rows_of_several_machines_name_their_host(tmp_path: Path) -> None:
+    from builders import C, S, write_run
+
+    cases = [C("f", 2, 2, (S("jacfwd", 1e-3), S("jacrev", 2e-3)), host=h) for h in ("a", "b")]
+    res = load_results(write_run(tmp_path / "two", cases))
+    names = [e["name"] for e in github_action_benchmark(res, ["median"])]
+    assert names == [
+        "f/2x2 jacfwd a/cpu:0 median",
+        "f/2x2 jacrev a/cpu:0 median",
+        "f/2x2 jacfwd b/cpu:0 median",
+        "f/2x2 jacrev b/cpu:0 median",
+    ]

@@ -12,39 +12,37 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from adbench.render import plots
+from adbench.render import plots, views
 from adbench.render.html import render_html
-from adbench.store import schema
 from adbench.store.results import load_results
 
 FIXTURE = Path(__file__).parent / "data" / "report" / "sweep"
+V2 = Path(__file__).parent / "data" / "v2" / "report"
 
 
 @pytest.fixture(scope="module")
 def page() -> str:
-    res = load_results(FIXTURE)
-    cross = pd.read_csv(FIXTURE / schema.CROSSOVER_FILE, keep_default_na=False, na_values=[""])
-    return render_html(res, cross)
+    return render_html(views.build(load_results(FIXTURE)))
 
 
 def test_page_holds_every_section_and_needs_nothing_outside_itself(page):
     assert page.startswith("<!DOCTYPE html>")
     for text in (
         "<title>adbench report: report-fixture</title>",
-        "Where the modes tie",
+        "Where jacfwd and jacrev tie",
         "linear on cpu:0",
         "tanh_grid on cpu:0",
-        "Cases that did not measure cleanly",
+        "Strategies that did not measure cleanly",
         "estimated 40.0 GiB (XLA temp) exceeds the 8.00 GiB budget",
         "Environment",
         "Synthetic CPU @ 2.0GHz (fixture)",
-        "68.7 [66.6, 69.4]",  # the linear family's tie and its interval
     ):
         assert text in page, text
+    assert re.search(r"68\.7 \[66\.\d, 69\.\d\]", page)  # the linear family's tie, interval
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:|//|file:)""", page)
     assert "<script" not in page and "<link" not in page and "@import" not in page
     images = re.findall(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
-    assert len(images) == page.count("<img") == 11
+    assert len(images) == page.count("<img") == 16
     assert all(base64.b64decode(i).startswith(b"\x89PNG\r\n\x1a\n") for i in images)
 
 
@@ -58,17 +56,25 @@ def test_names_from_the_results_are_escaped():
     res = dataclasses.replace(
         res,
         results=rename(res.results)[lambda d: d["family"] == evil],
+        samples=rename(res.samples)[lambda d: d["family"] == evil],
         verdicts=rename(res.verdicts)[lambda d: d["family"] == evil],
         meta={**res.meta, "cpu_model": "<b>cpu</b>"},
     )
-    from adbench.analysis.crossover import crossovers_for
-
-    cross = crossovers_for(res.results, res.samples.assign(family=evil), n_boot=50)
-    figs = plots.report_figures(res, cross)
-    text = render_html(res, cross, figs)
+    rep = views.build(res)
+    figs = plots.report_figures(rep)
+    text = render_html(rep, figs)
     assert evil not in text and "<b>cpu</b>" not in text
     assert "&lt;img src=x onerror=alert(1)&gt;&amp;" in text
-    assert text.count("<img") == len(figs) == 2
+    assert text.count("<img") == len(figs) == 3
+
+
+def test_n_strategies_get_a_ranking_and_a_colour_each():
+    text = render_html(views.build(load_results(V2)))
+    assert text.count("Every strategy, relative to the fastest") == 5  # one per family
+    assert f'style="color:{views.colour("sparse")}">sparse</span>' in text
+    assert f'style="color:{views.colour("tie")}">tie: jacrev, jacrev_chunked</span>' in text
+    assert "jacfwd failed to compile: TypeError" in text
+    assert "sparse: 1" in re.sub(r"<[^>]+>", "", text)  # the summary counts per strategy
 
 
 def _browser() -> str | None:
@@ -119,4 +125,4 @@ def test_a_real_browser_loads_every_plot_without_the_network(page, tmp_path):
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=90)
     title = re.search(r"<title>(CHECK[^<]*)</title>", out.stdout)
     assert title, f"the check did not run; chromium said: {out.stderr[-2000:]}"
-    assert title.group(1).strip() == "CHECK 12 images, 1 broken, 0 fetched"  # 1: the sentinel
+    assert title.group(1).strip() == "CHECK 17 images, 1 broken, 0 fetched"  # 1: the sentinel

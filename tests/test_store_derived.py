@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from adbench.analysis.verdict import verdicts_for
 from adbench.cli import app
-from adbench.render import report as rp
+from adbench.render import views
 from adbench.store import schema
 from adbench.store.reader import ResultsError, data_stamp, derived_fresh, load_results
 
@@ -45,7 +45,8 @@ def copy(stored: Path, tmp_path: Path) -> Path:
 def test_meta_records_what_each_derived_file_came_from(stored):
     meta = json.loads((stored / schema.META_FILE).read_text())
     stamp = data_stamp(stored)
-    assert meta["derived"] == {schema.VERDICTS_FILE: stamp, schema.CROSSOVER_FILE: stamp}
+    derived = (schema.VERDICTS_FILE, schema.CROSSOVER_FILE, schema.RANKING_FILE)
+    assert meta["derived"] == dict.fromkeys(derived, stamp)
     for name in (schema.VERDICTS_FILE, schema.CROSSOVER_FILE):
         assert derived_fresh(stored, name, meta, stamp)
 
@@ -70,7 +71,7 @@ def test_verdicts_of_other_data_are_recomputed(stored, tmp_path):
     fresh = verdicts_for(res.results, res.samples, margin=0.1)
     assert list(res.verdicts["recommended"]) == list(fresh["recommended"])
     # and the crossover table of the same report agrees with the verdicts
-    assert set(rp.crossovers_of(res)["outcome"]) == {"jacrev"}
+    assert set(views.build(res).crossovers["outcome"]) == {"jacrev"}
 
 
 def test_a_fresh_derived_file_is_used_as_stored(stored, tmp_path):

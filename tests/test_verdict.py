@@ -1,4 +1,5 @@
-"""Verdicts from exact synthetic results: winner, tie, failures, break-even, textbook."""
+"""N-way verdicts and rankings from exact synthetic results: winner, tie set, failures, memory
+guard, break-even, the classic fwd/rev view and the textbook."""
 
 from __future__ import annotations
 
@@ -6,67 +7,30 @@ import math
 
 import pandas as pd
 import pytest
+from builders import C, S, rows
 
-from adbench.analysis.stats import RatioEstimate
-from adbench.analysis.verdict import break_even_calls, decide, textbook, verdicts_for
+from adbench.analysis.verdict import break_even_calls, judge, textbook, verdicts_for
 from adbench.store import schema
 
+MS = 1e-3
 
-def _results(fwd: dict, rev: dict, d_in: int = 1, d_out: int = 100) -> pd.DataFrame:
-    base = dict(
-        case_id=f"f/{d_in}x{d_out}",
-        family="f",
-        d_in=d_in,
-        d_out=d_out,
-        device="cpu:0",
-        status="ok",
-        reason="",
-        lower_s=0.01,
-        flops=100.0,
-        temp_bytes=10.0,
+
+def frames(*cases: C) -> tuple[pd.DataFrame, pd.DataFrame]:
+    res, smp = [], []
+    for c in cases:
+        r, s = rows(c)
+        res += r
+        smp += s
+    return (
+        pd.DataFrame(res).reindex(columns=list(schema.RESULT_COLUMNS)),
+        pd.DataFrame(smp).reindex(columns=list(schema.SAMPLE_COLUMNS)),
     )
-    rows = [{**base, "strategy": "jacfwd", **fwd}, {**base, "strategy": "jacrev", **rev}]
-    return pd.DataFrame(rows).reindex(columns=list(schema.RESULT_COLUMNS))
 
 
-def _samples(fwd: list[float], rev: list[float], d_in: int = 1, d_out: int = 100) -> pd.DataFrame:
-    rows = []
-    for mode, xs in (("jacfwd", fwd), ("jacrev", rev)):
-        for i, s in enumerate(xs):
-            rows.append(
-                dict(
-                    case_id=f"f/{d_in}x{d_out}",
-                    family="f",
-                    d_in=d_in,
-                    d_out=d_out,
-                    device="cpu:0",
-                    strategy=mode,
-                    round=i,
-                    n_inner=10,
-                    seconds=s,
-                )
-            )
-    return pd.DataFrame(rows)
-
-
-@pytest.mark.parametrize(
-    ("lo", "hi", "expected"),
-    [
-        (0.5, 0.8, "jacfwd"),
-        (1.2, 1.5, "jacrev"),
-        (0.95, 1.05, "tie"),
-        (0.85, 0.95, "tie"),
-        (0.5, 1.5, "tie"),
-        (math.nan, math.nan, "tie"),
-    ],
-)
-def test_decide_needs_the_whole_interval_beyond_the_margin(lo, hi, expected):
-    assert decide(RatioEstimate(1.0, lo, hi, 10), 0.1) == expected
-
-
-def test_margin_is_settable():
-    assert decide(RatioEstimate(0.87, 0.8, 0.95, 5), 0.1) == "tie"
-    assert decide(RatioEstimate(0.87, 0.8, 0.95, 5), 0.05) == "jacfwd"
+def verdict(*strategies: S, d_in: int = 10, d_out: int = 100, task: str = "jacobian") -> dict:
+    res, smp = frames(C("f", d_in, d_out, strategies, task=task))
+    (v,) = verdicts_for(res, smp).to_dict("records")
+    return v
 
 
 def test_textbook_rule():
@@ -75,64 +39,148 @@ def test_textbook_rule():
     assert textbook(5, 5) == "either"
 
 
-def test_break_even():
-    # winner compiles 1 s longer and saves 0.1 s per call: 10 calls to repay
+def test_break_even_rounds_up():
+    # winner's one-off cost is 1 s more, it saves 0.3 s per call: 3 calls save 0.9 s, not enough
+    assert break_even_calls(0.1, 0.4, 2.0, 1.0) == 4
     assert break_even_calls(0.1, 0.2, 2.0, 1.0) == 10
-    assert break_even_calls(0.1, 0.2, 1.0, 2.0) == 0  # cheaper compile too: from the first call
+    assert break_even_calls(0.1, 0.2, 1.0, 2.0) == 0  # cheaper one-off too: from the first call
     assert break_even_calls(0.1, 0.1, 2.0, 1.0) == math.inf
     assert math.isnan(break_even_calls(math.nan, 0.2, 1.0, 1.0))
 
 
-def test_forward_wins_with_evidence():
-    res = _results(
-        {"median_s": 1e-3, "compile_s": 0.5, "flops": 10.0},
-        {"median_s": 4e-3, "compile_s": 0.2, "flops": 1000.0},
+def test_fastest_of_several_with_evidence():
+    v = verdict(
+        S("jacfwd", 1 * MS, flops=10.0, compile_s=0.5),
+        S("jacrev", 4 * MS, flops=1000.0, compile_s=0.2),
+        S("linearize", 2 * MS, compile_s=0.2),
+        S("jacfwd_chunked", 1.5 * MS),
     )
-    s = _samples([1e-3] * 5, [4e-3] * 5)
-    (v,) = verdicts_for(res, s).to_dict(orient="records")
-    assert v["recommended"] == "jacfwd"
-    assert v["fwd_rev_ratio"] == pytest.approx(0.25)
-    assert v["speedup"] == pytest.approx(4.0)
+    assert v["recommended"] == "jacfwd" and v["runner_up"] == "jacfwd_chunked"
+    assert isinstance(v["tie_set"], float)  # empty
+    assert v["speedup"] == pytest.approx(1.5, rel=0.03)
+    assert v["ratio_ci_high"] < 1 / 1.1
+    assert (v["n_ran"], v["n_strategies"]) == (4, 4)
+    assert v["fwd_rev"] == "jacfwd" and v["fwd_rev_ratio"] == pytest.approx(0.25, rel=0.03)
     assert v["flop_ratio"] == pytest.approx(0.01)
-    # fwd's one-off cost is 0.3 s more; it saves 3 ms per call -> 100 calls
-    assert v["break_even_calls"] == 100
     assert v["textbook"] == "jacfwd" and v["agrees_with_textbook"] == "yes"
-    assert "jacfwd 4x faster" in v["reason"]
+    assert v["reason"].startswith("jacfwd 1.49x faster than jacfwd_chunked: ")
 
 
-def test_reverse_wins_against_the_textbook():
-    res = _results({"median_s": 3e-3, "compile_s": 0.1}, {"median_s": 1e-3, "compile_s": 0.1})
-    v = verdicts_for(res, _samples([3e-3] * 4, [1e-3] * 4)).iloc[0]
-    assert v["recommended"] == "jacrev" and v["agrees_with_textbook"] == "no"
+def test_break_even_is_against_the_runner_up_and_counts_setup():
+    # sparse: 0.5 s of setup, 0.1 ms per call; runner-up fwd_over_rev 0.5 ms: ceil(0.5 / 0.4e-3)
+    v = verdict(
+        S("fwd_over_rev", 0.5 * MS, spread=(1.0,)),
+        S("rev_over_rev", 0.8 * MS, spread=(1.0,)),
+        S("sparse", 0.1 * MS, setup_s=0.5, spread=(1.0,)),
+        task="hessian",
+        d_out=1,
+    )
+    assert v["recommended"] == "sparse" and v["runner_up"] == "fwd_over_rev"
+    median = 1.05  # the median per-round drift multiplies every time
+    assert v["break_even_calls"] == math.ceil(0.5 / (0.4 * MS * median))
 
 
-def test_tie_when_within_margin():
-    res = _results({"median_s": 1.0e-3, "compile_s": 0.1}, {"median_s": 1.05e-3, "compile_s": 0.1})
-    fwd = [1.0e-3, 1.02e-3, 0.98e-3, 1.01e-3]
-    rev = [1.05e-3, 1.06e-3, 1.04e-3, 1.05e-3]
-    v = verdicts_for(res, _samples(fwd, rev)).iloc[0]
+def test_tie_names_every_strategy_not_separated_and_claims_no_speedup():
+    v = verdict(
+        S("jacfwd", 1.00 * MS),
+        S("jacrev", 1.04 * MS),
+        S("linearize", 1.08 * MS),
+        S("jacfwd_chunked", 3 * MS),
+    )
     assert v["recommended"] == "tie"
-    assert "within the ±10% margin" in v["reason"]
-    assert math.isnan(v["break_even_calls"])
+    assert v["tie_set"] == "jacfwd|jacrev|linearize"
+    assert math.isnan(v["speedup"]) and math.isnan(v["break_even_calls"])
+    assert v["runner_up"] == "jacrev"
+    assert "tie between jacfwd, jacrev, linearize" in v["reason"]
 
 
-def test_failed_mode_gives_no_verdict_and_says_why():
-    res = _results({"median_s": 1e-3}, {"status": "memory", "reason": "needs ~40 GiB"})
-    v = verdicts_for(res, _samples([1e-3] * 3, [])).iloc[0]
-    assert v["recommended"] == "n/a"
-    assert "jacrev memory: needs ~40 GiB" in v["reason"]
+def test_the_margin_holds_on_the_jacrev_side_too():
+    """jacrev 5% faster, consistently: an interval above 1 but inside 1 + margin is a tie."""
+    v = verdict(S("jacfwd", 1.05 * MS, spread=(1.0,)), S("jacrev", 1.0 * MS, spread=(1.0,)))
+    assert v["fwd_rev_ci_low"] > 1.0
+    assert v["fwd_rev"] == "tie" and v["recommended"] == "tie"
+    assert v["tie_set"] == "jacrev|jacfwd"
+    v = verdict(S("jacfwd", 1.2 * MS, spread=(1.0,)), S("jacrev", 1.0 * MS, spread=(1.0,)))
+    assert v["fwd_rev"] == "jacrev" == v["recommended"]
 
 
-def test_single_mode_run_has_no_verdict():
-    res = _results({"median_s": 1e-3}, {}).iloc[[0]]
-    v = verdicts_for(res, _samples([1e-3] * 3, [])).iloc[0]
-    assert v["recommended"] == "n/a" and "needs both modes" in v["reason"]
+def test_with_two_strategies_the_verdict_is_the_fwd_rev_view():
+    for ratio in (0.85, 0.92, 0.95, 1.0, 1.06, 1.09, 1.12, 1.3):
+        v = verdict(S("jacfwd", ratio * MS), S("jacrev", 1.0 * MS))
+        assert v["recommended"] == v["fwd_rev"], ratio
+
+
+def test_a_failed_strategy_leaves_the_verdict_to_those_that_ran():
+    custom_vjp = "jacfwd failed to compile: TypeError: can't apply forward-mode autodiff (jvp)"
+    v = verdict(S("jacfwd", status="error", reason=custom_vjp), S("jacrev", 1 * MS))
+    assert v["recommended"] == "jacrev"
+    assert v["reason"].startswith("jacrev: the only strategy that ran; jacfwd error: ")
+    assert custom_vjp in v["reason"]
+    assert (v["n_ran"], v["n_strategies"]) == (1, 2)
+    assert math.isnan(v["speedup"]) and v["fwd_rev"] == "n/a"
+
+
+def test_nothing_ran_is_none():
+    v = verdict(S("jacfwd", status="error", reason="boom"), S("jacrev", status="timeout"))
+    assert v["recommended"] == "none" and v["n_ran"] == 0
+    assert v["reason"] == "no strategy ran: jacfwd error: boom; jacrev timeout: "
+
+
+def test_fastest_unfit_names_a_refused_strategy_with_fewer_flops():
+    refused = "estimated 40 GiB exceeds the 8 GiB budget"
+    v = verdict(
+        S("jacfwd", 30 * MS, flops=4e9),
+        S("jacrev", status="memory", reason=refused, flops=1e8),
+        S("sparse", status="memory", reason=refused, flops=5e9),
+    )
+    assert v["recommended"] == "jacfwd" and v["fastest_unfit"] == "jacrev"
+    assert "jacrev memory: estimated 40 GiB" in v["reason"]
+    # within the margin of the fastest's flops: no evidence that it would be faster
+    v = verdict(
+        S("jacfwd", 30 * MS, flops=4e9), S("jacrev", status="memory", reason=refused, flops=3.8e9)
+    )
+    assert isinstance(v["fastest_unfit"], float)  # empty
+    # an error is not the memory guard: never "unfit"
+    v = verdict(S("jacfwd", 30 * MS, flops=4e9), S("jacrev", status="error", flops=1e3))
+    assert isinstance(v["fastest_unfit"], float)
+
+
+def test_ranking_gives_relative_times_and_shares_first_place_in_a_tie():
+    res, smp = frames(
+        C(
+            "f",
+            10,
+            100,
+            (
+                S("jacfwd", 1.00 * MS),
+                S("jacrev", 1.04 * MS),
+                S("linearize", 2.0 * MS),
+                S("sparse", status="error", reason="no pattern"),
+            ),
+        )
+    )
+    ranking = judge(res, smp).ranking
+    assert list(ranking.columns) == list(schema.RANKING_COLUMNS)
+    r = ranking.set_index("strategy")
+    assert list(r["rank"].fillna(0)) == [1, 1, 3, 0]
+    assert r.loc["jacfwd", "rel_time"] == 1.0 and r.loc["jacfwd", "reason"] == "fastest"
+    assert r.loc["linearize", "rel_time"] == pytest.approx(2.0, rel=0.03)
+    assert r.loc["linearize", "rel_ci_low"] > 1.1
+    assert r.loc["jacrev", "reason"].startswith("tied with jacfwd")
+    assert r.loc["sparse", "reason"] == "error: no pattern"
+    assert r.loc["jacfwd", "once_s"] == pytest.approx(0.06)
+
+
+def test_a_hessian_has_no_fwd_rev_view_or_textbook():
+    v = verdict(S("fwd_over_rev", 1 * MS), S("rev_over_rev", 3 * MS), task="hessian", d_out=1)
+    assert v["recommended"] == "fwd_over_rev"
+    assert v["textbook"] == "n/a" and isinstance(v["fwd_rev"], float)
 
 
 def test_columns_are_the_schema():
-    res = _results({"median_s": 1e-3}, {"median_s": 2e-3})
-    out = verdicts_for(res, _samples([1e-3] * 3, [2e-3] * 3))
-    assert list(out.columns) == list(schema.VERDICT_COLUMNS)
-    assert list(verdicts_for(res.iloc[0:0], _samples([], [])).columns) == list(
-        schema.VERDICT_COLUMNS
-    )
+    res, smp = frames(C("f", 1, 10, (S("jacfwd", MS), S("jacrev", 2 * MS))))
+    judged = judge(res, smp)
+    assert list(judged.verdicts.columns) == list(schema.VERDICT_COLUMNS)
+    empty = judge(res.iloc[0:0], smp.iloc[0:0])
+    assert list(empty.verdicts.columns) == list(schema.VERDICT_COLUMNS)
+    assert list(empty.ranking.columns) == list(schema.RANKING_COLUMNS)

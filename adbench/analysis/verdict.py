@@ -1,23 +1,41 @@
-"""Results -> a recommendation per case and device (pure; no JAX, no I/O).
+"""Results -> one verdict per case x host x device among N strategies, and a ranking (pure).
 
-The verdict comes from the ratio t(jacfwd) / t(jacrev) over rounds in which both modes were
-timed back to back, with a bootstrap 95% interval. A mode is recommended only when the whole
-interval lies beyond the practical margin (default 10%) in its favour; otherwise it is a tie,
-because a difference the evidence cannot place outside the margin is not worth acting on.
+Among the strategies that ran, the fastest is the one with the smallest per-round time ratio to
+the others (:mod:`adbench.analysis.paired`). It is ``recommended`` only when, against every other
+strategy that ran, the bootstrap 95% interval of the ratio clears the practical margin (default
+10%; :func:`adbench.analysis.stats.decide`); otherwise the verdict is ``tie`` and ``tie_set``
+names the fastest and every strategy the evidence cannot separate from it. A strategy that failed
+or was refused by the memory guard is named with its reason and the verdict is taken among those
+that ran, so a case where only jacrev ran recommends jacrev ("the only strategy that ran"), and
+``none`` means nothing ran.
+
+With a memory budget the recommendation is the fastest strategy that fitted. A strategy refused
+by the guard is named in ``fastest_unfit`` when XLA's flop count (read from the compiled
+derivative before the guard refused it) is below the fastest one's by more than the margin: the
+prediction METHOD.md found right on 22 of 22 decisive fwd/rev cases here, though XLA undercounts
+loops, so it is a pointer, not a measurement.
+
+For Jacobian tasks the classic two-mode view stays: the ``fwd_rev*`` columns judge jacfwd
+against jacrev alone, with the same pairs and the same decision as the crossover
+(:mod:`adbench.analysis.crossover`), beside the textbook rule.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
+from adbench import fmt
 from adbench.analysis import stats
+from adbench.analysis.paired import CasePairs, rounds_by_strategy, with_keys
 from adbench.store import schema
 
 FWD, REV = "jacfwd", "jacrev"
+TIE, NONE = "tie", "none"
 
 
 def textbook(d_in: int, d_out: int) -> str:
@@ -29,23 +47,13 @@ def textbook(d_in: int, d_out: int) -> str:
     return "either"
 
 
-def decide(ratio: stats.RatioEstimate, margin: float) -> str:
-    """jacfwd / jacrev / tie from the interval of t_fwd / t_rev and the practical margin."""
-    if math.isnan(ratio.ci_low) or math.isnan(ratio.ci_high):
-        return "tie"
-    if ratio.ci_high < 1.0 / (1.0 + margin):
-        return FWD
-    if ratio.ci_low > 1.0 + margin:
-        return REV
-    return "tie"
-
-
 def break_even_calls(
     winner_run_s: float, loser_run_s: float, winner_once_s: float, loser_once_s: float
 ) -> float:
-    """Calls after which the faster mode has repaid its longer one-off cost (0: from the first).
+    """Calls after which the faster strategy has repaid its longer one-off cost (0: from the
+    first call; inf: never). One-off cost = lower + compile + setup seconds (:func:`once_s`).
 
-    one-off cost = trace/lower + compile seconds.
+    Rounded up: after ``floor`` calls the saving is still short of the extra one-off cost.
     """
     if any(math.isnan(v) for v in (winner_run_s, loser_run_s, winner_once_s, loser_once_s)):
         return math.nan
@@ -58,98 +66,256 @@ def break_even_calls(
     return float(math.ceil(extra / gain))
 
 
-def _safe_ratio(a: Any, b: Any) -> float:
-    a, b = float(a), float(b)
-    if math.isnan(a) or math.isnan(b) or b == 0:
+def _num(v: Any) -> float:
+    try:
+        return float(v)
+    except (TypeError, ValueError):
         return math.nan
-    return a / b
 
 
-def _paired_samples(samples: pd.DataFrame, case_id: str, device: str) -> tuple[np.ndarray, ...]:
-    sel = samples[(samples["case_id"] == case_id) & (samples["device"] == device)]
-    out = []
-    for mode in (FWD, REV):
-        s = sel[sel["strategy"] == mode].sort_values("round")
-        out.append(s.set_index("round")["seconds"].astype(float))
-    fwd, rev = out
-    common = fwd.index.intersection(rev.index)
-    return fwd.loc[common].to_numpy(), rev.loc[common].to_numpy()
-
-
-def _one(
-    key: dict[str, Any], fwd: pd.Series, rev: pd.Series, samples: pd.DataFrame, margin: float
-) -> dict[str, Any]:
-    row: dict[str, Any] = dict(key)
-    row["margin"] = margin
-    row["textbook"] = textbook(int(key["d_in"]), int(key["d_out"]))
-    row["median_jacfwd_s"] = float(fwd["median_s"])
-    row["median_jacrev_s"] = float(rev["median_s"])
-    row["compile_jacfwd_s"] = float(fwd["compile_s"])
-    row["compile_jacrev_s"] = float(rev["compile_s"])
-    row["flop_ratio"] = _safe_ratio(fwd["flops"], rev["flops"])
-    row["temp_ratio"] = _safe_ratio(fwd["temp_bytes"], rev["temp_bytes"])
-    bad = [r for r in (fwd, rev) if r["status"] != schema.STATUS_OK]
-    if bad:
-        row.update(recommended="n/a", agrees_with_textbook="n/a")
-        row["reason"] = "; ".join(f"{r['strategy']} {r['status']}: {r['reason']}" for r in bad)
-        return row
-    a, b = _paired_samples(samples, key["case_id"], key["device"])
-    est = stats.paired_ratio(a, b)
-    verdict = decide(est, margin)
-    row.update(fwd_rev_ratio=est.ratio, fwd_rev_ci_low=est.ci_low, fwd_rev_ci_high=est.ci_high)
-    row["recommended"] = verdict
-    row["fwd_rev"] = verdict
-    if verdict == "tie":
-        row["tie_set"] = f"{FWD}|{REV}"
-    row["speedup"] = max(est.ratio, 1.0 / est.ratio) if est.ratio > 0 else math.nan
-    once = {m: float(r["lower_s"]) + float(r["compile_s"]) for m, r in ((FWD, fwd), (REV, rev))}
-    run = {FWD: float(fwd["median_s"]), REV: float(rev["median_s"])}
-    interval = f"fwd/rev time ratio {est.ratio:.3g} (95% CI {est.ci_low:.3g}-{est.ci_high:.3g}, "
-    interval += f"{est.n} paired rounds)"
-    if verdict == "tie":
-        row["break_even_calls"] = math.nan
-        row["agrees_with_textbook"] = "n/a"
-        inside = 1 / (1 + margin) <= est.ci_low and est.ci_high <= 1 + margin
-        why = f"within the ±{margin:.0%} margin" if inside else "not separated beyond the margin"
-        row["reason"] = f"tie, {why}: {interval}"
-        return row
-    loser = REV if verdict == FWD else FWD
-    row["break_even_calls"] = break_even_calls(run[verdict], run[loser], once[verdict], once[loser])
-    book = row["textbook"]
-    row["agrees_with_textbook"] = (
-        "n/a" if book == "either" else ("yes" if book == verdict else "no")
+def once_s(row: Mapping[str, Any]) -> float:
+    """One-off seconds of a results row: lower + compile + setup (a missing setup_s counts 0)."""
+    setup = _num(row.get("setup_s"))
+    return (
+        _num(row.get("lower_s"))
+        + _num(row.get("compile_s"))
+        + (0.0 if math.isnan(setup) else setup)
     )
-    row["reason"] = f"{verdict} {row['speedup']:.3g}x faster: {interval}"
-    return row
+
+
+def _ratio(a: Any, b: Any) -> float:
+    a, b = _num(a), _num(b)
+    return a / b if b and not (math.isnan(a) or math.isnan(b)) else math.nan
+
+
+@dataclass(frozen=True)
+class Judged:
+    """verdicts: one row per case x host x device (schema.VERDICT_COLUMNS); ranking: one row per
+    case x strategy x host x device (schema.RANKING_COLUMNS)."""
+
+    verdicts: pd.DataFrame
+    ranking: pd.DataFrame
+
+
+def judge(
+    results: pd.DataFrame,
+    samples: pd.DataFrame | None,
+    *,
+    margin: float = 0.1,
+    confidence: float = 0.95,
+    n_boot: int = 2000,
+    seed: int = 0,
+) -> Judged:
+    """Verdicts and ranking of every case.
+
+    results: the results table (schema.RESULT_COLUMNS, one row per case x strategy x host x
+    device); samples: the raw samples (schema.SAMPLE_COLUMNS), per-call seconds, one per round.
+    """
+    verdicts: list[dict[str, Any]] = []
+    ranking: list[dict[str, Any]] = []
+    if len(results):
+        by_case: dict[Any, pd.DataFrame] = {}
+        if samples is not None and len(samples):
+            by_case = dict(iter(with_keys(samples).groupby(list(schema.CASE_GROUP), sort=False)))
+        for key, group in with_keys(results).groupby(list(schema.CASE_GROUP), sort=False):
+            rows: list[dict[str, Any]] = group.to_dict("records")  # type: ignore[assignment]
+            pairs = CasePairs(
+                rounds_by_strategy(by_case.get(key)),
+                {str(r["strategy"]): _num(r.get("median_s")) for r in rows},
+                confidence=confidence,
+                n_boot=n_boot,
+                seed=seed,
+            )
+            v, rank = judge_case(rows, pairs, margin)
+            verdicts.append(v)
+            ranking += rank
+    return Judged(
+        pd.DataFrame(verdicts).reindex(columns=list(schema.VERDICT_COLUMNS)),
+        pd.DataFrame(ranking).reindex(columns=list(schema.RANKING_COLUMNS)),
+    )
 
 
 def verdicts_for(
-    results: pd.DataFrame, samples: pd.DataFrame, *, margin: float = 0.1
+    results: pd.DataFrame, samples: pd.DataFrame | None, *, margin: float = 0.1
 ) -> pd.DataFrame:
-    """One verdict row per (case, device) with the columns of schema.VERDICT_COLUMNS.
+    """One verdict row per case x host x device (schema.VERDICT_COLUMNS); see :func:`judge`."""
+    return judge(results, samples, margin=margin).verdicts
 
-    results: the results table (one row per case x mode x device);
-    samples: the raw samples table (per-call seconds, one row per round).
+
+def _fastest(ran: Sequence[str], pairs: CasePairs) -> str:
+    """The strategy with the smallest per-round ratio to the others.
+
+    Start from the smallest stored median; if another strategy is faster round by round against
+    it, take the one that is most so. Per-round ratios need not be transitive across three or
+    more strategies, so one correction may not find a strategy ahead of all others; a strategy
+    the evidence would still place ahead of the one chosen is then not separated from it, and
+    lands in the tie set rather than out of sight.
     """
-    rows = []
-    if len(results):
-        for _, group in results.groupby(list(schema.CASE_GROUP), sort=False, dropna=False):
-            first = group.iloc[0]
-            key = {c: first[c] for c in schema.CASE_KEY}
-            key["d_in"], key["d_out"] = int(first["d_in"]), int(first["d_out"])
-            by_mode = {r["strategy"]: r for _, r in group.iterrows()}
-            if FWD not in by_mode or REV not in by_mode:
-                only = ", ".join(sorted(by_mode))
-                rows.append(
-                    {
-                        **key,
-                        "recommended": "n/a",
-                        "margin": margin,
-                        "textbook": textbook(key["d_in"], key["d_out"]),
-                        "agrees_with_textbook": "n/a",
-                        "reason": f"only {only} measured; a verdict needs both modes",
-                    }
-                )
-                continue
-            rows.append(_one(key, by_mode[FWD], by_mode[REV], samples, margin))
-    return pd.DataFrame(rows).reindex(columns=list(schema.VERDICT_COLUMNS))
+    first = min(ran, key=lambda s: (pairs.medians.get(s, math.inf), s))
+    rel = {s: pairs.get(s, first).estimate.ratio for s in ran if s != first}
+    faster = [s for s, r in rel.items() if r < 1.0]
+    return min(faster, key=lambda s: (rel[s], s)) if faster else first
+
+
+def _problems(rows: Sequence[Mapping[str, Any]], ran: Sequence[str]) -> str:
+    bad = [r for r in rows if str(r["strategy"]) not in ran]
+    return "; ".join(f"{r['strategy']} {r['status']}: {_text(r.get('reason'))}" for r in bad)
+
+
+def _text(v: Any) -> str:
+    return "" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v)
+
+
+def judge_case(
+    rows: Sequence[Mapping[str, Any]], pairs: CasePairs, margin: float
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """(verdict row, ranking rows) of one case x host x device from its results rows."""
+    first = rows[0]
+    key = {c: first.get(c) for c in schema.CASE_KEY}
+    d_in, d_out = int(_num(first["d_in"])), int(_num(first["d_out"]))
+    by_name = {str(r["strategy"]): r for r in rows}
+    ran = [
+        s
+        for s, r in by_name.items()
+        if r.get("status") == schema.STATUS_OK and _num(r.get("median_s")) > 0
+    ]
+    v: dict[str, Any] = {**key, "margin": margin, "n_ran": len(ran), "n_strategies": len(rows)}
+    v.update(_fwd_rev(key, d_in, d_out, by_name, ran, pairs, margin))
+    conf = f"{pairs.confidence:.0%} CI"
+    problems = _problems(rows, ran)
+    tail = f"; {problems}" if problems else ""
+    ranking = [_rank_row(key, r) for r in rows]
+    if not ran:
+        v["recommended"] = NONE
+        v["reason"] = f"no strategy ran: {problems}"
+        return v, ranking
+    best = _fastest(ran, pairs)
+    v["best_s"] = _num(by_name[best]["median_s"])
+    unfit = _fastest_unfit(by_name, best, margin)
+    if unfit:
+        v["fastest_unfit"] = unfit
+    rel = {s: pairs.get(s, best) for s in ran if s != best}
+    order = [best, *sorted(rel, key=lambda s: (rel[s].estimate.ratio, s))]
+    tied = [best, *(s for s in order[1:] if pairs.faster(s, best, margin) != best)]
+    if len(ran) == 1:
+        v["recommended"] = best
+        v["reason"] = f"{best}: the only strategy that ran{tail}"
+    else:
+        ru = order[1]
+        e = rel[ru].inverted().estimate  # t(best) / t(runner-up)
+        v.update(runner_up=ru, ratio=e.ratio, ratio_ci_low=e.ci_low, ratio_ci_high=e.ci_high)
+        evidence = (
+            f"{best}/{ru} time ratio {fmt.num(e.ratio)} ({conf} {fmt.num(e.ci_low)}-"
+            f"{fmt.num(e.ci_high)}, {e.n} paired rounds)"
+        )
+        if len(tied) == 1:
+            v["recommended"] = best
+            v["speedup"] = 1.0 / e.ratio
+            v["break_even_calls"] = break_even_calls(
+                _num(by_name[best]["median_s"]),
+                _num(by_name[ru]["median_s"]),
+                once_s(by_name[best]),
+                once_s(by_name[ru]),
+            )
+            v["reason"] = f"{best} {fmt.factor(1.0 / e.ratio)} faster than {ru}: {evidence}{tail}"
+        else:
+            v["recommended"] = TIE
+            v["tie_set"] = "|".join(tied)
+            inside = all(
+                1 / (1 + margin) <= rel[s].estimate.ci_low and rel[s].estimate.ci_high <= 1 + margin
+                for s in tied[1:]
+            )
+            why = (
+                f"within the ±{margin:.0%} margin" if inside else "not separated beyond the margin"
+            )
+            v["reason"] = f"tie between {', '.join(tied)}, {why}: {evidence}{tail}"
+    ranks = {s: 1 if s in tied else i + 1 for i, s in enumerate(order)}
+    for row in ranking:
+        s = str(row["strategy"])
+        if s not in ranks:
+            continue
+        own: stats.RatioEstimate | None = rel[s].estimate if s in rel else None
+        row.update(
+            rank=ranks[s],
+            rel_time=1.0 if own is None else own.ratio,
+            rel_ci_low=1.0 if own is None else own.ci_low,
+            rel_ci_high=1.0 if own is None else own.ci_high,
+        )
+        if own is None:
+            row["reason"] = "fastest" if len(ran) > 1 else "the only strategy that ran"
+        elif s in tied:
+            row["reason"] = (
+                f"tied with {best}: {fmt.interval(own.ratio, own.ci_low, own.ci_high)} "
+                f"not beyond ±{margin:.0%}"
+            )
+        else:
+            row["reason"] = (
+                f"{fmt.factor(own.ratio)} the time of {best} ({conf} {fmt.num(own.ci_low)}-"
+                f"{fmt.num(own.ci_high)})"
+            )
+    return v, ranking
+
+
+def _rank_row(key: Mapping[str, Any], r: Mapping[str, Any]) -> dict[str, Any]:
+    ok = r.get("status") == schema.STATUS_OK
+    return {
+        **key,
+        "strategy": r["strategy"],
+        "status": r.get("status"),
+        "median_s": _num(r.get("median_s")),
+        "once_s": once_s(r),
+        "reason": "" if ok else f"{r.get('status')}: {_text(r.get('reason'))}",
+    }
+
+
+def _fastest_unfit(by_name: Mapping[str, Mapping[str, Any]], best: str, margin: float) -> str:
+    """The refused strategy XLA's flops predict faster than ``best`` beyond the margin, or ""."""
+    best_flops = _num(by_name[best].get("flops"))
+    if not best_flops > 0:
+        return ""
+    unfit = {
+        s: _num(r.get("flops"))
+        for s, r in by_name.items()
+        if r.get("status") == schema.STATUS_MEMORY and _num(r.get("flops")) >= 0
+    }
+    cheaper = {s: f for s, f in unfit.items() if f * (1.0 + margin) < best_flops}
+    return min(cheaper, key=lambda s: (cheaper[s], s)) if cheaper else ""
+
+
+def _fwd_rev(
+    key: Mapping[str, Any],
+    d_in: int,
+    d_out: int,
+    by_name: Mapping[str, Mapping[str, Any]],
+    ran: Sequence[str],
+    pairs: CasePairs,
+    margin: float,
+) -> dict[str, Any]:
+    """The classic jacfwd-vs-jacrev columns of a Jacobian task (textbook only, without both)."""
+    if key.get("task") not in ("jacobian", None) or (
+        isinstance(key.get("task"), float) and math.isnan(key["task"])
+    ):
+        return {"textbook": "n/a", "agrees_with_textbook": "n/a"}
+    out: dict[str, Any] = {"textbook": textbook(d_in, d_out), "agrees_with_textbook": "n/a"}
+    fwd, rev = by_name.get(FWD), by_name.get(REV)
+    if fwd is None or rev is None:
+        return out
+    out.update(
+        median_jacfwd_s=_num(fwd.get("median_s")),
+        median_jacrev_s=_num(rev.get("median_s")),
+        compile_jacfwd_s=_num(fwd.get("compile_s")),
+        compile_jacrev_s=_num(rev.get("compile_s")),
+        flop_ratio=_ratio(fwd.get("flops"), rev.get("flops")),
+        temp_ratio=_ratio(fwd.get("temp_bytes"), rev.get("temp_bytes")),
+    )
+    if FWD not in ran or REV not in ran:
+        out["fwd_rev"] = "n/a"
+        return out
+    re = pairs.get(FWD, REV).estimate
+    winner = pairs.faster(FWD, REV, margin) or TIE
+    out.update(fwd_rev=winner, fwd_rev_ratio=re.ratio, fwd_rev_ci_low=re.ci_low)
+    out["fwd_rev_ci_high"] = re.ci_high
+    book = out["textbook"]
+    if winner != TIE and book != "either":
+        out["agrees_with_textbook"] = "yes" if book == winner else "no"
+    return out

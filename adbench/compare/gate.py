@@ -2,281 +2,72 @@
 
 Every finding is collected first and reported together (improvements too); the comparison fails
 when any finding is a regression or a verdict flip (with ``strict``, also when the deterministic
-tier is not comparable). Four questions, four tiers:
+tier is not comparable). Four questions, four tiers, each per case x strategy x device:
 
 deterministic  flops, bytes accessed and temp memory from XLA's cost and memory analysis. They are
                identical from process to process, so an increase beyond a small tolerance (default
                1%) is a regression even on a noisy machine. They are compared only when the
                environment fingerprint (jax, jaxlib, backend) matches; otherwise the tier says "not
                comparable" instead of guessing.
-timing         per case x mode: current / baseline median, corrected for the drift of the whole
-               run, against a noise floor measured across cases, with a significance test; see
-               adbench/compare_timing.py for the method and why. Several runs per side (repeated
-               processes) vote out a case that jumped in one process.
-verdict        the recommended mode changed between jacfwd and jacrev (a flip). Changes to or from
-               "tie" are notes, not flips: a ratio near the tie margin crosses it on noise alone.
-status/cases   a mode that measured cleanly now fails (regression), or the reverse (improvement);
-               cases new in the current run or missing from it.
+timing         current / baseline median, corrected for the drift of the whole run, against a
+               noise floor measured across cases, with a significance test; see
+               :mod:`adbench.compare.timing` for the method and why. Several runs per side
+               (repeated processes) vote out a case that jumped in one process.
+verdict        a *flip*: the recommended strategy changed from one decisive answer to another
+               (jacfwd -> jacrev, jacrev -> sparse). Changes to or from a tie are notes, not
+               flips: a ratio near the tie margin crosses it on noise alone; so are verdicts that
+               rest on fewer than two strategies that ran (the status tier says why).
+status/cases   a strategy that measured cleanly now fails (regression), or the reverse
+               (improvement); cases new in the current run or missing from it.
+
+Rows are matched by case, device and strategy; the host joins the device only when a side holds
+rows from several machines, so a baseline recorded on another machine still compares.
 """
 
 from __future__ import annotations
 
 import math
 import os
-import re
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from enum import Enum
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from adbench import fmt
+from adbench.compare import timing as compare_timing
+from adbench.compare.model import (
+    DETERMINISTIC_METRICS,
+    Comparison,
+    Drift,
+    Finding,
+    Key,
+    Kind,
+    Scope,
+    Settings,
+    Tier,
+)
 from adbench.store import schema
 from adbench.store.results import Results, ResultsError, load_results
 
 FINGERPRINT_KEYS = ("jax_version", "jaxlib_version", "backend")
 ROW_IDENTITY = ("dtype", "jit", "device_kind")  # per row: must match for the deterministic tier
-TIMING_METRICS = ("median",)
-DETERMINISTIC_METRICS = ("flops", "bytes_accessed", "temp_bytes")
-METRICS = TIMING_METRICS + DETERMINISTIC_METRICS
+DECISIVE_OFF = ("tie", "none", "n/a", "")
 
 
-class Kind(str, Enum):
-    REGRESSION = "regression"
-    FLIP = "flip"
-    INCONCLUSIVE = "inconclusive"
-    NOT_COMPARABLE = "not comparable"
-    IMPROVEMENT = "improvement"
-    MISSING = "missing"
-    NEW = "new"
-    NOTE = "note"
+def _many_hosts(*dfs: pd.DataFrame) -> bool:
+    return any("host" in df and df["host"].fillna("").nunique() > 1 for df in dfs)
 
 
-FAILING = frozenset({Kind.REGRESSION, Kind.FLIP})
-_KIND_ORDER = {k: i for i, k in enumerate(Kind)}
+def _where(r: Mapping[str, Any], many_hosts: bool) -> str:
+    host = _text(r.get("host"))
+    return f"{host}/{r['device']}" if many_hosts and host else str(r["device"])
 
 
-class Tier(str, Enum):
-    DETERMINISTIC = "deterministic"
-    TIMING = "timing"
-    VERDICT = "verdict"
-    STATUS = "status"
-    CASES = "cases"
-
-
-class Scope(str, Enum):
-    """What to judge. ``deterministic`` skips timing and verdicts: it cannot be flaky (CI gates)."""
-
-    ALL = "all"
-    DETERMINISTIC = "deterministic"
-
-
-class ThresholdError(ValueError):
-    """A threshold string that cannot be parsed; the message says what would."""
-
-
-_THRESHOLD_RE = re.compile(r"^\s*([a-z_]+)\s*:\s*(\d+(?:\.\d*)?|\.\d+)(?:e([+-]?\d+))?\s*(%?)\s*$")
-
-
-@dataclass(frozen=True)
-class Threshold:
-    """How much worse ``metric`` may get: a fraction (``median:15%`` -> 0.15) or an absolute amount
-    in the metric's unit (``temp_bytes:4096``: bytes; ``median:0.001``: seconds)."""
-
-    metric: str
-    limit: float
-    relative: bool = True
-
-    @classmethod
-    def parse(cls, text: str) -> Threshold:
-        m = _THRESHOLD_RE.match(text.lower())
-        if not m or m.group(1) not in METRICS:
-            raise ThresholdError(
-                f"bad threshold {text!r}: expected METRIC:N% or METRIC:N (an absolute amount), "
-                f"METRIC one of {', '.join(METRICS)}; e.g. median:15% or temp_bytes:0%"
-            )
-        value = float(m.group(2)) * 10.0 ** int(m.group(3) or 0)
-        relative = m.group(4) == "%"
-        return cls(m.group(1), value / 100.0 if relative else value, relative)
-
-    def compute(self, current: float, baseline: float) -> float:
-        """How much worse current is, in the threshold's unit (0.2 = 20% more when relative)."""
-        if self.relative:
-            if baseline == 0:
-                return 0.0 if current == 0 else math.inf
-            return current / baseline - 1.0
-        return current - baseline
-
-    def exceeded(self, current: float, baseline: float) -> bool:
-        """Worse by more than the limit (bigger is worse for every metric)."""
-        return self.compute(current, baseline) > self.limit
-
-    def improved(self, current: float, baseline: float) -> bool:
-        """Better by more than the limit: the mirror image of :meth:`exceeded`."""
-        return self.compute(baseline, current) > self.limit
-
-    def __str__(self) -> str:
-        return (
-            f"{self.metric}:{self.limit * 100:g}%"
-            if self.relative
-            else f"{self.metric}:{self.limit:g}"
-        )
-
-
-DEFAULT_THRESHOLDS = (
-    Threshold("median", 0.15),
-    Threshold("flops", 0.01),
-    Threshold("bytes_accessed", 0.01),
-    Threshold("temp_bytes", 0.01),
-)
-
-
-def parse_thresholds(texts: Iterable[str]) -> tuple[Threshold, ...]:
-    """The defaults, with each metric named in ``texts`` replaced (the last one given wins)."""
-    by_metric = {t.metric: t for t in DEFAULT_THRESHOLDS}
-    for text in texts:
-        t = Threshold.parse(text)
-        by_metric[t.metric] = t
-    return tuple(by_metric[m] for m in METRICS)
-
-
-@dataclass(frozen=True)
-class Settings:
-    thresholds: tuple[Threshold, ...] = DEFAULT_THRESHOLDS
-    scope: Scope = Scope.ALL
-    min_time_s: float = 100e-6  # below this a median is judged by the deterministic tier only
-    min_samples: int = 5  # per side; fewer cannot reach significance with Mann-Whitney
-    min_timed: int = 6  # timed case x modes per device needed to estimate drift and noise
-    alpha: float = 0.01  # Mann-Whitney significance level
-    # The noise floor, in robust standard deviations of log(r / D). None: derived per device so
-    # that a whole comparison of identical code fails with probability ~familywise_alpha, however
-    # many case x modes are timed (one-sided Bonferroni on a Student t with noise_df degrees of
-    # freedom: x10.6 sigma for 16 timed case x modes, x13.4 for 32; see
-    # compare_timing.floor_sigmas). The noise is heavy-tailed (a whole case jumps x1.6-x2.5 when
-    # a neighbour takes a core), so a fixed Gaussian-style 5 sigma failed 8-16% of same-code
-    # comparisons of 16 case x modes here although only 0.5-2% of case x modes.
-    noise_sigmas: float | None = None
-    familywise_alpha: float = 0.01
-    noise_df: float = 3.0
-    strict: bool = False  # a "not comparable" finding fails too: a gate that judged nothing fails
-
-    def threshold(self, metric: str) -> Threshold:
-        found = [t for t in self.thresholds if t.metric == metric]
-        return found[-1] if found else next(t for t in DEFAULT_THRESHOLDS if t.metric == metric)
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One thing worth telling. ``case_id`` is empty for a finding about the whole run."""
-
-    kind: Kind
-    tier: Tier
-    message: str
-    case_id: str = ""
-    device: str = ""
-    mode: str = ""
-    metric: str = ""
-    baseline: float | str | None = None
-    current: float | str | None = None
-    ratio: float | None = None  # current / baseline; timing: drift-corrected
-    ci_low: float | None = None
-    ci_high: float | None = None
-    p_value: float | None = None
-
-    @property
-    def failing(self) -> bool:
-        return self.kind in FAILING
-
-    def sort_key(self) -> tuple[Any, ...]:
-        return (_KIND_ORDER[self.kind], self.case_id != "", self.case_id, self.device, self.mode)
-
-    def to_dict(self) -> dict[str, Any]:
-        d: dict[str, Any] = {}
-        for k, v in self.__dict__.items():
-            if isinstance(v, Enum):
-                v = v.value
-            elif isinstance(v, float) and not math.isfinite(v):
-                v = None
-            d[k] = v
-        return d
-
-
-@dataclass(frozen=True)
-class Drift:
-    """How the timed case x modes of one device moved together between the two runs."""
-
-    device: str
-    n_timed: int
-    factor: float  # D: geometric median of current/baseline medians; NaN without enough cases
-    noise: float  # robust sigma of log(r / D) across cases
-    floor: float  # smallest r / D that can be told from noise: exp(noise_sigmas * noise)
-    runs: tuple[int, int] = (1, 1)  # processes pooled: (baseline, current)
-
-
-@dataclass(frozen=True)
-class Comparison:
-    baseline: str
-    current: str
-    settings: Settings
-    findings: tuple[Finding, ...]
-    fingerprint: Mapping[str, tuple[Any, Any]]  # key -> (baseline, current)
-    comparable: bool  # deterministic tier applicable
-    drifts: tuple[Drift, ...] = ()
-    untimed: tuple[str, ...] = ()  # "case_id mode device" judged by the deterministic tier only
-    checked: Mapping[str, int] = field(default_factory=dict)  # tier -> number of comparisons
-
-    @property
-    def failed(self) -> bool:
-        return any(
-            f.failing or (self.settings.strict and f.kind is Kind.NOT_COMPARABLE)
-            for f in self.findings
-        )
-
-    def count(self, kind: Kind) -> int:
-        return sum(f.kind is kind for f in self.findings)
-
-    def to_dict(self) -> dict[str, Any]:
-        s = self.settings
-        return {
-            "baseline": self.baseline,
-            "current": self.current,
-            "failed": self.failed,
-            "summary": {k.value: self.count(k) for k in Kind},
-            "settings": {
-                "scope": s.scope.value,
-                "thresholds": [str(t) for t in s.thresholds],
-                "min_time_s": s.min_time_s,
-                "alpha": s.alpha,
-                "noise_sigmas": s.noise_sigmas,
-                "strict": s.strict,
-            },
-            "fingerprint": {
-                k: {"baseline": b, "current": c} for k, (b, c) in self.fingerprint.items()
-            },
-            "deterministic_comparable": self.comparable,
-            "timing": [
-                {
-                    k: (v if not isinstance(v, float) or math.isfinite(v) else None)
-                    for k, v in d.__dict__.items()
-                }
-                for d in self.drifts
-            ],
-            "untimed": list(self.untimed),
-            "checked": dict(self.checked),
-            "findings": [f.to_dict() for f in self.findings],
-        }
-
-
-# --- the comparison -----------------------------------------------------------------------------
-
-Key = tuple[str, str, str]  # (case_id, device, mode)
-
-
-def _rows(df: pd.DataFrame) -> dict[Key, dict[str, Any]]:
+def _rows(df: pd.DataFrame, many_hosts: bool) -> dict[Key, dict[str, Any]]:
     """results.csv rows by key; a key stored twice (a resumed run) keeps its last row."""
     records: list[dict[str, Any]] = df.to_dict("records")  # type: ignore[assignment]
-    return {(str(r["case_id"]), str(r["device"]), str(r["strategy"])): r for r in records}
+    return {(str(r["case_id"]), _where(r, many_hosts), str(r["strategy"])): r for r in records}
 
 
 def _num(v: Any) -> float:
@@ -327,15 +118,14 @@ def compare(
     Either side may be several runs of the same config (repeated processes): their timings are
     pooled; statuses, XLA numbers and verdicts are read from the first run of each side.
     """
-    from adbench.compare import timing as compare_timing
-
     s = settings or Settings()
     baselines = [baseline] if isinstance(baseline, Results) else list(baseline)
     currents = [current] if isinstance(current, Results) else list(current)
     if not baselines or not currents:
         raise ValueError("compare needs at least one run on each side")
     baseline, current = baselines[0], currents[0]
-    b_rows, c_rows = _rows(baseline.results), _rows(current.results)
+    many = _many_hosts(baseline.results, current.results)
+    b_rows, c_rows = _rows(baseline.results, many), _rows(current.results, many)
     common = sorted(b_rows.keys() & c_rows.keys())
     fb, fc = fingerprint(baseline.meta), fingerprint(current.meta)
     comparable = all(fb[k] is not None and fb[k] == fc[k] for k in FINGERPRINT_KEYS)
@@ -380,11 +170,11 @@ def compare(
                 )
             )
         timing, drifts, untimed = compare_timing.judge(
-            common, b_rows, c_rows, baselines, currents, s
+            common, b_rows, c_rows, baselines, currents, s, many
         )
         findings += timing
         checked["timing"] = sum(d.n_timed for d in drifts)
-        flips, n = _verdicts(baseline.verdicts, current.verdicts)
+        flips, n = _verdicts(baseline.verdicts, current.verdicts, many)
         findings += flips
         checked["verdict"] = n
     return Comparison(
@@ -413,7 +203,7 @@ def _cases(b_rows: Mapping[Key, Any], c_rows: Mapping[Key, Any]) -> list[Finding
             out.append(Finding(kind, Tier.CASES, f"case {where}", cid, dev))
         for key in sorted(mine.keys() - other.keys()):
             if key[:2] not in whole:
-                out.append(Finding(kind, Tier.CASES, f"mode {where}", *key))
+                out.append(Finding(kind, Tier.CASES, f"strategy {where}", *key))
     return out
 
 
@@ -479,31 +269,47 @@ def _deterministic(
     return out, n
 
 
-def _verdicts(bv: pd.DataFrame, cv: pd.DataFrame) -> tuple[list[Finding], int]:
+def _describe(v: Mapping[str, Any]) -> str:
+    """A verdict in a few words: 'jacfwd 2x faster than jacrev', 'tie jacfwd|jacrev'."""
+    rec = _text(v.get("recommended"))
+    if rec == "tie":
+        return f"tie {_text(v.get('tie_set'))}".strip()
+    speed, ru = _num(v.get("speedup")), _text(v.get("runner_up"))
+    if rec in DECISIVE_OFF or math.isnan(speed) or not ru:
+        return rec or "?"
+    return f"{rec} {fmt.factor(speed)} faster than {ru}"
+
+
+def _decisive(v: Mapping[str, Any]) -> bool:
+    """A verdict that names one strategy on the evidence of at least two that ran."""
+    n_ran = _num(v.get("n_ran"))
+    return _text(v.get("recommended")) not in DECISIVE_OFF and not n_ran < 2
+
+
+def _verdicts(bv: pd.DataFrame, cv: pd.DataFrame, many_hosts: bool) -> tuple[list[Finding], int]:
     def index(df: pd.DataFrame) -> dict[tuple[str, str], dict[str, Any]]:
         records: list[dict[str, Any]] = df.to_dict("records")  # type: ignore[assignment]
-        return {(str(r["case_id"]), str(r["device"])): r for r in records}
+        return {(str(r["case_id"]), _where(r, many_hosts)): r for r in records}
 
     b, c = index(bv), index(cv)
-    decisive = {"jacfwd", "jacrev"}
     out, n = [], 0
     for key in sorted(b.keys() & c.keys()):
-        rb, rc = _text(b[key]["recommended"]), _text(c[key]["recommended"])
-        if not ({rb, rc} <= decisive | {"tie"}):
-            continue  # a mode failed: the status tier says so
+        vb, vc = b[key], c[key]
+        rb, rc = _text(vb.get("recommended")), _text(vc.get("recommended"))
+        judged = [v for v in (vb, vc) if _decisive(v) or _text(v.get("recommended")) == "tie"]
+        if len(judged) < 2:
+            continue  # a side has no evidence-based verdict: the status tier says why
         n += 1
-        if rb == rc:
+        tie_b, tie_c = (set(_text(v.get("tie_set")).split("|")) for v in (vb, vc))
+        if rb == rc and (rb != "tie" or tie_b == tie_c):  # a tie set's order is not its content
             continue
-        ratios = (
-            f"fwd/rev time {_num(b[key]['fwd_rev_ratio']):.3g} -> "
-            f"{_num(c[key]['fwd_rev_ratio']):.3g}"
-        )
-        if rb in decisive and rc in decisive:
-            kind, msg = Kind.FLIP, f"recommended {rb} -> {rc} ({ratios})"
+        change = f"{_describe(vb)} -> {_describe(vc)}"
+        if _decisive(vb) and _decisive(vc):
+            kind, msg = Kind.FLIP, f"recommended {rb} -> {rc} ({change})"
         else:
             kind, msg = (
                 Kind.NOTE,
-                f"recommended {rb} -> {rc}, not a flip: near the tie margin ({ratios})",
+                f"recommended {rb} -> {rc}, not a flip: near the tie margin ({change})",
             )
         out.append(
             Finding(kind, Tier.VERDICT, msg, *key, metric="recommended", baseline=rb, current=rc)

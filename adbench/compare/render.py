@@ -1,4 +1,4 @@
-"""A :class:`~adbench.compare.gate.Comparison` -> what people and CI systems read: a Rich table,
+"""A :class:`~adbench.compare.model.Comparison` -> what people and CI systems read: a Rich table,
 Markdown (PR comments, ``$GITHUB_STEP_SUMMARY``) and JSON. Returns objects or text, never prints.
 """
 
@@ -12,8 +12,8 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from adbench.compare.gate import Comparison, Finding, Kind
-from adbench.render.report import fmt_bytes, fmt_num, fmt_seconds
+from adbench import fmt
+from adbench.compare.model import Comparison, Finding, Kind
 
 KIND_STYLE = {
     Kind.REGRESSION: "bold red",
@@ -35,25 +35,25 @@ KIND_MARK = {
     Kind.NEW: "➕",
     Kind.NOTE: "ℹ️",
 }
-COLUMNS = ("finding", "tier", "case", "mode", "metric", "baseline", "current", "change", "why")
+COLUMNS = ("finding", "tier", "case", "strategy", "metric", "baseline", "current", "change", "why")
 
 
-def fmt_value(metric: str, v: Any) -> str:
+def metric_value(metric: str, v: Any) -> str:
     if v is None or isinstance(v, str):
         return v or ""
     if metric == "median":
-        return fmt_seconds(v)
+        return fmt.seconds(v)
     if metric in ("bytes_accessed", "temp_bytes"):
-        return fmt_bytes(v)
-    return fmt_num(v, 4)
+        return fmt.nbytes(v)
+    return fmt.num(v, 4)
 
 
 def _change(f: Finding) -> str:
     if f.ratio is None or (isinstance(f.ratio, float) and math.isnan(f.ratio)):
         return ""
-    text = f"x{fmt_num(f.ratio)}"
+    text = f"x{fmt.num(f.ratio)}"
     if f.ci_low is not None and f.ci_high is not None:
-        text += f" [{fmt_num(f.ci_low)}, {fmt_num(f.ci_high)}]"
+        text += f" [{fmt.num(f.ci_low)}, {fmt.num(f.ci_high)}]"
     return text
 
 
@@ -66,10 +66,10 @@ def finding_cells(f: Finding) -> list[str]:
         f.kind.value,
         f.tier.value,
         case,
-        f.mode,
+        f.strategy,
         f.metric,
-        fmt_value(f.metric, f.baseline),
-        fmt_value(f.metric, f.current),
+        metric_value(f.metric, f.baseline),
+        metric_value(f.metric, f.current),
         _change(f),
         f.message,
     ]
@@ -99,12 +99,15 @@ def context_lines(cmp: Comparison) -> list[str]:
     ]
     for d in cmp.drifts:
         if math.isnan(d.factor):
-            lines.append(f"timing on {d.device}: {d.n_timed} case x modes, too few for a control")
+            lines.append(
+                f"timing on {d.device}: {d.n_timed} case x strategies, too few for a control"
+            )
         else:
             runs = "" if d.runs == (1, 1) else f" ({d.runs[0]} vs {d.runs[1]} runs pooled)"
             lines.append(
-                f"timing on {d.device}: {d.n_timed} case x modes{runs}, run drift x{d.factor:.3g}, "
-                f"noise +-{(math.exp(d.noise) - 1) * 100:.0f}%, noise floor x{d.floor:.3g}"
+                f"timing on {d.device}: {d.n_timed} case x strategies{runs}, run drift "
+                f"x{d.factor:.3g}, noise +-{(math.exp(d.noise) - 1) * 100:.0f}%, "
+                f"noise floor x{d.floor:.3g}"
             )
     if cmp.settings.scope.value != "all":
         lines.append(f"scope {cmp.settings.scope.value}: timing and verdicts not judged")

@@ -1,36 +1,40 @@
-"""The timing tier of `adbench compare`: is a case x mode slower than in the baseline, beyond what
-the machine does on its own? Pure: loaded runs in, findings out.
+"""The timing tier of `adbench compare`: is a case x strategy slower than in the baseline,
+beyond what the machine does on its own? Pure: loaded runs in, findings out.
 
 Between two processes on a shared machine a case moves far more than its samples spread inside one
 run (x1.4-x2.7 here, and whole cases jump x2 when a neighbour takes a core), so a test on the
 samples alone cries wolf. Each side is therefore read at the level of processes:
 
-1. Drift. Every process is compared with the first baseline process over all timed case x modes of
-   a device; the median log ratio is that process's drift (the machine as a whole got slower or
-   faster) and is divided out. The runs are their own A/A control.
+1. Drift. Every process is compared with the first baseline process over all timed case x
+   strategies of a device; the median log ratio is that process's drift (the machine as a whole
+   got slower or faster) and is divided out. The runs are their own A/A control.
 2. Pooling. With several runs per side (repeated processes, see
-   :func:`adbench.compare.gate.load_runs`)
-   a case's value on that side is the median over processes of the drift-corrected medians, so one
-   process in which the case jumped is voted out. With one run per side this is just its median.
-3. Noise. r = current / baseline per case x mode, re-centred on its median; the spread of log r
-   across cases (1.4826 x MAD) is the run-to-run variation left, and exp(k x spread) the noise
-   floor. k is set for the whole comparison, not per case: one false alarm fails the gate, so with
-   m timed case x modes each may be wrong with probability familywise_alpha / m (Bonferroni), read
-   from a Student t with 3 degrees of freedom because the variation is heavy-tailed (a whole case,
-   both modes, jumps x1.6-x2.5 between processes and can stay there for minutes): k = 10.6 for 16
-   case x modes, 13.4 for 32 (:func:`floor_sigmas`). A fixed k = 5 failed 8-16% of same-code
-   comparisons of 16 case x modes here although each case x mode was wrong in only 0.5-2%.
+   :func:`adbench.compare.gate.load_runs`) a case's value on that side is the median over
+   processes of the drift-corrected medians, so one process in which the case jumped is voted
+   out. With one run per side this is just its median.
+3. Noise. r = current / baseline per case x strategy, re-centred on its median; the spread of
+   log r across cases (1.4826 x MAD) is the run-to-run variation left, and exp(k x spread) the
+   noise floor. k is set for the whole comparison, not per case: one false alarm fails the gate,
+   so with m timed case x strategies each may be wrong with probability familywise_alpha / m
+   (Bonferroni), read from a Student t with 3 degrees of freedom because the variation is
+   heavy-tailed (a whole case, every strategy, jumps x1.6-x2.5 between processes and can stay
+   there for minutes): k = 10.6 for 16 case x strategies, 13.4 for 32 (:func:`floor_sigmas`). A
+   fixed k = 5 failed 8-16% of same-code comparisons of 16 case x modes here although each was
+   wrong in only 0.5-2%.
 4. Judgement. A slowdown is a regression only when r exceeds the threshold (default median:15%)
    AND the noise floor AND a Mann-Whitney test on the drift-corrected raw samples is significant
-   (p < 0.01); otherwise it is "inconclusive", with the reason.
+   (p < 0.01); otherwise it is "inconclusive", with the reason. An improvement is reported only
+   when r is below the threshold AND below 1 / the noise floor AND significant: the floor guards
+   both directions.
 
 Consequences, stated on purpose: a change that slows *every* case alike looks like a slower machine
 (the drift is reported as inconclusive; the deterministic tier has to catch it); with fewer than 6
-timed case x modes there is no control and every slowdown is inconclusive; on a loaded machine the
-floor rises and only large slowdowns are flagged; with one run per side on a shared 2-core
-machine that means little short of x2-x3 (the deterministic tier is the gate there). Modes faster
-than 100 us in the baseline are left to the deterministic tier: there, after drift correction,
-medians moved x2.3-x5 between processes on a 2-core machine (x1.2-x2 above 100 us).
+timed case x strategies there is no control and every slowdown is inconclusive; on a loaded
+machine the floor rises and only large slowdowns are flagged; with one run per side on a shared
+2-core machine that means little short of x2-x3 (the deterministic tier is the gate there).
+Strategies faster than 100 us in the baseline are left to the deterministic tier: there, after
+drift correction, medians moved x2.3-x5 between processes on a 2-core machine (x1.2-x2 above
+100 us).
 """
 
 from __future__ import annotations
@@ -43,8 +47,9 @@ import numpy as np
 import pandas as pd
 from scipy.stats import t as _t
 
+from adbench import fmt
 from adbench.analysis import stats
-from adbench.compare.gate import (
+from adbench.compare.model import (
     DEFAULT_THRESHOLDS,
     Drift,
     Finding,
@@ -58,15 +63,20 @@ from adbench.store import schema
 from adbench.store.results import Results
 
 
-def samples_by_key(df: pd.DataFrame) -> dict[Key, np.ndarray]:
-    """Seconds per call of every (case_id, device, mode): shape (n_samples,), positive, finite."""
+def samples_by_key(df: pd.DataFrame, many_hosts: bool = False) -> dict[Key, np.ndarray]:
+    """Seconds per call of every (case_id, device, strategy): shape (n_samples,), positive,
+    finite; the device as "host/device" when ``many_hosts`` (as the gate keys rows)."""
     if df.empty:
         return {}
     seconds = pd.to_numeric(df["seconds"], errors="coerce")
+    where = df["device"].astype(str)
+    if many_hosts:
+        host = df["host"].fillna("").astype(str)
+        where = (host + "/" + where).where(host != "", where)
     out = {}
-    for (cid, dev, mode), g in seconds.groupby([df["case_id"], df["device"], df["strategy"]]):
+    for (cid, dev, name), g in seconds.groupby([df["case_id"], where, df["strategy"]]):
         v = g.to_numpy(dtype=float)
-        out[(str(cid), str(dev), str(mode))] = v[np.isfinite(v) & (v > 0)]
+        out[(str(cid), str(dev), str(name))] = v[np.isfinite(v) & (v > 0)]
     return out
 
 
@@ -77,11 +87,12 @@ def judge(
     baselines: Sequence[Results],
     currents: Sequence[Results],
     s: Settings,
+    many_hosts: bool = False,
 ) -> tuple[list[Finding], tuple[Drift, ...], tuple[str, ...]]:
-    """Timing findings, the drift per device, and the case x modes left untimed (with why)."""
+    """Timing findings, the drift per device, and the case x strategies left untimed (why)."""
     thr = s.threshold("median")
-    bs = [samples_by_key(r.samples) for r in baselines]
-    cs = [samples_by_key(r.samples) for r in currents]
+    bs = [samples_by_key(r.samples, many_hosts) for r in baselines]
+    cs = [samples_by_key(r.samples, many_hosts) for r in currents]
     empty = np.empty(0)
     by_device: dict[str, list[Key]] = {}
     fast, few = [], []
@@ -108,9 +119,9 @@ def judge(
             Finding(
                 Kind.NOTE,
                 Tier.TIMING,
-                f"{len(fast)} case x modes faster than {_fmt_s(s.min_time_s)} in the baseline are "
-                "judged by the deterministic tier only: between processes their times move more "
-                "than any useful threshold",
+                f"{len(fast)} case x strategies faster than {fmt.seconds(s.min_time_s)} in the "
+                "baseline are judged by the deterministic tier only: between processes their "
+                "times move more than any useful threshold",
             )
         )
     if few:
@@ -118,11 +129,11 @@ def judge(
             Finding(
                 Kind.NOTE,
                 Tier.TIMING,
-                f"{len(few)} case x modes have fewer than {s.min_samples} samples in a run and "
-                "are not timed: raise time_budget_s in the run file",
+                f"{len(few)} case x strategies have fewer than {s.min_samples} samples in a run "
+                "and are not timed: raise time_budget_s in the run file",
             )
         )
-    untimed = tuple(f"{n}: faster than {_fmt_s(s.min_time_s)}" for n in fast) + tuple(
+    untimed = tuple(f"{n}: faster than {fmt.seconds(s.min_time_s)}" for n in fast) + tuple(
         f"{n}: fewer than {s.min_samples} samples" for n in few
     )
     return out, tuple(drifts), untimed
@@ -146,8 +157,8 @@ def _judge_device(
             mb, mc = math.exp(np.median(lb[:, i])), math.exp(np.median(lc[:, i]))
             if thr.exceeded(mc, mb):
                 msg = (
-                    f"x{mc / mb:.3g} slower, but only {len(keys)} timed case x modes on {device} "
-                    f"(need {s.min_timed}) to tell machine drift from a change"
+                    f"x{mc / mb:.3g} slower, but only {len(keys)} timed case x strategies on "
+                    f"{device} (need {s.min_timed}) to tell machine drift from a change"
                 )
                 out.append(_finding(Kind.INCONCLUSIVE, msg, key, mb, mc, mc / mb))
         return out, Drift(device, len(keys), math.nan, math.nan, math.nan, runs)
@@ -199,11 +210,11 @@ def _judge_device(
 
 
 def floor_sigmas(n_timed: int, s: Settings) -> float:
-    """The noise floor in robust sigmas for ``n_timed`` case x modes judged together.
+    """The noise floor in robust sigmas for ``n_timed`` case x strategies judged together.
 
-    Each case x mode may raise a false alarm, and one is enough to fail the comparison, so the
+    Each case x strategy may raise a false alarm, and one is enough to fail the comparison, so the
     per-case rate must be ``s.familywise_alpha / n_timed`` (Bonferroni: valid however the cases
-    are correlated; the two modes of a case jump together). Its quantile is read from a Student t
+    are correlated; the strategies of a case jump together). Its quantile is read from a Student t
     with ``s.noise_df`` degrees of freedom, a heavy-tailed stand-in for the ratios between
     processes (and for the few cases the spread is estimated from), rescaled so that 1 is that
     t's robust sigma (1.4826 x MAD), the unit ``Drift.noise`` is measured in.
@@ -247,9 +258,9 @@ def _drift_findings(d: Drift, thr: Threshold) -> list[Finding]:
                 Kind.INCONCLUSIVE,
                 Tier.TIMING,
                 f"every timed case on {d.device} is slower together (drift x{d.factor:.3g} over "
-                f"{d.n_timed} case x modes): a busier machine or a change that slows everything "
-                "alike cannot be told apart; cases are judged relative to this drift, so rerun "
-                "baseline and current back to back on one machine to know",
+                f"{d.n_timed} case x strategies): a busier machine or a change that slows "
+                "everything alike cannot be told apart; cases are judged relative to this drift, "
+                "so rerun baseline and current back to back on one machine to know",
                 device=d.device,
                 metric="median",
                 ratio=d.factor,
@@ -280,9 +291,3 @@ def _drift_findings(d: Drift, thr: Threshold) -> list[Finding]:
             )
         )
     return out
-
-
-def _fmt_s(seconds: float) -> str:
-    from adbench.render.report import fmt_seconds
-
-    return fmt_seconds(seconds)

@@ -3,9 +3,10 @@
 github-action-benchmark (https://github.com/benchmark-action/github-action-benchmark) reads a
 JSON list of ``{"name", "unit", "value", "range"?, "extra"?}`` with ``tool: customSmallerIsBetter``,
 keeps their history on a branch and alerts when a value grows past its ratio (200% by default).
-Every metric adbench exports is smaller-is-better. One entry per case x mode x device x metric,
-named ``"<case_id> <mode> <device> <metric>"`` so names stay unique and stable across runs; only
-modes that measured cleanly are exported.
+Every metric adbench exports is smaller-is-better. One entry per case x strategy x device x
+metric, named ``"<case_id> <strategy> <device> <metric>"`` (the host before the device,
+``"<host>/<device>"``, when the run spans several machines) so names stay unique and stable
+across runs; only strategies that measured cleanly are exported.
 """
 
 from __future__ import annotations
@@ -56,10 +57,13 @@ def github_action_benchmark(
         )
     env = f"jax {res.meta.get('jax_version', '?')}, {res.meta.get('backend', '?')}"
     out: list[dict[str, Any]] = []
-    for row in res.results.to_dict("records"):
+    hosts = res.results["host"].fillna("")
+    many = hosts.nunique() > 1
+    for row, host in zip(res.results.to_dict("records"), hosts, strict=True):
         if row.get("status") != schema.STATUS_OK:
             continue
-        stem = f"{row['case_id']} {row['strategy']} {row['device']}"
+        where = f"{host}/{row['device']}" if many and host else str(row["device"])
+        stem = f"{row['case_id']} {row['strategy']} {where}"
         for name in metrics:
             m = EXPORT_METRICS[name]
             value = _finite(row.get(m.column))

@@ -1,183 +1,134 @@
 """Stored results -> matplotlib Figures people look at (returned, never shown or saved here).
 
-Figures are built with ``matplotlib.figure.Figure`` on the Agg canvas, never with pyplot, so no
-GUI backend is touched and nothing global accumulates. matplotlib is imported on first use, so
-importing this module (and ``adbench --help``) stays light.
+    time_vs_size     every strategy's run time against size (log-log, 95% CI bands, a colour
+                     per strategy) over its time relative to the fastest, with its interval
+    fwd_rev_ratio    the classic view: t(jacfwd) / t(jacrev) with its interval, the tie margin,
+                     the measured crossover and the textbook's tie
+    winner_heatmap   d_in x d_out grid: the recommended strategy in each cell (its colour), with
+                     its speedup, or "tie"
+    report_figures   every figure for a report, named for files and headings; with them the
+                     one-off cost figure of :mod:`adbench.render.costs`
 
-    time_vs_size     run time of both modes against size, log-log, 95% CI band, tie marked
-    speedup_heatmap  d_in x d_out grid coloured by t(jacfwd) / t(jacrev), winner written in
-    compile_vs_run   one-off cost (trace + compile) against run time, and the break-even calls
-    report_figures   every figure for a results directory, named for files and headings
+Shared pieces (Agg figures, axes, colours, PNG bytes) are in :mod:`adbench.render.axes`.
 """
 
 from __future__ import annotations
 
-import io
 import math
-import re
-from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from adbench.analysis.crossover import AXIS_D_IN, AXIS_D_OUT, AXIS_RATIO
+from adbench.analysis.axis import AXIS_RATIO
+from adbench.render.axes import (
+    AXIS_LABELS,
+    FAILED,
+    NamedFigure,
+    Row,
+    axis_and_x,
+    figure,
+    fixed_note,
+    marker,
+    num,
+    png_bytes,
+    ratio_axis,
+    seconds_axis,
+    select,
+    size_axis,
+    slug,
+    strategies_in,
+)
+from adbench.render.costs import compile_vs_run
+from adbench.render.views import Report, colour
 from adbench.store import schema
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-    from adbench.store.results import Results
-
-Row = Mapping[str, Any] | pd.Series  # one row of a table: a dict or a DataFrame row
-
-COLOURS = {"jacfwd": "#1b7837", "jacrev": "#2166ac"}  # green / blue, as in the terminal table
-MARKERS = {"jacfwd": "o", "jacrev": "s"}
-AXIS_LABELS = {
-    AXIS_D_OUT: "d_out (outputs)",
-    AXIS_D_IN: "d_in (inputs)",
-    AXIS_RATIO: "d_in / d_out",
-}
-
-
-def _figure(width: float = 7.0, height: float = 4.2) -> Figure:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(width, height), dpi=100, layout="constrained")
-    FigureCanvasAgg(fig)
-    return fig
-
-
-def fmt_seconds(v: float) -> str:
-    """1 s, 20 ms, 5 µs: tick labels for time axes."""
-    if not (v > 0) or math.isinf(v):
-        return ""
-    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6), ("ns", 1e-9)):
-        if v >= scale * 0.999 or unit == "ns":
-            return f"{v / scale:.3g} {unit}"
-    return ""
-
-
-def _seconds_axis(ax: Axes) -> None:
-    """Log y axis labelled in s / ms / µs; minor ticks labelled too when it spans < 1.5 decades."""
-    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
-
-    ax.yaxis.set_major_locator(LogLocator(base=10.0))
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: fmt_seconds(v)))
-    low, high = ax.get_ylim()
-    if low > 0 and math.log10(high / low) < 1.5:
-        ax.yaxis.set_minor_locator(LogLocator(base=10.0, subs=(2.0, 5.0)))
-        ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _pos: fmt_seconds(v)))
-    else:
-        ax.yaxis.set_minor_formatter(NullFormatter())
-
-
-def _size_axis(ax: Axes) -> None:
-    from matplotlib.ticker import FuncFormatter
-
-    def label(v: float, _pos: object) -> str:
-        if v >= 1 and v == round(v):
-            return f"{int(v):,}".replace(",", "\u2009")  # thin space groups digits
-        return f"{v:g}"
-
-    ax.xaxis.set_major_formatter(FuncFormatter(label))
-
-
-def _axis_and_x(df: pd.DataFrame) -> tuple[str, pd.Series]:
-    """The axis a family's sweep varies along (as in adbench.crossover) and x per row."""
-    n_in, n_out = df["d_in"].nunique(), df["d_out"].nunique()
-    if n_in == 1 and n_out > 1:
-        return AXIS_D_OUT, df["d_out"].astype(float)
-    if n_out == 1 and n_in > 1:
-        return AXIS_D_IN, df["d_in"].astype(float)
-    return AXIS_RATIO, df["d_in"].astype(float) / df["d_out"].astype(float)
-
-
-def _select(df: pd.DataFrame, family: str, device: str) -> pd.DataFrame:
-    return df[(df["family"] == family) & (df["device"] == device)]
-
-
-def _fixed_note(axis: str, df: pd.DataFrame) -> str:
-    if axis == AXIS_D_OUT:
-        return f", d_in = {int(df['d_in'].iloc[0])}"
-    if axis == AXIS_D_IN:
-        return f", d_out = {int(df['d_out'].iloc[0])}"
-    return ""
-
-
-def _num(row: Row | None, key: str) -> float:
-    if row is None:
-        return math.nan
-    try:
-        return float(row.get(key, math.nan))
-    except (TypeError, ValueError):
-        return math.nan
+__all__ = [
+    "NamedFigure",
+    "fwd_rev_ratio",
+    "is_grid",
+    "png_bytes",
+    "report_figures",
+    "slug",
+    "time_vs_size",
+    "winner_heatmap",
+]
 
 
 def time_vs_size(
     results: pd.DataFrame,
-    verdicts: pd.DataFrame,
+    ranking: pd.DataFrame,
     family: str,
     device: str,
     crossover: Row | None = None,
+    *,
+    margin: float = 0.1,
+    host: str = "",
 ) -> Figure:
-    """Run time of both modes against size (top) and their ratio with its interval (bottom).
+    """Run time of every strategy against size (top) and its time relative to the fastest
+    (bottom).
 
     Top: median seconds per call, log-log, the bootstrap 95% CI of each median as a band; on a
-    d_in x d_out grid, one line per d_in against d_out. Bottom: t(jacfwd) / t(jacrev) from the
-    verdicts with its 95% CI, the tie margin shaded, against the crossover's axis. The measured
-    tie (with its interval) and the textbook's tie are marked from ``crossover``, that family's
-    row of the crossover table (schema.CROSSOVER_COLUMNS). Cases that did not measure cleanly
-    are marked with a red x on the lower edge, labelled with why.
+    d_in x d_out grid, one line per strategy and d_in against d_out. Bottom: t(strategy) /
+    t(fastest) from the ranking with its 95% CI, the tie margin shaded above 1. The measured
+    jacfwd/jacrev tie and the textbook's tie are marked from ``crossover`` (that family's row of
+    the crossover table). Strategies that did not measure cleanly are marked with a red x on
+    the lower edge, labelled with why.
 
-    results, verdicts: tables with schema.RESULT_COLUMNS and VERDICT_COLUMNS.
+    results, ranking: tables with schema.RESULT_COLUMNS and RANKING_COLUMNS.
     """
-    df = _select(results, family, device)
-    axis, xs = _axis_and_x(df)
+    df = select(results, family, device, host)
+    axis, xs = axis_and_x(df)
     df = df.assign(_x=xs.to_numpy())
     grid = axis == AXIS_RATIO and df["d_in"].nunique() > 1 and df["d_out"].nunique() > 1
-    fig = _figure(7.5, 6.4)
+    fig = figure(7.5, 6.4)
     top, bottom = fig.subplots(2, 1, height_ratios=[3, 2], sharex=not grid)
+    names = strategies_in(df)
     if grid:
         top_x = "d_out"
         d_ins = sorted(df["d_in"].unique())
-        for mode in schema.MODES:
+        for name in names:
             for k, d_in in enumerate(d_ins):
                 shade = 1.0 - 0.55 * k / max(1, len(d_ins) - 1)
                 sel = df[df["d_in"] == d_in].assign(_x=df["d_out"].astype(float))
-                _time_line(top, sel, mode, f"{mode}, d_in = {d_in}", alpha=shade)
+                _time_line(top, sel, name, f"{name}, d_in = {d_in}", alpha=shade)
     else:
         top_x = "_x"
-        for mode in schema.MODES:
-            _time_line(top, df, mode, f"{mode} median (95% CI band)")
+        for name in names:
+            _time_line(top, df, name, f"{name} median (95% CI band)")
     _mark_failures(top, df.assign(_x=df[top_x].astype(float)) if grid else df)
     top.set_xscale("log")
     top.set_yscale("log")
-    _seconds_axis(top)
-    _size_axis(top)
-    top.set_ylabel("run time per Jacobian call")
+    seconds_axis(top)
+    size_axis(top)
+    top.set_ylabel("run time per call")
     top.set_xlabel("d_out (outputs)" if grid else "")
-    top.set_title(f"{family} on {device}: run time{_fixed_note(axis, df)}", loc="left")
+    top.set_title(f"{family} on {device}: run time{fixed_note(axis, df)}", loc="left")
     top.grid(True, which="major", alpha=0.3)
-    _ratio_panel(bottom, _select(verdicts, family, device), axis, crossover)
+    _relative_panel(bottom, select(ranking, family, device, host), axis, names, margin)
     if not grid:
         _mark_ties(top, crossover, df["_x"], legend=False)
-    top.legend(fontsize=8, loc="best", ncols=2 if grid else 1)
+        _mark_ties(bottom, crossover, df["_x"], legend=True)
+    if top.get_legend_handles_labels()[0]:
+        top.legend(fontsize=8, loc="best", ncols=2 if grid or len(names) > 3 else 1)
+    if bottom.get_legend_handles_labels()[0]:
+        bottom.legend(fontsize=8, loc="best")
     return fig
 
 
-def _time_line(ax: Axes, df: pd.DataFrame, mode: str, label: str, alpha: float = 1.0) -> None:
-    m = df[(df["strategy"] == mode) & (df["status"] == schema.STATUS_OK)].sort_values("_x")
+def _time_line(ax: Axes, df: pd.DataFrame, name: str, label: str, alpha: float = 1.0) -> None:
+    m = df[(df["strategy"] == name) & (df["status"] == schema.STATUS_OK)].sort_values("_x")
     if m.empty:
         return
     x, y = m["_x"].to_numpy(float), m["median_s"].to_numpy(float)
     lo, hi = m["ci_low_s"].to_numpy(float), m["ci_high_s"].to_numpy(float)
-    ls = "-" if mode == "jacfwd" else "--"
-    ax.plot(x, y, color=COLOURS[mode], marker=MARKERS[mode], ls=ls, alpha=alpha, label=label)
-    ax.fill_between(x, lo, hi, color=COLOURS[mode], alpha=0.2 * alpha, lw=0)
+    c = colour(name)
+    ax.plot(x, y, color=c, marker=marker(name), alpha=alpha, label=label)
+    ax.fill_between(x, lo, hi, color=c, alpha=0.2 * alpha, lw=0)
 
 
 def _mark_failures(ax: Axes, df: pd.DataFrame) -> None:
@@ -190,7 +141,7 @@ def _mark_failures(ax: Axes, df: pd.DataFrame) -> None:
             [r["_x"]],
             [0.04],
             marker="x",
-            color="#b2182b",
+            color=FAILED,
             ms=9,
             mew=2,
             transform=edge,
@@ -204,21 +155,93 @@ def _mark_failures(ax: Axes, df: pd.DataFrame) -> None:
             xytext=(-6, 7),
             textcoords="offset points",
             fontsize=8,
-            color="#b2182b",
+            color=FAILED,
             ha="right",
         )
 
 
-def _ratio_panel(ax: Axes, v: pd.DataFrame, axis: str, crossover: Row | None) -> None:
-    from matplotlib.ticker import FuncFormatter, NullFormatter
+def _relative_panel(
+    ax: Axes, rank: pd.DataFrame, axis: str, names: list[str], margin: float
+) -> None:
+    rank = rank[rank["rel_time"].notna()]
+    if not rank.empty:
+        _, xs = axis_and_x(rank) if axis != AXIS_RATIO else (axis, rank["d_in"] / rank["d_out"])
+        rank = rank.assign(_x=xs.to_numpy(float))
+        ls = "none" if axis == AXIS_RATIO else "-"
+        for name in names:
+            m = rank[rank["strategy"] == name].sort_values("_x")
+            if m.empty:
+                continue
+            x, r = m["_x"].to_numpy(float), m["rel_time"].to_numpy(float)
+            lo, hi = m["rel_ci_low"].to_numpy(float), m["rel_ci_high"].to_numpy(float)
+            yerr = np.vstack([np.clip(r - lo, 0, None), np.clip(hi - r, 0, None)])
+            ax.errorbar(
+                x,
+                r,
+                yerr=yerr,
+                color=colour(name),
+                marker=marker(name),
+                ms=4,
+                ls=ls,
+                lw=1,
+                capsize=3,
+            )
+        ax.axhspan(1.0, 1 + margin, color="0.85", lw=0, label=f"tie margin +{margin:.0%}")
+    ax.axhline(1.0, color="0.3", lw=0.8)
+    ax.set_xscale("log")
+    ratio_axis(ax)
+    ax.set_ylim(0.9, max(ax.get_ylim()[1], 2.0))
+    size_axis(ax)
+    ax.set_xlabel(AXIS_LABELS[axis])
+    ax.set_ylabel("t / t(fastest), 95% CI")
+    ax.grid(True, which="major", alpha=0.3)
 
+
+def _mark_ties(ax: Axes, crossover: Row | None, xs: pd.Series, *, legend: bool) -> None:
+    if crossover is None or xs.empty:
+        return
+    lo_x, hi_x = float(xs.min()), float(xs.max())
+    book = num(crossover, "textbook")
+    if lo_x / 3 <= book <= hi_x * 3:
+        ax.axvline(
+            book,
+            color="0.45",
+            ls=":",
+            lw=1.5,
+            label="textbook tie (d_in = d_out)" if legend else None,
+        )
+    tie = num(crossover, "crossover")
+    if math.isnan(tie):
+        return
+    low, high = num(crossover, "crossover_low"), num(crossover, "crossover_high")
+    label = f"measured jacfwd/jacrev tie ≈ {tie:.3g}"
+    if not math.isnan(low):
+        conf = num(crossover, "confidence")
+        label += f" ({conf if not math.isnan(conf) else 0.95:.0%} CI {low:.3g}–{high:.3g})"
+        ax.axvspan(max(low, lo_x / 10), min(high, hi_x * 10), color="#fdb863", alpha=0.4, lw=0)
+    ax.axvline(tie, color="#e66101", ls="--", lw=1.5, label=label if legend else None)
+    ax.set_xlim(lo_x / 1.5, hi_x * 1.5)
+
+
+def fwd_rev_ratio(
+    verdicts: pd.DataFrame,
+    family: str,
+    device: str,
+    crossover: Row | None = None,
+    *,
+    host: str = "",
+) -> Figure:
+    """t(jacfwd) / t(jacrev) against the family's axis with its 95% CI (from the verdicts'
+    ``fwd_rev*`` columns), the tie margin shaded, the measured tie and the textbook's marked."""
+    v = select(verdicts, family, device, host)
     v = v[v["fwd_rev_ratio"].notna()]
+    fig = figure(7.5, 3.6)
+    ax = fig.add_subplot()
+    axis, xs = axis_and_x(v) if not v.empty else (AXIS_RATIO, pd.Series(dtype=float))
     if not v.empty:
-        _, xs = _axis_and_x(v) if axis != AXIS_RATIO else (axis, v["d_in"] / v["d_out"])
         v = v.assign(_x=xs.to_numpy(float)).sort_values("_x")
         x, r = v["_x"].to_numpy(float), v["fwd_rev_ratio"].to_numpy(float)
         lo, hi = v["fwd_rev_ci_low"].to_numpy(float), v["fwd_rev_ci_high"].to_numpy(float)
-        ls = "none" if axis == AXIS_RATIO else "-"
         yerr = np.vstack([np.clip(r - lo, 0, None), np.clip(hi - r, 0, None)])
         ax.errorbar(
             x,
@@ -227,7 +250,7 @@ def _ratio_panel(ax: Axes, v: pd.DataFrame, axis: str, crossover: Row | None) ->
             color="0.15",
             marker="D",
             ms=4,
-            ls=ls,
+            ls="none" if axis == AXIS_RATIO else "-",
             lw=1,
             capsize=3,
             label="t(jacfwd) / t(jacrev), 95% CI",
@@ -239,313 +262,151 @@ def _ratio_panel(ax: Axes, v: pd.DataFrame, axis: str, crossover: Row | None) ->
         _mark_ties(ax, crossover, v["_x"], legend=True)
     ax.axhline(1.0, color="0.3", lw=0.8)
     ax.set_xscale("log")
-    ax.set_yscale("log")
-    low, high = ax.get_ylim()
-    ax.set_ylim(min(low, 0.5), max(high, 2.0))  # a tie should look like one
-    _size_axis(ax)
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _p: f"{y:g}"))
-    ax.yaxis.set_minor_formatter(NullFormatter())
+    ratio_axis(ax)
+    size_axis(ax)
     ax.set_xlabel(AXIS_LABELS[axis])
     ax.set_ylabel("t(jacfwd) / t(jacrev)")
-    ax.text(
-        1.01,
-        0.98,
-        "jacrev\nfaster",
-        transform=ax.transAxes,
-        va="top",
-        fontsize=8,
-        color=COLOURS["jacrev"],
-    )
-    ax.text(
-        1.01,
-        0.02,
-        "jacfwd\nfaster",
-        transform=ax.transAxes,
-        va="bottom",
-        fontsize=8,
-        color=COLOURS["jacfwd"],
-    )
+    ax.set_title(f"{family} on {device}: jacfwd against jacrev", loc="left")
+    for y, name, va in ((0.98, "jacrev", "top"), (0.02, "jacfwd", "bottom")):
+        ax.text(
+            1.01,
+            y,
+            f"{name}\nfaster",
+            transform=ax.transAxes,
+            va=va,
+            fontsize=8,
+            color=colour(name),
+        )
     ax.grid(True, which="major", alpha=0.3)
     if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=8, loc="best")
+    return fig
 
 
-def _mark_ties(ax: Axes, crossover: Row | None, xs: pd.Series, *, legend: bool) -> None:
-    if crossover is None or xs.empty:
-        return
-    lo_x, hi_x = float(xs.min()), float(xs.max())
-    book = _num(crossover, "textbook")
-    if lo_x / 3 <= book <= hi_x * 3:
-        ax.axvline(
-            book,
-            color="0.45",
-            ls=":",
-            lw=1.5,
-            label="textbook tie (d_in = d_out)" if legend else None,
-        )
-    tie = _num(crossover, "crossover")
-    if math.isnan(tie):
-        return
-    low, high = _num(crossover, "crossover_low"), _num(crossover, "crossover_high")
-    label = f"measured tie ≈ {tie:.3g}"
-    if not math.isnan(low):
-        conf = _num(crossover, "confidence")
-        label += f" ({conf if not math.isnan(conf) else 0.95:.0%} CI {low:.3g}–{high:.3g})"
-        ax.axvspan(max(low, lo_x / 10), min(high, hi_x * 10), color="#fdb863", alpha=0.4, lw=0)
-    ax.axvline(tie, color="#e66101", ls="--", lw=1.5, label=label if legend else None)
-    ax.set_xlim(lo_x / 1.5, hi_x * 1.5)
-
-
-def is_grid(verdicts: pd.DataFrame, family: str, device: str) -> bool:
+def is_grid(verdicts: pd.DataFrame, family: str, device: str, host: str = "") -> bool:
     """True when the family's cases on the device vary both d_in and d_out (>= 2 values each)."""
-    v = _select(verdicts, family, device)
+    v = select(verdicts, family, device, host)
     return bool(v["d_in"].nunique() >= 2 and v["d_out"].nunique() >= 2)
 
 
-def speedup_heatmap(verdicts: pd.DataFrame, family: str, device: str) -> Figure:
-    """d_in (rows) x d_out (columns), coloured by log t(jacfwd)/t(jacrev), winner in each cell.
+def winner_heatmap(verdicts: pd.DataFrame, family: str, device: str, *, host: str = "") -> Figure:
+    """d_in (rows) x d_out (columns): each cell in the colour of its recommended strategy, with
+    the strategy and its speedup written in; a tie is pale and says "tie" and how many strategies
+    it holds; a dashed outline marks a jacfwd/jacrev verdict against the textbook.
 
-    verdicts: the verdict table (schema.VERDICT_COLUMNS). Green cells: jacfwd faster; blue:
-    jacrev faster; the text says the recommendation and its speedup ("tie" inside the margin).
-    A dashed outline marks a verdict against the textbook; grey cells have no verdict.
+    verdicts: the verdict table (schema.VERDICT_COLUMNS).
     """
-    from matplotlib.colors import LinearSegmentedColormap, TwoSlopeNorm
-    from matplotlib.patches import Rectangle
+    from matplotlib.colors import to_rgba
+    from matplotlib.patches import Patch, Rectangle
 
-    v = _select(verdicts, family, device)
+    v = select(verdicts, family, device, host)
     d_ins = sorted(int(d) for d in v["d_in"].unique())
     d_outs = sorted(int(d) for d in v["d_out"].unique())
-    logr = np.full((len(d_ins), len(d_outs)), np.nan)
-    fig = _figure(1.6 + 1.15 * len(d_outs) + 1.2, 1.4 + 0.75 * len(d_ins) + 0.4)
+    image = np.ones((len(d_ins), len(d_outs), 4)) * np.array([0.85, 0.85, 0.85, 1.0])
+    fig = figure(1.6 + 1.3 * len(d_outs) + 1.6, 1.4 + 0.75 * len(d_ins) + 0.4)
     ax = fig.add_subplot()
-    cells = []
+    seen: dict[str, str] = {}
+    texts = []
     for _, r in v.iterrows():
         i, j = d_ins.index(int(r["d_in"])), d_outs.index(int(r["d_out"]))
-        ratio = _num(r, "fwd_rev_ratio")
-        if ratio > 0:
-            logr[i, j] = math.log10(ratio)
-        cells.append((i, j, r))
-    finite = logr[np.isfinite(logr)]
-    lim = max(0.1, float(np.abs(finite).max())) if finite.size else 1.0
-    cmap = LinearSegmentedColormap.from_list(
-        "fwd_rev", [COLOURS["jacfwd"], "#f7f7f7", COLOURS["jacrev"]]
-    ).with_extremes(bad="#d9d9d9")
-    image = ax.imshow(
-        np.ma.masked_invalid(logr), cmap=cmap, norm=TwoSlopeNorm(0.0, -lim, lim), aspect="auto"
-    )
-    for i, j, r in cells:
         rec = str(r.get("recommended", "n/a"))
-        speed = _num(r, "speedup")
-        text = {"jacfwd": "fwd", "jacrev": "rev"}.get(rec, rec)
-        if rec in ("jacfwd", "jacrev") and not math.isnan(speed):
-            text += f"\n{speed:.3g}×"
-        strong = abs(logr[i, j]) > 0.6 * lim if np.isfinite(logr[i, j]) else False
+        tied = [s for s in str(r.get("tie_set") or "").split("|") if s and s != "nan"]
+        speed = num(r, "speedup")
+        if rec == "tie":
+            image[i, j] = to_rgba(colour("tie"), 0.25)
+            text = f"tie\n({len(tied)})" if tied else "tie"
+        elif rec in ("none", "n/a"):
+            text = rec
+        else:
+            image[i, j] = to_rgba(colour(rec), 0.85)
+            text = rec if math.isnan(speed) else f"{rec}\n{speed:.3g}×"
+        seen.setdefault(rec if rec not in ("none", "n/a") else "none", rec)
+        texts.append((i, j, text, rec not in ("tie", "none", "n/a")))
+        if str(r.get("agrees_with_textbook", "")) == "no":
+            ax.add_patch(
+                Rectangle((j - 0.46, i - 0.46), 0.92, 0.92, fill=False, ls="--", lw=1.5, ec="black")
+            )
+    ax.imshow(image, aspect="auto")
+    for i, j, text, strong in texts:
         ax.text(
             j,
             i,
             text,
             ha="center",
             va="center",
-            fontsize=9,
-            fontweight="bold" if rec in ("jacfwd", "jacrev") else "normal",
+            fontsize=8,
+            fontweight="bold" if strong else "normal",
             color="white" if strong else "black",
         )
-        if str(r.get("agrees_with_textbook", "")) == "no":
-            ax.add_patch(
-                Rectangle((j - 0.46, i - 0.46), 0.92, 0.92, fill=False, ls="--", lw=1.5, ec="black")
-            )
     ax.set_xticks(range(len(d_outs)), [str(d) for d in d_outs])
     ax.set_yticks(range(len(d_ins)), [str(d) for d in d_ins])
     ax.set_xlabel("d_out (outputs)")
     ax.set_ylabel("d_in (inputs)")
-    ax.set_title(f"{family} on {device}: recommended mode and speedup", loc="left")
-    bar = fig.colorbar(image, ax=ax, shrink=0.9)
-    nice = (0.001, 0.01, 0.1, 0.5, 1.0, 2.0, 10.0, 100.0, 1000.0)
-    ticks = [math.log10(t) for t in nice if abs(math.log10(t)) <= lim]
-    bar.set_ticks(ticks, labels=[f"{10**t:g}" for t in ticks])
-    bar.set_label("t(jacfwd) / t(jacrev)  (<1: jacfwd faster)")
+    ax.set_title(f"{family} on {device}: recommended strategy and speedup", loc="left")
+    handles = [Patch(color=colour(k), label=k) for k in seen]
+    ax.legend(handles=handles, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return fig
 
 
-def compile_vs_run(
-    results: pd.DataFrame, verdicts: pd.DataFrame, family: str, device: str
-) -> Figure:
-    """One-off cost against run time per call for both modes, and the break-even number of calls.
-
-    Left: trace + compile seconds (dashed) and run seconds per call (solid) against size. Right:
-    calls after which the faster mode has repaid a longer compile (from verdicts'
-    ``break_even_calls``); 'from the 1st call' when it also compiles faster.
-    """
-    df = _select(results, family, device)
-    df = df[df["status"] == schema.STATUS_OK]
-    axis, xs = _axis_and_x(df)
-    df = df.assign(_x=xs.to_numpy(), _once=df["lower_s"].fillna(0) + df["compile_s"])
-    fig = _figure(10.0, 4.0)
-    left, right = fig.subplots(1, 2, width_ratios=[3, 2], sharex=True)
-    line = "-" if axis != AXIS_RATIO else "none"
-    for mode in schema.MODES:
-        m = df[df["strategy"] == mode].sort_values("_x")
-        if m.empty:
-            continue
-        style = {"color": COLOURS[mode], "marker": MARKERS[mode]}
-        left.plot(
-            m["_x"],
-            m["_once"],
-            ls="--" if line == "-" else "none",
-            mfc="white",
-            label=f"{mode} trace + compile",
-            **style,
-        )
-        left.plot(m["_x"], m["median_s"], ls=line, label=f"{mode} run (per call)", **style)
-    for a in (left, right):
-        a.set_xscale("log")
-        _size_axis(a)
-        a.set_xlabel(AXIS_LABELS[axis])
-        a.grid(True, which="major", alpha=0.3)
-    left.set_yscale("log")
-    _seconds_axis(left)
-    left.set_ylabel("seconds")
-    left.set_title(f"{family} on {device}: one-off vs per-call cost", loc="left")
-    left.legend(fontsize=8)
-    _break_even_panel(right, _select(verdicts, family, device), axis)
-    return fig
-
-
-def _break_even_panel(ax: Axes, v: pd.DataFrame, axis: str) -> None:
-    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
-    from matplotlib.transforms import blended_transform_factory
-
-    _, xs = _axis_and_x(v) if not v.empty else (axis, pd.Series(dtype=float))
-    v = v.assign(_x=xs.to_numpy())
-    ax.set_yscale("log")
-    ax.set_title("break-even: calls to repay a longer compile", loc="left", fontsize=10)
-    ax.set_ylabel("break-even calls")
-    top = 10.0
-    never = []
-    for mode in schema.MODES:
-        m = v[(v["recommended"] == mode) & v["break_even_calls"].notna()]
-        if m.empty:
-            continue
-        calls = m["break_even_calls"].to_numpy(float).clip(min=1.0)  # 0: from the 1st call
-        xs_m = m["_x"].to_numpy(float)
-        finite = np.isfinite(calls)
-        ax.scatter(
-            xs_m[finite],
-            calls[finite],
-            color=COLOURS[mode],
-            marker=MARKERS[mode],
-            zorder=3,
-            label=f"{mode} recommended",
-        )
-        if finite.any():
-            top = max(top, 3.0 * float(calls[finite].max()))
-        never += [(float(x), mode) for x in xs_m[~finite]]
-    if not len(ax.collections):
-        ax.text(
-            0.5,
-            0.5,
-            "no case has a winner\n(ties or failures only)",
-            ha="center",
-            va="center",
-            transform=ax.transAxes,
-            color="0.4",
-        )
-        ax.set_xticks([])
-        ax.set_yticks([])
-        ax.minorticks_off()
-        return
-    edge = blended_transform_factory(ax.transData, ax.transAxes)
-    for x, mode in never:  # the faster mode never repays its compile: marked on the top edge
-        ax.plot([x], [0.97], marker="^", color=COLOURS[mode], transform=edge, ls="none")
-        ax.annotate(
-            "never",
-            (x, 0.97),
-            xycoords=edge,
-            xytext=(5, -4),
-            textcoords="offset points",
-            fontsize=8,
-            color=COLOURS[mode],
-        )
-    ax.axhline(1.0, color="0.6", lw=1, ls=":")
-    ax.annotate(
-        "1 = from the first call",
-        (0.01, 1.0),
-        xycoords=("axes fraction", "data"),
-        xytext=(2, 3),
-        textcoords="offset points",
-        fontsize=8,
-        color="0.4",
-    )
-    ax.set_ylim(0.5, top)
-    ax.yaxis.set_major_locator(LogLocator(base=10.0))
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _p: f"{y:,.0f}" if y >= 1 else ""))
-    ax.yaxis.set_minor_formatter(NullFormatter())
-    ax.legend(fontsize=8, loc="best")
-
-
-def png_bytes(fig: Figure, *, dpi: int = 100) -> bytes:
-    """The figure as PNG bytes (deterministic metadata: no software/date stamp)."""
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})
-    return buf.getvalue()
-
-
-@dataclass(frozen=True)
-class NamedFigure:
-    """A figure with a file-safe name (``slug``) and a caption."""
-
-    slug: str
-    caption: str
-    family: str
-    device: str
-    figure: Figure
-
-
-def slug(*parts: str) -> str:
-    """A file-name-safe, lower-case name: ``slug("linear", "cpu:0") == "linear-cpu-0"``."""
-    text = "-".join(parts).lower()
-    return re.sub(r"[^a-z0-9._]+", "-", text).strip("-.") or "figure"
-
-
-def report_figures(res: Results, crossovers: pd.DataFrame | None = None) -> list[NamedFigure]:
-    """Every figure for a results directory, per family and device, in the order run."""
+def report_figures(rep: Report) -> list[NamedFigure]:
+    """Every figure for a report, per family, host and device, in the order run."""
+    res = rep.res
     out: list[NamedFigure] = []
-    cross = {}
-    if crossovers is not None and len(crossovers):
-        cross = {(str(r["family"]), str(r["device"])): r for _, r in crossovers.iterrows()}
-    pairs = res.results[["family", "device"]].drop_duplicates().itertuples(index=False)
-    for family, device in pairs:
-        family, device = str(family), str(device)
-        ok = _select(res.results, family, device)
-        if (ok["status"] == schema.STATUS_OK).sum() == 0:
+    cross = {(str(r["family"]), str(r["host"]), str(r["device"])): r for r in _records(rep)}
+    many = res.results["host"].fillna("").nunique() > 1
+    keys = res.results.assign(host=res.results["host"].fillna(""))[["family", "host", "device"]]
+    for family, host, device in keys.drop_duplicates().itertuples(index=False):
+        family, host, device = str(family), str(host), str(device)
+        rows = select(res.results, family, device, host)
+        if (rows["status"] == schema.STATUS_OK).sum() == 0:
             continue
-        row = cross.get((family, device))
-        out.append(
-            NamedFigure(
-                slug(family, device, "time"),
-                f"{family} on {device}: run time of both modes against size",
-                family,
-                device,
-                time_vs_size(res.results, res.verdicts, family, device, row),
+        row = cross.get((family, host, device))
+        where = (family, host, device) if many and host else (family, device)
+        figs = [
+            (
+                "time",
+                "run time of every strategy against size, and relative to the fastest",
+                time_vs_size(
+                    res.results, rep.ranking, family, device, row, margin=rep.margin, host=host
+                ),
             )
-        )
-        if is_grid(res.verdicts, family, device):
-            out.append(
-                NamedFigure(
-                    slug(family, device, "heatmap"),
-                    f"{family} on {device}: which mode wins across the d_in × d_out grid",
-                    family,
-                    device,
-                    speedup_heatmap(res.verdicts, family, device),
+        ]
+        if (
+            row is not None
+            and select(rep.verdicts, family, device, host)["fwd_rev_ratio"].notna().any()
+        ):
+            figs.append(
+                (
+                    "fwd-rev",
+                    "jacfwd against jacrev, the crossover and the textbook's tie",
+                    fwd_rev_ratio(rep.verdicts, family, device, row, host=host),
                 )
             )
-        out.append(
-            NamedFigure(
-                slug(family, device, "compile"),
-                f"{family} on {device}: compile time against run time, and break-even calls",
-                family,
-                device,
-                compile_vs_run(res.results, res.verdicts, family, device),
+        if is_grid(rep.verdicts, family, device, host):
+            figs.append(
+                (
+                    "heatmap",
+                    "which strategy wins across the d_in × d_out grid",
+                    winner_heatmap(rep.verdicts, family, device, host=host),
+                )
+            )
+        figs.append(
+            (
+                "compile",
+                "one-off cost against run time, and break-even calls",
+                compile_vs_run(res.results, rep.verdicts, family, device, host=host),
             )
         )
+        label = "/".join(where[1:])
+        for kind, caption, fig in figs:
+            out.append(
+                NamedFigure(
+                    slug(*where, kind), f"{family} on {label}: {caption}", family, device, fig
+                )
+            )
     return out
+
+
+def _records(rep: Report) -> list[dict[str, Any]]:
+    cross = rep.crossovers
+    return cross.assign(host=cross["host"].fillna("")).to_dict("records")  # type: ignore[return-value]

@@ -15,12 +15,14 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from adbench.render.report import fmt_bytes, fmt_num, fmt_seconds
+from adbench.fmt import nbytes as fmt_bytes
+from adbench.fmt import num as fmt_num
+from adbench.fmt import seconds as fmt_seconds
 from adbench.store import schema
 from adbench.store.reader import Results
 
 if TYPE_CHECKING:
-    from adbench.api import RunPlan
+    from adbench.plan import RunPlan
 
 
 class UnknownCase(LookupError):
@@ -173,10 +175,13 @@ def _strategy(r: dict[str, Any], samples: pd.DataFrame, case_id: str, device: st
     return out
 
 
+def gib(n: float) -> str:
+    return fmt_bytes(n, missing="?")
+
+
 def plan_lines(plan: RunPlan) -> list[str]:
     """`run --dry-run`: one line per case (sizes, least memory need, why it is skipped), then
     the timing the time budgets imply and what the memory column means."""
-    from adbench.run.memory import gib
 
     width = max([len("case"), *(len(c.case_id) for c in plan.cases)])
     lines = [f"{'case':<{width}}  {'d_in':>8}  {'d_out':>8}  {'memory':>10}  note"]

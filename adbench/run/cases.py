@@ -15,6 +15,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from adbench.errors import first_line
 from adbench.run import families
 from adbench.run.config import ConfigError, FamilySpec, LoadedConfig, factory_call_problem
 from adbench.store import schema
@@ -36,12 +37,6 @@ class Case:
     @property
     def case_id(self) -> str:
         return schema.case_id(self.family, self.d_in, self.d_out)
-
-
-def _brief(exc: BaseException) -> str:
-    """`Type: first line of the message`, so an error stays on one line."""
-    lines = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
 
 
 def _did_you_mean(word: str, candidates: list[str]) -> str:
@@ -72,7 +67,7 @@ def _load_module_from_file(file: Path, spec_text: str, where: str) -> Any:
         spec.loader.exec_module(module)
     except (Exception, SystemExit) as exc:  # a user file calling sys.exit() is an error too
         raise ConfigError(
-            f"{where}: callable {spec_text!r}: importing {file} raised {_brief(exc)}"
+            f"{where}: callable {spec_text!r}: importing {file} raised {first_line(exc)}"
         ) from None
     finally:
         if str(file.parent) in sys.path:  # unless the user's module removed it itself
@@ -102,11 +97,12 @@ def resolve_factory(spec: FamilySpec, config_path: Path, where: str = "") -> Fac
         except ImportError as exc:
             raise ConfigError(
                 f"{where}: callable {spec.callable!r}: cannot import module {target!r} "
-                f"({_brief(exc)})"
+                f"({first_line(exc)})"
             ) from None
         except (Exception, SystemExit) as exc:
             raise ConfigError(
-                f"{where}: callable {spec.callable!r}: importing {target!r} raised {_brief(exc)}"
+                f"{where}: callable {spec.callable!r}: importing {target!r} raised "
+                f"{first_line(exc)}"
             ) from None
     try:
         factory = getattr(module, attr)

@@ -16,6 +16,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from adbench.errors import first_line
 from adbench.run import families
 from adbench.store import schema
 
@@ -441,7 +442,7 @@ def parse_config(text: str, path: Path) -> LoadedConfig:
             started = f" ({exc.context} started on line {context.line + 1})"
         raise ConfigError(f"{where}: YAML syntax error: {exc.problem}{started}") from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: YAML error: {_first_line(exc)}") from None
+        raise ConfigError(f"{path}: YAML error: {first_line(exc, with_type=False)}") from None
     except RecursionError:
         raise ConfigError(f"{path}: nested too deeply to be a run file") from None
     if data is None:
@@ -544,11 +545,6 @@ def load_config(path: str | Path) -> LoadedConfig:
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{p}: not UTF-8 text (byte {exc.start}: {exc.reason})") from None
     return parse_config(text, p)
-
-
-def _first_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return lines[0] if lines else type(exc).__name__
 
 
 def _kind(value: Any) -> str:

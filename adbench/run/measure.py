@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from adbench.analysis import stats
+from adbench.errors import first_line
 from adbench.run import memory
 from adbench.run.cases import Case
 from adbench.store import schema
@@ -285,11 +286,6 @@ def _error(modes: Sequence[str], status: str, reason: str) -> tuple[ModeResult, 
     return tuple(ModeResult(mode=m, status=status, reason=reason) for m in modes)
 
 
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0] if text else ''}".strip().rstrip(":")
-
-
 def _build(case: Case, settings: Settings, device: Any) -> tuple[Callable[..., Any], Any] | str:
     """(fn, x) placed on `device`, or a one-line reason why the factory's output is unusable."""
     import jax
@@ -298,7 +294,7 @@ def _build(case: Case, settings: Settings, device: Any) -> tuple[Callable[..., A
     try:
         made = case.factory(case.d_in, case.d_out, **dict(case.params))
     except Exception as exc:
-        return f"factory raised {_one_line(exc)}"
+        return f"factory raised {first_line(exc)}"
     if isinstance(made, tuple) and len(made) == 2 and callable(made[0]):
         fn, x0 = made
     elif callable(made):
@@ -313,7 +309,7 @@ def _build(case: Case, settings: Settings, device: Any) -> tuple[Callable[..., A
     try:
         out = jax.eval_shape(fn, x)
     except Exception as exc:
-        return f"function raised {_one_line(exc)}"
+        return f"function raised {first_line(exc)}"
     if not isinstance(out, jax.ShapeDtypeStruct):
         return f"output is a {type(out).__name__}, expected one array of shape ({case.d_out},)"
     if not jnp.issubdtype(out.dtype, jnp.inexact):
@@ -379,7 +375,7 @@ def measure_case(
             t2 = clock()
         except Exception as exc:
             results[mode] = ModeResult(
-                mode, schema.STATUS_ERROR, f"{mode} failed to compile: {_one_line(exc)}"
+                mode, schema.STATUS_ERROR, f"{mode} failed to compile: {first_line(exc)}"
             )
             continue
         cost = _cost(compiled)
@@ -417,7 +413,7 @@ def measure_case(
             status = (
                 schema.STATUS_MEMORY if "RESOURCE_EXHAUSTED" in str(exc) else schema.STATUS_ERROR
             )
-            results[mode] = replace(base, status=status, reason=f"{mode} raised {_one_line(exc)}")
+            results[mode] = replace(base, status=status, reason=f"{mode} raised {first_line(exc)}")
             continue
         jacobians[mode] = np.asarray(value, dtype=np.float64).reshape(case.d_out, case.d_in)
         runners[mode] = run

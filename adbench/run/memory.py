@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import os
 
+from adbench import fmt
+
 DEFAULT_FRACTION = 0.5
 HOST_COPIES = 3  # float64 copy of the Jacobian + ~2 same-sized temporaries of the check
 
@@ -68,13 +70,7 @@ def for_device(budget: int | None, device: object) -> int | None:
 
 def gib(n: float) -> str:
     """Bytes as a short human number: '149 GiB', '1.50 GiB', '12 MiB'; '?' for NaN."""
-    if n != n:
-        return "?"
-    for unit, size in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
-        if n >= size:
-            v = n / size
-            return f"{v:.3g} {unit}" if v >= 100 else f"{v:.2f} {unit}".replace(".00 ", " ")
-    return f"{int(n)} B"
+    return fmt.nbytes(n, missing="?")
 
 
 def host_bytes(d_in: int, d_out: int) -> int:

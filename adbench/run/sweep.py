@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from adbench import __version__
+from adbench.errors import first_line
 from adbench.run.cases import Case
 from adbench.run.config import LoadedConfig, resume_conflict
 from adbench.run.measure import CaseResult, ModeResult, Settings, measure_case, this_host
@@ -34,6 +34,7 @@ from adbench.store.results import (
     read_meta,
     repair,
 )
+from adbench.version import __version__
 
 
 def settings_from(loaded: LoadedConfig, *, max_memory_bytes: int | None = None) -> Settings:
@@ -165,12 +166,10 @@ def _in_process(settings: Settings, modes: Sequence[str]) -> Callable[[Planned],
         except KeyboardInterrupt:
             raise
         except BaseException as exc:  # SystemExit, GeneratorExit, ... raised inside the case
-            text = str(exc).strip().splitlines()
-            what = f"{type(exc).__name__}: {text[0] if text else ''}"
             why = (
-                f"adbench failed on this case: {what}"
+                f"adbench failed on this case: {first_line(exc)}"
                 if isinstance(exc, Exception)
-                else f"the case raised {what} (user code called sys.exit()?)"
+                else f"the case raised {first_line(exc)} (user code called sys.exit()?)"
             )
             return CaseResult(
                 case=p.case,
@@ -284,12 +283,14 @@ def run_sweep(
     finally:
         close()
     from adbench.analysis.crossover import crossovers_for
-    from adbench.analysis.verdict import verdicts_for
+    from adbench.analysis.verdict import judge
     from adbench.store.results import load_results
 
     stored = load_results(out_dir, with_verdicts=False)
     margin = loaded.config.tie_margin
-    writer.write_verdicts(verdicts_for(stored.results, stored.samples, margin=margin))
+    judged = judge(stored.results, stored.samples, margin=margin)
+    writer.write_verdicts(judged.verdicts)
+    writer.write_ranking(judged.ranking)
     writer.write_crossovers(crossovers_for(stored.results, stored.samples, margin=margin))
     meta["finished_at"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     writer.write_meta(meta)

@@ -91,8 +91,9 @@ def _child(conn: Any, loaded: LoadedConfig, settings: Settings, modes: list[str]
     try:
         import jax
 
+        from adbench.errors import first_line
         from adbench.run.cases import expand
-        from adbench.run.measure import _one_line, measure_case
+        from adbench.run.measure import measure_case
 
         if settings.dtype == "float64":
             jax.config.update("jax_enable_x64", True)
@@ -117,9 +118,9 @@ def _child(conn: Any, loaded: LoadedConfig, settings: Settings, modes: list[str]
                 (r.device, r.device_kind, r.platform, r.dtype, r.jit, r.modes, r.started_at),
             )
         except Exception as exc:
-            reply = ("failed", f"adbench failed on this case: {_one_line(exc)}")
+            reply = ("failed", f"adbench failed on this case: {first_line(exc)}")
         except BaseException as exc:  # SystemExit from user code: that case's error, go on
-            reply = ("failed", f"the case raised {_one_line(exc)} (user code called sys.exit()?)")
+            reply = ("failed", f"the case raised {first_line(exc)} (user code called sys.exit()?)")
         try:
             conn.send(reply)
         except (BrokenPipeError, OSError):

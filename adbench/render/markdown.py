@@ -1,0 +1,73 @@
+"""A report as Markdown: the verdicts, the ranking, the crossovers and, with an output file,
+plots as PNG files beside it. Returns text (and the images' bytes); never writes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from adbench.render import views
+
+
+def table(view: views.View) -> list[str]:
+    """A view as Markdown table lines, the winner cells in bold, pipes in cells escaped."""
+    out = ["| " + " | ".join(view.names) + " |", "|" + "|".join("---" for _ in view.names) + "|"]
+    for row in view.rows:
+        cells = [
+            f"**{cell}**" if c.winner and cell not in ("", "-") else cell
+            for c, cell in zip(view.columns, row, strict=True)
+        ]
+        out.append("| " + " | ".join(x.replace("|", "\\|") for x in cells) + " |")
+    return out
+
+
+def to_markdown(rep: views.Report, images: Sequence[tuple[str, str, str, str]] = ()) -> str:
+    """The report as one Markdown document.
+
+    images: (family, device, caption, relative path) per plot file, from :func:`with_plots`.
+    """
+    env = rep.res.meta
+    lines = [f"# adbench verdicts: {rep.name}", ""]
+    lines.append(
+        f"jax {env.get('jax_version', '?')} · {env.get('backend', '?')} · "
+        f"{env.get('cpu_model', '?')} · x64 {env.get('x64', '?')} · "
+        f"schema {env.get('schema_version')}"
+    )
+    lines.append("")
+    verdicts = views.verdict_view(rep)
+    lines += table(verdicts) if verdicts.rows else ["_No cases._"]
+    if views.many_strategies(rep):
+        lines += ["", "## Every strategy, relative to the fastest", ""]
+        lines += table(views.ranking_view(rep))
+    if len(rep.crossovers):
+        lines += ["", "## Where jacfwd and jacrev tie", ""]
+        lines += table(views.crossover_view(rep))
+    if images:
+        lines += ["", "## Plots"]
+        shown = set()
+        for family, device, caption, path in images:
+            if (family, device) not in shown:
+                shown.add((family, device))
+                lines += ["", f"### {family} on {device}"]
+            lines += ["", f"![{caption}]({path})"]
+    fails = views.failures(rep.res)
+    if fails:
+        lines += ["", "## Strategies that did not measure cleanly", ""]
+        lines += [f"- {f}" for f in fails]
+    lines += ["", views.footnote(rep)]
+    return "\n".join(lines) + "\n"
+
+
+def with_plots(rep: views.Report, folder: str) -> tuple[str, dict[str, bytes]]:
+    """Markdown whose plots are PNG files in ``folder`` (relative to the Markdown file).
+
+    Returns the text and {relative path: PNG bytes} for the caller to write beside it.
+    """
+    from adbench.render.plots import png_bytes, report_figures
+
+    files: dict[str, bytes] = {}
+    images = []
+    for fig in report_figures(rep):
+        rel = f"{folder}/{fig.slug}.png"
+        files[rel] = png_bytes(fig.figure)
+        images.append((fig.family, fig.device, fig.caption, rel))
+    return to_markdown(rep, images), files
