@@ -224,7 +224,7 @@ def run(
     except ResultsError as exc:
         fail(str(exc))
     except KeyboardInterrupt:
-        kept = count_stored(out_dir, loaded.config.modes) if out_dir.is_dir() else 0
+        kept = count_stored(out_dir, loaded.planned_strategies()) if out_dir.is_dir() else 0
         where = f"{kept} finished case(s) are kept in {out_dir}" if kept else "no case was kept"
         hint = "" if case_timeout else "; if a case hangs, add --case-timeout SECONDS"
         err.print(
@@ -299,16 +299,16 @@ class _Progress:
     def done(self, planned: Planned, result: CaseResult) -> None:
         if self._bar is not None and self._task is not None:
             self._bar.advance(self._task)
-        bad = [m for m in result.modes if m.status != "ok"]
+        bad = [m for m in result.strategies if m.status not in ("ok", "skipped")]
         # one line per fault: a case-wide fault (the factory raised, a timeout) is said once
         if len(bad) > 1 and len({(m.status, m.reason) for m in bad}) == 1:
+            label = "/".join(m.strategy for m in bad)
             bad = bad[:1]
-            label = "/".join(m.mode for m in result.modes)
         else:
             label = ""
         for m in bad:
             self.console.print(
-                f"  {planned.case.case_id} {label or m.mode} on {planned.device_id}: "
+                f"  {planned.case.case_id} {label or m.strategy} on {planned.device_id}: "
                 f"{m.status}: {m.reason}",
                 highlight=False,
                 markup=False,

@@ -1,6 +1,7 @@
 """Expand a validated config into cases, and find each family's factory.
 
-A case is one (family, d_in, d_out); it is measured once per device, in every configured mode.
+A case is one (family, d_in, d_out) with its family's task, strategies, batch and chunk size (see
+``config.FamilyPlan``); it is measured once per device, with every planned strategy.
 """
 
 from __future__ import annotations
@@ -23,7 +24,13 @@ Factory = Callable[..., Any]
 
 @dataclass(frozen=True)
 class Case:
-    """One (family, d_in, d_out) to measure; `factory(d_in, d_out, **params)` builds it."""
+    """One (family, d_in, d_out) to measure; `factory(d_in, d_out, **params)` builds it.
+
+    ``task``: what is differentiated (schema.TASKS); ``strategies``: how (names of
+    ``schema.STRATEGIES[task]``, the classic two by default); ``batch``: B > 1 evaluates the
+    derivative at B points at once (``jax.vmap``; input (B, d_in)); ``chunk_size``: the chunked
+    strategies' chunk, None = the largest that fits the memory budget.
+    """
 
     family: str
     d_in: int
@@ -31,10 +38,14 @@ class Case:
     source: str
     factory: Factory = field(repr=False, compare=False)
     params: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    task: str = "jacobian"
+    strategies: tuple[str, ...] = schema.MODES
+    batch: int = 1
+    chunk_size: int | None = None
 
     @property
     def case_id(self) -> str:
-        return schema.case_id(self.family, self.d_in, self.d_out)
+        return schema.case_id(self.family, self.d_in, self.d_out, self.batch)
 
 
 def _brief(exc: BaseException) -> str:
@@ -115,7 +126,8 @@ def expand(loaded: LoadedConfig) -> list[Case]:
     seen: set[str] = set()
     for spec in loaded.config.families:
         factory = resolve_factory(spec, loaded.path, loaded.where(spec.name))
-        for d_in, d_out in spec.sizes():
+        plan = loaded.plan(spec.name)
+        for d_in, d_out in plan.sizes:
             case = Case(
                 family=spec.name,
                 d_in=d_in,
@@ -123,6 +135,10 @@ def expand(loaded: LoadedConfig) -> list[Case]:
                 source=spec.source,
                 factory=factory,
                 params=MappingProxyType(dict(spec.params)),
+                task=plan.task,
+                strategies=plan.strategies,
+                batch=plan.batch,
+                chunk_size=plan.chunk_size,
             )
             if case.case_id in seen:  # the same point listed twice is measured once
                 continue

@@ -2,6 +2,11 @@
 
 Errors are :class:`ConfigError` with one line naming the file, the line and the key, e.g.
 ``my.yaml:7: families[1].d_out: sizes must be positive integers (got -3)``.
+
+What a family measures is its :class:`FamilyPlan`: the task (``jacobian``, ``hessian``,
+``laplacian``), the strategies, the batch and the chunk size, each given by the family or
+inherited from the run (:func:`family_plan`). Those checks need both levels, so they run after
+pydantic's, on the validated config, and still name the line of the key at fault.
 """
 
 from __future__ import annotations
@@ -10,17 +15,18 @@ import difflib
 import hashlib
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from adbench.run import families
+from adbench.run import families, strategies
 from adbench.store import schema
 
-Mode = Literal["jacfwd", "jacrev"]
-_DEFAULT_MODES: tuple[Mode, ...] = ("jacfwd", "jacrev")
+Task = Literal["jacobian", "hessian", "laplacian"]
+_SCALAR_TASKS = ("hessian", "laplacian")
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 
 
@@ -29,13 +35,21 @@ class ConfigError(Exception):
 
 
 class FamilySpec(BaseModel):
-    """One family: a function factory and the (d_in, d_out) sizes to measure it at."""
+    """One family: a function factory and the (d_in, d_out) sizes to measure it at.
+
+    ``task``, ``strategies``, ``batch`` and ``chunk_size`` left out are inherited from the run
+    (see :func:`family_plan`); ``d_out`` may be left out for the scalar tasks, where it is 1.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field(pattern=NAME_PATTERN)
     builtin: str | None = None
     callable: str | None = None
+    task: Task | None = None
+    strategies: list[str] | None = Field(default=None, min_length=1)
+    batch: int | None = Field(default=None, ge=1, strict=True)
+    chunk_size: int | None = Field(default=None, ge=1, strict=True)
     d_in: list[int] | None = None
     d_out: list[int] | None = None
     points: list[tuple[int, int]] | None = None
@@ -68,6 +82,11 @@ class FamilySpec(BaseModel):
                 _check_size(s)
         return v
 
+    @field_validator("strategies")
+    @classmethod
+    def _strategies(cls, v: list[str] | None) -> list[str] | None:
+        return _unique_names(v)
+
     @field_validator("callable")
     @classmethod
     def _callable(cls, v: str | None) -> str | None:
@@ -83,32 +102,45 @@ class FamilySpec(BaseModel):
             raise ValueError("give exactly one of `builtin` or `callable`")
         if self.points is not None and (self.d_in is not None or self.d_out is not None):
             raise ValueError("give either `points` or a `d_in` x `d_out` grid, not both")
-        if self.points is None and (self.d_in is None or self.d_out is None):
-            raise ValueError("no sizes: give `d_in` and `d_out` lists, or `points`")
+        if self.points is None and self.d_in is None:
+            raise ValueError(_NO_SIZES)
         if self.builtin is not None:
             if self.builtin not in families.BUILTINS:
                 valid = ", ".join(families.BUILTINS)
                 raise ValueError(f"unknown builtin {self.builtin!r}; valid: {valid}")
-            b = families.BUILTINS[self.builtin]
-            problem = b.check_params(self.params)
+            problem = families.BUILTINS[self.builtin].check_params(self.params)
             if problem:
                 raise ValueError(problem)
-            for d_in, d_out in self.sizes():
-                problem = b.check_sizes(d_in, d_out, self.params)
-                if problem:
-                    raise ValueError(problem)
+        # sizes against the builtin's rule: in family_plan, once d_out's default (the task's) is
+        # known
         return self
 
     def sizes(self) -> list[tuple[int, int]]:
-        """The (d_in, d_out) pairs in the order given: points, or the grid d_in-major."""
+        """The (d_in, d_out) pairs in the order given: points, or the grid d_in-major.
+
+        A grid without ``d_out`` (allowed for the scalar tasks) has d_out = 1.
+        """
         if self.points is not None:
             return [(int(a), int(b)) for a, b in self.points]
-        assert self.d_in is not None and self.d_out is not None
-        return [(a, b) for a in self.d_in for b in self.d_out]
+        assert self.d_in is not None
+        return [(a, b) for a in self.d_in for b in (self.d_out or [1])]
 
     @property
     def source(self) -> str:
         return f"builtin:{self.builtin}" if self.builtin else f"callable:{self.callable}"
+
+
+_NO_SIZES = (
+    "no sizes: give `d_in` and `d_out` lists, or `points` "
+    "(d_out may be left out for the scalar tasks hessian and laplacian)"
+)
+
+
+def _unique_names(v: list[str] | None) -> list[str] | None:
+    if v is not None and len(set(v)) != len(v):
+        twice = next(n for n in v if v.count(n) > 1)
+        raise ValueError(f"strategy {twice!r} is listed twice")
+    return v
 
 
 def _check_size(s: Any) -> None:
@@ -124,7 +156,12 @@ class RunConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field(default="run", pattern=NAME_PATTERN)
-    modes: list[Mode] = Field(default_factory=lambda: list(_DEFAULT_MODES), min_length=1)
+    task: Task = "jacobian"
+    # None: every strategy of the task; `modes` is the old name (run files of version 1)
+    strategies: list[str] | None = Field(default=None, min_length=1)
+    modes: list[str] | None = Field(default=None, min_length=1)
+    batch: int = Field(default=1, ge=1, strict=True)
+    chunk_size: int | None = Field(default=None, ge=1, strict=True)
     dtype: Literal["float32", "float64"] = "float32"
     seed: int = 0
     jit: bool = True
@@ -138,12 +175,10 @@ class RunConfig(BaseModel):
     atol: float | None = Field(default=None, ge=0)
     families: list[FamilySpec] = Field(min_length=1)
 
-    @field_validator("modes")
+    @field_validator("strategies", "modes")
     @classmethod
-    def _modes(cls, v: list[str]) -> list[str]:
-        if len(set(v)) != len(v):
-            raise ValueError("modes are listed twice")
-        return v
+    def _strategies(cls, v: list[str] | None) -> list[str] | None:
+        return _unique_names(v)
 
     @field_validator("families")
     @classmethod
@@ -161,6 +196,109 @@ class RunConfig(BaseModel):
             raise ValueError("max_rounds must be >= min_rounds")
         return self
 
+    @property
+    def run_strategies(self) -> list[str] | None:
+        """The run-level strategies, under either name (None: every strategy of a task)."""
+        return self.strategies if self.strategies is not None else self.modes
+
+
+@dataclass(frozen=True)
+class FamilyPlan:
+    """What one family measures, its own keys and the run's defaults resolved.
+
+    ``strategies``: names of ``schema.STRATEGIES[task]``, in the order given (or the task's).
+    ``chunk_size``: for the chunked strategies; None = the largest that fits the memory budget.
+    ``sizes``: (d_in, d_out) pairs, d_out = 1 where a scalar task's family left it out.
+    """
+
+    task: str
+    strategies: tuple[str, ...]
+    batch: int
+    chunk_size: int | None
+    sizes: tuple[tuple[int, int], ...]
+
+
+class _PlanError(Exception):
+    """A family's plan is invalid: where (a config path such as ("families", 0, "strategies"))
+    and the one-line message."""
+
+    def __init__(self, loc: tuple[Any, ...], message: str) -> None:
+        super().__init__(message)
+        self.loc = loc
+
+
+def _plan(config: RunConfig, index: int) -> FamilyPlan:
+    """The FamilyPlan of ``config.families[index]``; _PlanError at the key at fault."""
+    spec = config.families[index]
+    here: tuple[Any, ...] = ("families", index)
+    who = f"family {spec.name!r}"
+    _check_run(config)
+    task = spec.task or config.task
+    if spec.strategies is not None:
+        names, where, note = spec.strategies, (*here, "strategies"), ""
+    elif config.run_strategies is not None:
+        # the run's list, already checked against the run's task; only a family that changed
+        # the task can make it wrong
+        names, where = config.run_strategies, (*here, "task")
+        note = " inherits the run's strategies, so give it its own `strategies:`"
+    else:
+        names, where, note = list(schema.STRATEGIES[task]), here, ""
+    for i, name in enumerate(names):
+        try:
+            strategies.get(task, name)
+        except ValueError as exc:
+            at = (*where, i) if where[-1] == "strategies" else where
+            raise _PlanError(at, f"{who} (task {task}){note}: {exc}") from None
+    chunk = spec.chunk_size if spec.chunk_size is not None else config.chunk_size
+    if spec.chunk_size is not None and not any(strategies.get(task, n).chunked for n in names):
+        chunked = [n for n in schema.STRATEGIES[task] if strategies.get(task, n).chunked]
+        choices = f"add one of {', '.join(chunked)}" if chunked else f"task {task} has none"
+        raise _PlanError(
+            (*here, "chunk_size"),
+            f"{who}: chunk_size applies to chunked strategies and none is listed ({choices})",
+        )
+    if spec.points is None and spec.d_out is None and task not in _SCALAR_TASKS:
+        raise _PlanError(here, _NO_SIZES)
+    sizes = tuple(spec.sizes())
+    size_key = (*here, "points") if spec.points is not None else (*here, "d_out")
+    for _, d_out in sizes:
+        if task in _SCALAR_TASKS and d_out != 1:
+            raise _PlanError(
+                size_key,
+                f"{who}: task {task!r} needs a scalar function (d_out = 1), got d_out = {d_out}; "
+                "declare d_in sizes only, or choose task: jacobian",
+            )
+    if spec.builtin is not None:
+        rule = families.BUILTINS[spec.builtin]
+        for d_in, d_out in sizes:
+            problem = rule.check_sizes(d_in, d_out, spec.params)
+            if problem:
+                raise _PlanError(here, problem)
+    batch = spec.batch if spec.batch is not None else config.batch
+    return FamilyPlan(task, tuple(names), batch, chunk, sizes)
+
+
+def _check_run(config: RunConfig) -> None:
+    """The run-level strategies against the run's task."""
+    if config.strategies is not None and config.modes is not None:
+        raise _PlanError(("modes",), "give `strategies` or its old name `modes`, not both")
+    key = "strategies" if config.strategies is not None else "modes"
+    for i, name in enumerate(config.run_strategies or ()):
+        try:
+            strategies.get(config.task, name)
+        except ValueError as exc:
+            raise _PlanError((key, i), str(exc)) from None
+
+
+def family_plan(config: RunConfig, name: str) -> FamilyPlan:
+    """The plan of the family called ``name`` (ValueError if it is invalid; parse_config has
+    already refused such a config with the line at fault)."""
+    index = [f.name for f in config.families].index(name)
+    try:
+        return _plan(config, index)
+    except _PlanError as exc:
+        raise ValueError(f"{_fmt_loc(exc.loc)}: {exc}") from None
+
 
 class LoadedConfig(BaseModel):
     """A validated config with where it came from (callables resolve relative to `path`)."""
@@ -172,6 +310,15 @@ class LoadedConfig(BaseModel):
     text_hash: str
     # where each family's `callable`/`builtin` key sits, for errors found after validation
     family_lines: dict[str, int] = Field(default_factory=dict)
+
+    def plan(self, family: str) -> FamilyPlan:
+        """The family's task, strategies, batch, chunk size and sizes (see FamilyPlan)."""
+        return family_plan(self.config, family)
+
+    def planned_strategies(self) -> dict[str, tuple[str, ...]]:
+        """family -> the strategies each of its cases is measured with (resume checks that a
+        stored case has a row for each)."""
+        return {f.name: self.plan(f.name).strategies for f in self.config.families}
 
     def where(self, family: str) -> str:
         """`file:line: families[i]` of a family, for error messages."""
@@ -275,7 +422,18 @@ def _valid_keys(loc: tuple[Any, ...]) -> list[str]:
     return list(model.model_fields)
 
 
-def _message(err: Mapping[str, Any]) -> tuple[tuple[Any, ...], str]:
+def _family(loc: tuple[Any, ...], data: Any) -> str:
+    """``"family 'name': "`` for a location inside a family, else "" (the run level)."""
+    if len(loc) < 2 or loc[0] != "families" or not isinstance(loc[1], int):
+        return ""
+    try:
+        name = data["families"][loc[1]]["name"]
+    except (KeyError, IndexError, TypeError):
+        return f"family #{loc[1]}: "
+    return f"family {name!r}: "
+
+
+def _message(err: Mapping[str, Any], data: Any = None) -> tuple[tuple[Any, ...], str]:
     """Turn one pydantic error into (location, message) in adbench's words."""
     loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
     kind = err["type"]
@@ -291,10 +449,18 @@ def _message(err: Mapping[str, Any]) -> tuple[tuple[Any, ...], str]:
             "each family must be a mapping (name, builtin or callable, sizes), "
             f"not {_kind(err.get('input'))}"
         )
-    if kind == "too_short" and loc == ("modes",):
-        return loc, f"give at least one mode ({', '.join(schema.MODES)})"
-    if kind == "literal_error" and loc and loc[0] == "modes":
-        return loc, f"unknown mode {err.get('input')!r}; valid: {', '.join(schema.MODES)}"
+    if kind == "too_short" and loc and loc[-1] in ("modes", "strategies"):
+        return loc, (
+            f"{_family(loc, data)}give at least one strategy, or leave the key out "
+            "to measure every strategy of the task"
+        )
+    if kind == "literal_error" and loc and loc[-1] == "task":
+        return loc, (
+            f"{_family(loc, data)}unknown task {err.get('input')!r}; "
+            f"choose from: {', '.join(schema.TASKS)}"
+        )
+    if loc and loc[-1] in ("batch", "chunk_size") and len(loc) in (1, 3):
+        return loc, f"{_family(loc, data)}must be an integer >= 1 (got {err.get('input')!r})"
     if kind == "string_pattern_mismatch":
         return loc, (
             "names may use letters, digits, '_', '-' and '.', start with a letter or digit, "
@@ -361,12 +527,19 @@ def parse_config(text: str, path: Path) -> LoadedConfig:
     except ValidationError as exc:
         # an unknown key first: a misspelt `familes` also makes `families` "missing"
         errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
-        loc, msg = _message(errors[0])
+        loc, msg = _message(errors[0], data)
         # a key missing from the top level has no line of its own
         line = None if errors[0]["type"] == "missing" and len(loc) == 1 else _line_for(loc, lines)
         where = f"{path}:{line}" if line else str(path)
         key = _fmt_loc(loc)
         raise ConfigError(f"{where}: {key}: {msg}" if key else f"{where}: {msg}") from None
+    for i in range(len(config.families)):
+        try:
+            _plan(config, i)
+        except _PlanError as exc:
+            line = _line_for(exc.loc, lines)
+            where = f"{path}:{line}" if line else str(path)
+            raise ConfigError(f"{where}: {_fmt_loc(exc.loc)}: {exc}") from None
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
     family_lines = {}
     for i, fam in enumerate(config.families):
