@@ -112,7 +112,8 @@ def test_task_names_are_the_schema_s():
 
 def test_modes_is_the_old_name_of_strategies(write_config):
     path = write_config(
-        "modes: [jacrev, jacfwd]\nfamilies:\n  - {name: p, builtin: power, d_in: 1, d_out: 3}\n"
+        "modes: [jacrev, jacfwd]\nfamilies:\n  - {name: p, builtin: power, d_in: 1, d_out: 3}\n",
+        fast=False,
     )
     loaded = load_config(path)
     assert loaded.plan("p").strategies == ("jacrev", "jacfwd")
@@ -140,7 +141,8 @@ def test_families_inherit_or_override_task_strategies_batch_and_chunk(write_conf
             points: [[5, 5]]
             strategies: [jacfwd, jacfwd_chunked]
             chunk_size: 2
-        """
+        """,
+        fast=False,
     )
     loaded = load_config(path)
     u, u1, r, b = (loaded.plan(n) for n in ("u", "u1", "r", "b"))
@@ -163,15 +165,9 @@ def test_families_inherit_or_override_task_strategies_batch_and_chunk(write_conf
 
 
 def test_changing_a_family_s_strategies_is_a_resume_conflict(write_config):
-    before = load_config(
-        write_config("families:\n  - {name: p, builtin: power, d_in: 1, d_out: 3}\n", "a.yaml")
-    )
-    after = load_config(
-        write_config(
-            "families:\n  - {name: p, builtin: power, d_in: 1, d_out: 3, strategies: [jacrev]}\n",
-            "b.yaml",
-        )
-    )
+    family = "families:\n  - {name: p, builtin: power, d_in: 1, d_out: 3%s}\n"
+    before = load_config(write_config(family % "", "a.yaml", fast=False))
+    after = load_config(write_config(family % ", strategies: [jacrev]", "b.yaml", fast=False))
     stored = before.config.model_dump(mode="json")
     assert resume_conflict(stored, before.config) is None
     assert "strategies was None" in (resume_conflict(stored, after.config) or "")
