@@ -264,18 +264,46 @@ def test_xla_memory_analysis_reports_the_jacrev_blowup():
     assert fwd.cost["temp_bytes"] < rev.cost["temp_bytes"] / 100
 
 
+HUGE = Settings(**{**FAST.__dict__, "max_memory_bytes": 512 * 2**20})
+
+
 def test_a_huge_sparse_case_keeps_its_sparse_strategy():
     """The dense 30000 x 30000 Jacobian (3.6 GB with its host copies) is refused before the
-    factory runs, for the dense strategies only: the sparse result (~90000 non-zeros) fits,
-    is measured, and says it could not be checked against a dense reference."""
+    factory runs, for the dense strategies only: the sparse result (~90000 non-zeros) fits and
+    is measured, checked by a random product D v against a JVP instead of entry by entry."""
     names = ("jacfwd", "sparse")
-    budget = Settings(**{**FAST.__dict__, "max_memory_bytes": 512 * 2**20})
-    r = _by_name(measure_case(_case("broyden", 30000, 30000, strategies=names), CPU, budget))
+    r = _by_name(measure_case(_case("broyden", 30000, 30000, strategies=names), CPU, HUGE))
     assert r["jacfwd"].status == "memory"
     assert "the 30000 x 30000 Jacobian alone needs" in r["jacfwd"].reason
-    assert r["sparse"].status == "ok" and r["sparse"].samples
-    assert r["sparse"].info["nnz"] == 3 * 30000 - 2
-    assert "not cross-checked" in r["sparse"].reason
+    assert r["sparse"].status == "ok", r["sparse"].reason
+    assert r["sparse"].samples and r["sparse"].info["nnz"] == 3 * 30000 - 2
+    assert r["sparse"].reason.startswith("checked by one random product D v")
+    assert r["sparse"].max_abs_diff < 1e-3 * r["sparse"].max_abs
+
+
+def test_a_wrong_sparse_result_too_big_to_densify_is_still_caught(monkeypatch):
+    """A sparse 'strategy' that doubles one stored value: the product check sees it."""
+    from jax.experimental import sparse
+
+    real = S.get("jacobian", "sparse").derive
+
+    def one_off(f, x0, chunk):
+        derived = real(f, x0, chunk)
+
+        def jac(x):
+            out = derived.fn(x)
+            return sparse.BCOO((out.data.at[7].mul(2.0), out.indices), shape=out.shape)
+
+        return S._Derived(jac, derived.setup_s, derived.info, derived.pattern)
+
+    wrong = S.Strategy("sparse", "jacobian", False, False, "wrong", derive=one_off)
+    registry = {t: dict(v) for t, v in S.STRATEGIES.items()}
+    registry["jacobian"]["sparse"] = wrong
+    monkeypatch.setattr(S, "STRATEGIES", MappingProxyType(registry))
+    r = measure_case(_case("broyden", 30000, 30000, strategies=("sparse",)), CPU, HUGE)
+    (bad,) = r.strategies
+    assert bad.status == "mismatch" and bad.samples == ()
+    assert bad.reason.startswith("sparse disagrees with autodiff: max |D v diff|")
 
 
 def test_float64_case():

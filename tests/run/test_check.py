@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-from adbench.run.check import cross_check
+from adbench.run.check import check_product, cross_check, sparse_times
 
 REF = np.array([[2.0, -1.0, 0.0], [-1.0, 2.0, -1.0], [0.0, -1.0, 2.0]])  # tridiagonal
 TOL = {"rtol": 1e-6, "atol": 1e-6}
@@ -80,3 +80,24 @@ def test_a_strategy_alone_is_not_cross_checked():
     assert v["taylor"].status is None and "is not measured" in v["taylor"].reason
     v = cross_check({"hessian_trace": np.array(3.0)}, ["hessian_trace"], "hessian_trace", **TOL)
     assert v["hessian_trace"].reason == "not cross-checked: no other strategy ran"
+
+
+def test_sparse_times_is_the_dense_product_per_point():
+    rows, cols = np.nonzero(REF)
+    indices = np.stack([rows, cols], axis=1)  # (nnz, 2)
+    v = np.array([0.5, -2.0, 3.0])
+    np.testing.assert_allclose(sparse_times(REF[rows, cols], indices, (3, 3), v), [REF @ v])
+    batch = np.stack([REF[rows, cols], 2 * REF[rows, cols]])  # (2, nnz), one shared pattern
+    got = sparse_times(batch, indices[None], (3, 3), v)
+    np.testing.assert_allclose(got, [REF @ v, 2 * REF @ v])
+    padded = np.concatenate([indices, [[3, 3]]])  # BCOO padding sits outside the shape
+    got = sparse_times(np.append(REF[rows, cols], 9.0), padded, (3, 3), v)
+    np.testing.assert_allclose(got, [REF @ v])
+
+
+def test_check_product_flags_a_wrong_product():
+    ref = np.array([[1.0, -2.0, 4.0]])
+    assert check_product("sparse", ref + 1e-9, ref, **TOL).status is None
+    bad = check_product("sparse", ref * [[1, 1, 1.01]], ref, **TOL)
+    assert bad.status == "mismatch" and math.isclose(bad.max_abs_diff, 0.04)
+    assert bad.reason.startswith("sparse disagrees with autodiff")
