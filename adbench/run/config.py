@@ -3,10 +3,9 @@
 Errors are :class:`ConfigError` with one line naming the file, the line and the key, e.g.
 ``my.yaml:7: families[1].d_out: sizes must be positive integers (got -3)``.
 
-What a family measures is its :class:`FamilyPlan`: the task (``jacobian``, ``hessian``,
-``laplacian``), the strategies, the batch and the chunk size, each given by the family or
-inherited from the run (:func:`family_plan`). Those checks need both levels, so they run after
-pydantic's, on the validated config, and still name the line of the key at fault.
+What a family measures (task, strategies, batch, chunk size, each given by the family or
+inherited from the run) is resolved by adbench.run.plan; those checks need both levels, so they
+run after pydantic's, on the validated config, and still name the line of the key at fault.
 """
 
 from __future__ import annotations
@@ -15,18 +14,17 @@ import difflib
 import hashlib
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from adbench.run import families, strategies
+from adbench.run import families
+from adbench.run import plan as planning
 from adbench.store import schema
 
 Task = Literal["jacobian", "hessian", "laplacian"]
-_SCALAR_TASKS = ("hessian", "laplacian")
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 
 
@@ -103,7 +101,7 @@ class FamilySpec(BaseModel):
         if self.points is not None and (self.d_in is not None or self.d_out is not None):
             raise ValueError("give either `points` or a `d_in` x `d_out` grid, not both")
         if self.points is None and self.d_in is None:
-            raise ValueError(_NO_SIZES)
+            raise ValueError(planning.NO_SIZES)
         if self.builtin is not None:
             if self.builtin not in families.BUILTINS:
                 valid = ", ".join(families.BUILTINS)
@@ -111,8 +109,8 @@ class FamilySpec(BaseModel):
             problem = families.BUILTINS[self.builtin].check_params(self.params)
             if problem:
                 raise ValueError(problem)
-        # sizes against the builtin's rule: in family_plan, once d_out's default (the task's) is
-        # known
+        # sizes against the builtin's rule: in adbench.run.plan, once the task (and so d_out's
+        # default) is known
         return self
 
     def sizes(self) -> list[tuple[int, int]]:
@@ -128,12 +126,6 @@ class FamilySpec(BaseModel):
     @property
     def source(self) -> str:
         return f"builtin:{self.builtin}" if self.builtin else f"callable:{self.callable}"
-
-
-_NO_SIZES = (
-    "no sizes: give `d_in` and `d_out` lists, or `points` "
-    "(d_out may be left out for the scalar tasks hessian and laplacian)"
-)
 
 
 def _unique_names(v: list[str] | None) -> list[str] | None:
@@ -202,104 +194,6 @@ class RunConfig(BaseModel):
         return self.strategies if self.strategies is not None else self.modes
 
 
-@dataclass(frozen=True)
-class FamilyPlan:
-    """What one family measures, its own keys and the run's defaults resolved.
-
-    ``strategies``: names of ``schema.STRATEGIES[task]``, in the order given (or the task's).
-    ``chunk_size``: for the chunked strategies; None = the largest that fits the memory budget.
-    ``sizes``: (d_in, d_out) pairs, d_out = 1 where a scalar task's family left it out.
-    """
-
-    task: str
-    strategies: tuple[str, ...]
-    batch: int
-    chunk_size: int | None
-    sizes: tuple[tuple[int, int], ...]
-
-
-class _PlanError(Exception):
-    """A family's plan is invalid: where (a config path such as ("families", 0, "strategies"))
-    and the one-line message."""
-
-    def __init__(self, loc: tuple[Any, ...], message: str) -> None:
-        super().__init__(message)
-        self.loc = loc
-
-
-def _plan(config: RunConfig, index: int) -> FamilyPlan:
-    """The FamilyPlan of ``config.families[index]``; _PlanError at the key at fault."""
-    spec = config.families[index]
-    here: tuple[Any, ...] = ("families", index)
-    who = f"family {spec.name!r}"
-    _check_run(config)
-    task = spec.task or config.task
-    if spec.strategies is not None:
-        names, where, note = spec.strategies, (*here, "strategies"), ""
-    elif config.run_strategies is not None:
-        # the run's list, already checked against the run's task; only a family that changed
-        # the task can make it wrong
-        names, where = config.run_strategies, (*here, "task")
-        note = " inherits the run's strategies, so give it its own `strategies:`"
-    else:
-        names, where, note = list(schema.STRATEGIES[task]), here, ""
-    for i, name in enumerate(names):
-        try:
-            strategies.get(task, name)
-        except ValueError as exc:
-            at = (*where, i) if where[-1] == "strategies" else where
-            raise _PlanError(at, f"{who} (task {task}){note}: {exc}") from None
-    chunk = spec.chunk_size if spec.chunk_size is not None else config.chunk_size
-    if spec.chunk_size is not None and not any(strategies.get(task, n).chunked for n in names):
-        chunked = [n for n in schema.STRATEGIES[task] if strategies.get(task, n).chunked]
-        choices = f"add one of {', '.join(chunked)}" if chunked else f"task {task} has none"
-        raise _PlanError(
-            (*here, "chunk_size"),
-            f"{who}: chunk_size applies to chunked strategies and none is listed ({choices})",
-        )
-    if spec.points is None and spec.d_out is None and task not in _SCALAR_TASKS:
-        raise _PlanError(here, _NO_SIZES)
-    sizes = tuple(spec.sizes())
-    size_key = (*here, "points") if spec.points is not None else (*here, "d_out")
-    for _, d_out in sizes:
-        if task in _SCALAR_TASKS and d_out != 1:
-            raise _PlanError(
-                size_key,
-                f"{who}: task {task!r} needs a scalar function (d_out = 1), got d_out = {d_out}; "
-                "declare d_in sizes only, or choose task: jacobian",
-            )
-    if spec.builtin is not None:
-        rule = families.BUILTINS[spec.builtin]
-        for d_in, d_out in sizes:
-            problem = rule.check_sizes(d_in, d_out, spec.params)
-            if problem:
-                raise _PlanError(here, problem)
-    batch = spec.batch if spec.batch is not None else config.batch
-    return FamilyPlan(task, tuple(names), batch, chunk, sizes)
-
-
-def _check_run(config: RunConfig) -> None:
-    """The run-level strategies against the run's task."""
-    if config.strategies is not None and config.modes is not None:
-        raise _PlanError(("modes",), "give `strategies` or its old name `modes`, not both")
-    key = "strategies" if config.strategies is not None else "modes"
-    for i, name in enumerate(config.run_strategies or ()):
-        try:
-            strategies.get(config.task, name)
-        except ValueError as exc:
-            raise _PlanError((key, i), str(exc)) from None
-
-
-def family_plan(config: RunConfig, name: str) -> FamilyPlan:
-    """The plan of the family called ``name`` (ValueError if it is invalid; parse_config has
-    already refused such a config with the line at fault)."""
-    index = [f.name for f in config.families].index(name)
-    try:
-        return _plan(config, index)
-    except _PlanError as exc:
-        raise ValueError(f"{_fmt_loc(exc.loc)}: {exc}") from None
-
-
 class LoadedConfig(BaseModel):
     """A validated config with where it came from (callables resolve relative to `path`)."""
 
@@ -311,9 +205,9 @@ class LoadedConfig(BaseModel):
     # where each family's `callable`/`builtin` key sits, for errors found after validation
     family_lines: dict[str, int] = Field(default_factory=dict)
 
-    def plan(self, family: str) -> FamilyPlan:
+    def plan(self, family: str) -> planning.FamilyPlan:
         """The family's task, strategies, batch, chunk size and sizes (see FamilyPlan)."""
-        return family_plan(self.config, family)
+        return planning.family_plan(self.config, family)
 
     def planned_strategies(self) -> dict[str, tuple[str, ...]]:
         """family -> the strategies each of its cases is measured with (resume checks that a
@@ -535,8 +429,8 @@ def parse_config(text: str, path: Path) -> LoadedConfig:
         raise ConfigError(f"{where}: {key}: {msg}" if key else f"{where}: {msg}") from None
     for i in range(len(config.families)):
         try:
-            _plan(config, i)
-        except _PlanError as exc:
+            planning.plan(config, i)
+        except planning.PlanError as exc:
             line = _line_for(exc.loc, lines)
             where = f"{path}:{line}" if line else str(path)
             raise ConfigError(f"{where}: {_fmt_loc(exc.loc)}: {exc}") from None
