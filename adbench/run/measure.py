@@ -13,8 +13,8 @@ followed by ``block_until_ready``; the inner loop is calibrated so one sample la
 Chunked strategies take the case's ``chunk_size`` or the largest chunk that fits the memory
 budget; one whose chunk holds the whole basis is ``skipped`` (its unchunked twin measures the
 same computation). A failure of one strategy (it does not compile, raises, disagrees, would not
-fit) is that strategy's status and reason; the others go on. A fault of the case itself (the factory raises,
-the output has the wrong shape) is every strategy's.
+fit) is that strategy's status and reason; the others go on. A fault of the case itself (the
+factory raises, the output has the wrong shape) is every strategy's.
 """
 
 from __future__ import annotations
