@@ -24,7 +24,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from adbench.plan import PlannedCase, RunPlan
+from adbench.dry_run import PlannedCase, RunPlan
 from adbench.run.config import ConfigError, LoadedConfig
 from adbench.store.reader import Results, load_results
 

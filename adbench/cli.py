@@ -296,7 +296,7 @@ def run(
     }
 
     def continue_with() -> str:
-        kept = count_stored(out_dir, loaded.config.modes) if out_dir.is_dir() else 0
+        kept = count_stored(out_dir, loaded.planned_strategies()) if out_dir.is_dir() else 0
         where = f"{kept} finished case(s) are kept in {out_dir}" if kept else "no case was kept"
         return f"{where}. Continue with: {_resume_command(loaded.path, out_dir, options, only)}"
 
@@ -350,7 +350,9 @@ def run(
     err.print(f"results: {out_dir}", markup=False, highlight=False, soft_wrap=True)
     bad = views.failures(res)
     if bad:
-        err.print(f"{len(bad)} mode(s) did not measure cleanly (see 'reason' in results.csv)")
+        err.print(
+            f"{len(bad)} strategy run(s) did not measure cleanly (see 'reason' in results.csv)"
+        )
         raise typer.Exit(EXIT_FAILED)
 
 
@@ -362,7 +364,11 @@ def _print_plan(
     from adbench.render.show import plan_lines
     from adbench.store.repair import completed_keys
 
-    done = completed_keys(out_dir, loaded.config.modes) if resume and out_dir.is_dir() else set()
+    done = (
+        completed_keys(out_dir, loaded.planned_strategies())
+        if resume and out_dir.is_dir()
+        else set()
+    )
     plan = api.plan_run(loaded, cases, budget_bytes=budget, done=done)
     out = _console()
     out.print(f"run file {loaded.path} (name {loaded.config.name}); results {out_dir}", **_PLAIN)
@@ -423,16 +429,16 @@ class _Progress:
     def done(self, planned: Planned, result: CaseResult) -> None:
         if self._bar is not None and self._task is not None:
             self._bar.advance(self._task)
-        bad = [m for m in result.modes if m.status != "ok"]
+        bad = [m for m in result.strategies if m.status not in ("ok", "skipped")]
         # one line per fault: a case-wide fault (the factory raised, a timeout) is said once
         if len(bad) > 1 and len({(m.status, m.reason) for m in bad}) == 1:
+            label = "/".join(m.strategy for m in bad)
             bad = bad[:1]
-            label = "/".join(m.mode for m in result.modes)
         else:
             label = ""
         for m in bad:
             self.console.print(
-                f"  {planned.case.case_id} {label or m.mode} on {planned.device_id}: "
+                f"  {planned.case.case_id} {label or m.strategy} on {planned.device_id}: "
                 f"{m.status}: {m.reason}",
                 highlight=False,
                 markup=False,

@@ -209,7 +209,7 @@ class _FakeResult:
     case: C
 
     @property
-    def modes(self) -> tuple[()]:  # what the progress line reads: nothing to print
+    def strategies(self) -> tuple[()]:  # what the progress line reads: nothing to print
         return ()
 
     @property

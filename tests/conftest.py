@@ -12,8 +12,10 @@ import pytest
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-# Settings that keep a real measurement short: a few tiny samples per case.
+# Settings that keep a real measurement short: a few tiny samples per case, and the classic two
+# strategies (a run file without `strategies` measures every strategy of its task).
 FAST = """\
+modes: [jacfwd, jacrev]
 time_budget_s: 0.05
 min_sample_s: 0.0005
 min_rounds: 3

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import typing
 from pathlib import Path
 
 import pytest
 
+from adbench.run import config as config_module
 from adbench.run.cases import expand
-from adbench.run.config import ConfigError, load_config, parse_config
+from adbench.run.config import ConfigError, load_config, parse_config, resume_conflict
+from adbench.store import schema
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -20,8 +23,17 @@ def test_defaults_are_the_documented_ones(write_config):
         """,
         fast=False,
     )
-    c = load_config(path).config
-    assert c.modes == ["jacfwd", "jacrev"]
+    loaded = load_config(path)
+    c = loaded.config
+    assert (c.task, c.strategies, c.modes, c.batch, c.chunk_size) == (
+        "jacobian",
+        None,
+        None,
+        1,
+        None,
+    )
+    # no strategies listed: every strategy of the task
+    assert loaded.plan("p").strategies == schema.STRATEGIES["jacobian"]
     assert c.dtype == "float32"
     assert c.jit is True
     assert c.tie_margin == pytest.approx(0.10)
@@ -92,3 +104,70 @@ def test_unknown_key_suggests_the_closest(tmp_path):
 def test_shipped_configs_are_valid():
     for path in sorted((REPO / "configs").glob("*.yaml")):
         assert expand(load_config(path)), path
+
+
+def test_task_names_are_the_schema_s():
+    assert typing.get_args(config_module.Task) == schema.TASKS
+
+
+def test_modes_is_the_old_name_of_strategies(write_config):
+    path = write_config(
+        "modes: [jacrev, jacfwd]\nfamilies:\n  - {name: p, builtin: power, d_in: 1, d_out: 3}\n",
+        fast=False,
+    )
+    loaded = load_config(path)
+    assert loaded.plan("p").strategies == ("jacrev", "jacfwd")
+    (case,) = expand(loaded)
+    assert case.strategies == ("jacrev", "jacfwd") and case.task == "jacobian"
+
+
+def test_families_inherit_or_override_task_strategies_batch_and_chunk(write_config):
+    path = write_config(
+        """\
+        task: laplacian
+        batch: 64
+        chunk_size: 16
+        families:
+          - {name: u, builtin: mlp_u, d_in: [2, 4]}
+          - {name: u1, builtin: mlp_u, d_in: [2], batch: 1, strategies: [taylor, hvp]}
+          - name: r
+            builtin: rosenbrock
+            task: hessian
+            d_in: [6]
+            strategies: [fwd_over_rev, sparse]
+          - name: b
+            builtin: broyden
+            task: jacobian
+            points: [[5, 5]]
+            strategies: [jacfwd, jacfwd_chunked]
+            chunk_size: 2
+        """,
+        fast=False,
+    )
+    loaded = load_config(path)
+    u, u1, r, b = (loaded.plan(n) for n in ("u", "u1", "r", "b"))
+    assert (u.task, u.batch, u.sizes) == ("laplacian", 64, ((2, 1), (4, 1)))
+    assert u.strategies == schema.STRATEGIES["laplacian"]
+    assert (u1.batch, u1.strategies) == (1, ("taylor", "hvp"))
+    assert (r.task, r.strategies, r.batch, r.sizes) == (
+        "hessian", ("fwd_over_rev", "sparse"), 64, ((6, 1),)
+    )  # fmt: skip
+    assert (b.task, b.chunk_size, b.sizes) == ("jacobian", 2, ((5, 5),))
+    assert u.chunk_size == 16  # inherited; only used by chunked strategies
+    ids = [c.case_id for c in expand(loaded)]
+    assert ids == ["u/2x1/b64", "u/4x1/b64", "u1/2x1", "r/6x1/b64", "b/5x5/b64"]
+    assert loaded.planned_strategies() == {
+        "u": schema.STRATEGIES["laplacian"],
+        "u1": ("taylor", "hvp"),
+        "r": ("fwd_over_rev", "sparse"),
+        "b": ("jacfwd", "jacfwd_chunked"),
+    }
+
+
+def test_changing_a_family_s_strategies_is_a_resume_conflict(write_config):
+    family = "families:\n  - {name: p, builtin: power, d_in: 1, d_out: 3%s}\n"
+    before = load_config(write_config(family % "", "a.yaml", fast=False))
+    after = load_config(write_config(family % ", strategies: [jacrev]", "b.yaml", fast=False))
+    stored = before.config.model_dump(mode="json")
+    assert resume_conflict(stored, before.config) is None
+    assert "strategies was None" in (resume_conflict(stored, after.config) or "")

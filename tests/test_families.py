@@ -31,8 +31,13 @@ CASES = [
     ("mlp_loss", 9, 1, {"features": 2}),
     ("scan", 4, 3, {}),
     ("scan", 3, 1, {"steps": 3}),
+    ("broyden", 5, 5, {}),
+    ("broyden", 1, 1, {}),
+    ("rosenbrock", 6, 1, {}),
+    ("mlp_u", 3, 1, {}),
+    ("mlp_u", 1, 1, {"width": 2, "seed": 4}),
 ]
-SCALAR_AT_ONE_OUTPUT = {"mean_squares", "mlp_loss"}
+SCALAR_AT_ONE_OUTPUT = {"mean_squares", "mlp_loss", "rosenbrock", "mlp_u"}
 
 
 @contextmanager
@@ -58,6 +63,7 @@ def _build(name: str, d_in: int, d_out: int, params: dict[str, Any]) -> tuple[An
 def test_registry_is_complete_and_described() -> None:
     assert list(BUILTINS)[:2] == ["power", "mean_squares"]
     assert set(BUILTINS) >= {"power", "mean_squares", "linear", "elementwise", "mlp_loss", "scan"}
+    assert set(BUILTINS) >= {"broyden", "rosenbrock", "mlp_u"}
     assert {name for name, *_ in CASES} == set(BUILTINS)
     for name, spec in BUILTINS.items():
         assert isinstance(spec, Builtin) and spec.name == name
@@ -111,6 +117,25 @@ def test_jacobian_structure() -> None:
     assert np.all(np.abs(jac).sum(axis=0) > 0)
 
 
+def test_broyden_rosenbrock_and_mlp_u_by_hand() -> None:
+    """Broyden's Jacobian is the textbook tridiagonal, extended Rosenbrock's Hessian 2 x 2
+    blocks (zero between pairs), mlp_u's Hessian dense and its Laplacian finite."""
+    with strict(np.float64):
+        x = jnp.asarray([0.5, -1.0, 2.0, 0.25])
+        jac = np.asarray(jax.jacfwd(get_builtin("broyden").factory(4, 4))(x))
+        by_hand = np.diag(3 - 4 * np.asarray(x)) - np.eye(4, k=-1) - 2 * np.eye(4, k=1)
+        np.testing.assert_allclose(jac, by_hand)
+        rosen = get_builtin("rosenbrock").factory(4, 1)
+        np.testing.assert_allclose(rosen(jnp.ones(4)), 0.0)  # the minimum is at 1
+        np.testing.assert_allclose(rosen(jnp.asarray([-1.2, 1.0, -1.2, 1.0])), 2 * 24.2)
+        hess = np.asarray(jax.hessian(rosen)(x))
+        blocks = np.kron(np.eye(2), np.ones((2, 2))).astype(bool)
+        assert np.all(hess[~blocks] == 0) and np.all(hess[blocks] != 0)
+        u = get_builtin("mlp_u").factory(3, 1)
+        h = np.asarray(jax.hessian(u)(jnp.asarray([0.1, -0.2, 0.3])))
+        assert h.shape == (3, 3) and np.all(h != 0) and np.isfinite(np.trace(h))
+
+
 def test_power_values_and_large_sizes_stay_finite() -> None:
     fn, x0 = get_builtin("power").factory(1, 5)
     np.testing.assert_array_equal(x0, [0.999])
@@ -137,6 +162,9 @@ def test_constants_are_fixed_by_seed() -> None:
     assert not np.allclose(lin(4, 3)(x), lin(4, 3, seed=1)(x))
     scan = get_builtin("scan").factory
     np.testing.assert_array_equal(scan(4, 2)(x), scan(4, 2)(x))
+    u = get_builtin("mlp_u").factory
+    np.testing.assert_array_equal(u(4, 1)(x), u(4, 1, seed=0)(x))
+    assert not np.allclose(u(4, 1)(x), u(4, 1, seed=1)(x))
 
 
 @pytest.mark.parametrize(
@@ -150,6 +178,10 @@ def test_constants_are_fixed_by_seed() -> None:
         ("mlp_loss", 12, 3, {"features": 10}, "needs d_in >= features + 3 = 13 (got 12)"),
         ("linear", 0, 3, {}, "builtin 'linear' needs d_in >= 1 and d_out >= 1 (got 0 and 3)"),
         ("scan", 2, 2.5, {}, "builtin 'scan' needs integer sizes (got 2 and 2.5)"),
+        ("broyden", 4, 5, {}, "builtin 'broyden' needs d_in = d_out (got 4 and 5)"),
+        ("rosenbrock", 5, 1, {}, "builtin 'rosenbrock' needs an even d_in"),
+        ("rosenbrock", 4, 2, {}, "builtin 'rosenbrock' needs d_out = 1 (got 2)"),
+        ("mlp_u", 4, 3, {}, "builtin 'mlp_u' needs d_out = 1 (got 3)"),
     ],
 )
 def test_check_sizes_rejects(
@@ -184,6 +216,8 @@ def test_check_sizes_accepts_valid_cases() -> None:
         ("mlp_loss", {"features": 2.0}, "param 'features' must be an integer (got 2.0)"),
         ("mlp_loss", {"seed": -1}, "param 'seed' must be >= 0 (got -1)"),
         ("linear", {"activation": 1}, "param 'activation' must be a string (got 1)"),
+        ("mlp_u", {"width": 0}, "param 'width' must be >= 1 (got 0)"),
+        ("mlp_u", {"depth": 3}, "builtin 'mlp_u' has no param 'depth' (valid: width, seed)"),
     ],
 )
 def test_check_params_rejects(name: str, params: dict[str, Any], reason: str) -> None:

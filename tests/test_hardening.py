@@ -188,7 +188,7 @@ def test_every_config_error_is_listed_at_once(tmp_path):
         f"{path}:2: dtype: Input should be 'float32' or 'float64'",
         f"{path}:4: families[0].d_out: sizes must be positive integers (got 0)",
         f"{path}:5: families[1]: unknown builtin 'nope'; valid: power, mean_squares, linear, "
-        "elementwise, softmax, mlp_loss, scan",
+        "elementwise, softmax, mlp_loss, scan, broyden, rosenbrock, mlp_u",
     )
     path.write_text(text)
     r = runner.invoke(app, ["run", str(path), "--out", str(tmp_path / "out")])

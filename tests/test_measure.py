@@ -1,144 +1,171 @@
-"""The timing loop with a fake clock, and one real measurement of a small case."""
+"""Real measurements of small cases: every strategy's rows, the reference check, chunked twins,
+batches, sparse info, memory. (The timing loop with a fake clock: tests/run/test_timing.py.)"""
 
 from __future__ import annotations
 
 import math
+from types import MappingProxyType
 
 import jax
+import jax.numpy as jnp
 import numpy as np
-import pytest
 
+from adbench.run import strategies as S
 from adbench.run.cases import Case
 from adbench.run.families import get_builtin
-from adbench.run.measure import Settings, calibrate, interleave, measure_case, settle_calls
+from adbench.run.measure import Settings, measure_case
+from adbench.run.timing import round_order
 from adbench.store import schema
 
-
-class FakeClock:
-    """A clock that moves only when a fake runner 'runs'."""
-
-    def __init__(self) -> None:
-        self.t = 0.0
-        self.calls: list[str] = []
-
-    def __call__(self) -> float:
-        return self.t
-
-    def runner(self, name: str, cost: float | list[float]):
-        costs = iter(cost) if isinstance(cost, list) else None
-
-        def run() -> None:
-            self.calls.append(name)
-            self.t += next(costs) if costs is not None else cost
-
-        return run
-
-
-def test_calibrate_reaches_the_minimum_sample_length():
-    clock = FakeClock()
-    n = calibrate(clock.runner("a", 1e-5), min_sample_s=0.005, max_inner=10**6, clock=clock)
-    assert n * 1e-5 >= 0.005
-    assert n * 1e-5 < 0.005 * 1.5  # and does not overshoot much
-
-
-def test_calibrate_slow_call_is_one():
-    clock = FakeClock()
-    assert calibrate(clock.runner("a", 0.5), min_sample_s=0.005, max_inner=100, clock=clock) == 1
-
-
-def test_calibrate_respects_max_inner():
-    clock = FakeClock()
-    assert calibrate(clock.runner("a", 1e-9), min_sample_s=1.0, max_inner=1000, clock=clock) == 1000
-
-
-def test_interleave_alternates_order_and_keeps_per_call_seconds():
-    clock = FakeClock()
-    runners = {"jacfwd": clock.runner("f", 0.001), "jacrev": clock.runner("r", 0.004)}
-    s = interleave(
-        runners, {"jacfwd": 2, "jacrev": 1}, budget_s=1.0, min_rounds=3, max_rounds=4, clock=clock
-    )
-    assert s["jacfwd"] == pytest.approx([0.001] * 4)
-    assert s["jacrev"] == pytest.approx([0.004] * 4)
-    # the order flips every round; each sample is preceded by untimed settle calls (half a
-    # sample, or from round 1 on one for a cheap single call): [f] ff [r] r
-    assert "".join(clock.calls) == "fffr" + "rr" + "fff" + "fff" + "rr" + "rr" + "fff"
-
-
-def test_settle_calls():
-    assert settle_calls(10, 1e-4, 1.0) == 5
-    assert settle_calls(1, 0.01, 1.0) == 1  # cheap single call
-    assert settle_calls(1, 0.2, 1.0) == 0  # a long call is not repeated for nothing
-
-
-def test_interleave_stops_on_budget_after_min_rounds():
-    clock = FakeClock()
-    runners = {"jacfwd": clock.runner("f", 0.1), "jacrev": clock.runner("r", 0.1)}
-    s = interleave(
-        runners, {"jacfwd": 1, "jacrev": 1}, budget_s=0.5, min_rounds=2, max_rounds=50, clock=clock
-    )
-    assert len(s["jacfwd"]) == 3  # 0.2 s per round: over 0.5 s after the third
-
-
-def test_interleave_caps_a_giant_case_at_three_budgets():
-    clock = FakeClock()
-    runners = {"jacfwd": clock.runner("f", 1.0), "jacrev": clock.runner("r", 1.0)}
-    s = interleave(
-        runners, {"jacfwd": 1, "jacrev": 1}, budget_s=1.0, min_rounds=10, max_rounds=50, clock=clock
-    )
-    assert len(s["jacfwd"]) == 2
-
-
-def _case(name: str, d_in: int, d_out: int, factory=None, **params) -> Case:
-    f = factory or get_builtin(name).factory
-    return Case(
-        family=name, d_in=d_in, d_out=d_out, source=f"builtin:{name}", factory=f, params=params
-    )
-
-
+CPU = jax.devices("cpu")[0]
 FAST = Settings(time_budget_s=0.02, min_sample_s=0.0002, min_rounds=3, max_rounds=4)
 
 
+def _case(name, d_in, d_out, factory=None, *, strategies=schema.MODES, **kw) -> Case:
+    f = factory or get_builtin(name).factory
+    params = kw.pop("params", {})
+    return Case(
+        family=name,
+        d_in=d_in,
+        d_out=d_out,
+        source=f"builtin:{name}",
+        factory=f,
+        params=params,
+        strategies=tuple(strategies),
+        **kw,
+    )
+
+
+def _by_name(r) -> dict:
+    return {m.strategy: m for m in r.strategies}
+
+
 def test_real_case_rows_carry_every_column():
-    r = measure_case(_case("linear", 3, 4), jax.devices("cpu")[0], FAST)
+    r = measure_case(_case("linear", 3, 4), CPU, FAST)
     rows = r.result_rows()
     assert [row["strategy"] for row in rows] == ["jacfwd", "jacrev"]
     for row in rows:
         assert set(schema.RESULT_COLUMNS) <= set(row), set(schema.RESULT_COLUMNS) - set(row)
         assert row["status"] == "ok", row["reason"]
+        assert (row["task"], row["batch"], row["case_id"]) == ("jacobian", 1, "linear/3x4")
         assert row["n_samples"] >= 3 and row["median_s"] > 0
         assert row["ci_low_s"] <= row["median_s"] <= row["ci_high_s"]
-        assert row["compile_s"] > 0 and row["lower_s"] > 0
+        assert row["compile_s"] > 0 and row["lower_s"] > 0 and row["setup_s"] == 0
         assert row["flops"] > 0 and row["temp_bytes"] >= 0 and row["output_bytes"] == 4 * 3 * 4
-        assert row["max_abs_diff"] < 1e-5
+        assert row["max_abs_diff"] < 1e-5 and row["max_abs"] > 0
     samples = r.sample_rows()
     assert {s["strategy"] for s in samples} == {"jacfwd", "jacrev"}
     assert all(set(s) == set(schema.SAMPLE_COLUMNS) for s in samples)
 
 
-def test_scalar_output_counts_as_d_out_one():
-    r = measure_case(_case("mean_squares", 5, 1), jax.devices("cpu")[0], FAST)
-    assert [m.status for m in r.modes] == ["ok", "ok"]
+def test_sample_positions_follow_the_rotation():
+    names = ("hessian_trace", "fwd_fwd", "taylor", "hvp")
+    r = measure_case(_case("mlp_u", 3, 1, task="laplacian", strategies=names), CPU, FAST)
+    assert [m.status for m in r.strategies] == ["ok"] * 4
+    for s in r.sample_rows():
+        assert s["position"] == round_order(list(names), s["round"]).index(s["strategy"])
+    firsts = {s["strategy"] for s in r.sample_rows() if s["position"] == 0}
+    assert len(firsts) >= 3  # rounds start at different strategies (>= 3 rounds were taken)
 
 
-def test_xla_memory_analysis_reports_the_jacrev_blowup():
-    """jacrev of the power series materialises d_out x d_out temporaries: XLA says so."""
+def test_every_jacobian_strategy_on_a_sparse_case_fills_its_columns():
     r = measure_case(
-        _case("power", 1, 1000),
-        jax.devices("cpu")[0],
-        Settings(time_budget_s=0.01, min_rounds=1, max_rounds=1),
+        _case("broyden", 12, 12, strategies=S.names("jacobian"), chunk_size=5), CPU, FAST
     )
-    fwd, rev = r.modes
-    assert rev.cost["temp_bytes"] >= 4 * 1000 * 1000
-    assert fwd.cost["temp_bytes"] < rev.cost["temp_bytes"] / 100
+    rows = {row["strategy"]: row for row in r.result_rows()}
+    assert {k: v["status"] for k, v in rows.items()} == dict.fromkeys(S.names("jacobian"), "ok")
+    sparse = rows["sparse"]
+    assert sparse["colors"] == 3 and sparse["nnz"] == 3 * 12 - 2
+    assert sparse["sparse_mode"] in ("fwd", "rev") and sparse["setup_s"] > 0
+    assert sparse["max_abs_diff"] < 1e-5
+    assert rows["jacfwd_chunked"]["chunk_size"] == 5 == rows["jacrev_chunked"]["chunk_size"]
+    for name in ("jacfwd", "jacrev", "linearize"):
+        assert all(math.isnan(rows[name][c]) for c in ("chunk_size", "colors", "nnz"))
+        assert rows[name]["setup_s"] == 0.0
+        assert rows[name]["sparse_mode"] != rows[name]["sparse_mode"]  # NaN: empty in the CSV
+
+
+def test_a_chunk_holding_the_whole_basis_skips_the_twin():
+    """chunk 6 holds all 6 inputs (jacfwd_chunked == jacfwd) but not the 9 outputs."""
+    names = ("jacfwd", "jacrev", "jacfwd_chunked", "jacrev_chunked")
+    r = _by_name(measure_case(_case("linear", 6, 9, strategies=names, chunk_size=6), CPU, FAST))
+    skipped = r["jacfwd_chunked"]
+    assert skipped.status == schema.STATUS_SKIPPED and skipped.samples == ()
+    assert "holds the whole basis" in skipped.reason and "jacfwd" in skipped.reason
+    assert skipped.info == {"chunk_size": 6}
+    assert r["jacrev_chunked"].status == "ok" and r["jacrev_chunked"].samples
+
+
+def test_the_default_chunk_is_the_largest_that_fits_the_budget():
+    """No chunk_size, no budget: the whole basis fits, the twin is skipped. jacrev of power
+    1 -> 1000 holds 1000 cotangent rows of 1000 floats (4 MB of XLA temp); under a 1 MB budget
+    jacrev is refused and jacrev_chunked runs with the largest power-of-two chunk that fits
+    (XLA: ~4 kB of temp per row, so 128 rows, 0.52 MB; 256 would be 1.02 MB)."""
+    names = ("jacrev", "jacrev_chunked")
+    free = _by_name(measure_case(_case("power", 1, 1000, strategies=names), CPU, FAST))
+    assert free["jacrev_chunked"].status == "skipped"
+    assert free["jacrev_chunked"].info == {"chunk_size": 1000}
+    tight = Settings(**{**FAST.__dict__, "max_memory_bytes": 10**6})
+    r = _by_name(measure_case(_case("power", 1, 1000, strategies=names), CPU, tight))
+    chunked = r["jacrev_chunked"]
+    assert r["jacrev"].status == "memory"
+    assert chunked.status == "ok", chunked.reason
+    assert chunked.info["chunk_size"] in (64, 128, 256)
+    assert chunked.cost["temp_bytes"] < 10**6 < r["jacrev"].cost["temp_bytes"]
+    assert "checked against jacrev_chunked: the reference jacfwd is not measured" in chunked.reason
+
+
+def _doubling(f, x0, chunk):
+    """A wrong Jacobian 'strategy': twice jax.jacrev."""
+    return S._Derived(lambda x: 2 * jax.jacrev(f)(x))
+
+
+def test_a_wrong_strategy_is_a_mismatch_and_the_others_are_timed(monkeypatch):
+    wrong = S.Strategy("jacrev", "jacobian", True, False, "wrong on purpose", derive=_doubling)
+    registry = {t: dict(v) for t, v in S.STRATEGIES.items()}
+    registry["jacobian"]["jacrev"] = wrong
+    monkeypatch.setattr(S, "STRATEGIES", MappingProxyType(registry))
+    names = ("jacfwd", "jacrev", "linearize")
+    r = measure_case(
+        _case("linear", 3, 4, strategies=names, params={"activation": "tanh"}), CPU, FAST
+    )
+    by = _by_name(r)
+    assert by["jacrev"].status == "mismatch" and by["jacrev"].samples == ()
+    assert "jacfwd and jacrev disagree" in by["jacrev"].reason
+    assert by["jacrev"].max_abs_diff > 0.01
+    assert math.isnan(r.result_rows()[1]["median_s"])
+    for name in ("jacfwd", "linearize"):  # the reference has an ally: it is trusted and timed
+        assert by[name].status == "ok" and len(by[name].samples) >= 3
+
+
+def test_two_that_disagree_are_both_mismatches():
+    """With only two strategies the evidence cannot say which one is wrong: jacfwd (the
+    reference) sees a faulty custom_jvp's '+ 1' that jacrev transposes away."""
+
+    def factory(d_in, d_out):
+        @jax.custom_jvp
+        def f(x):
+            return jnp.sin(x)
+
+        @f.defjvp
+        def f_jvp(primals, tangents):
+            (x,), (t,) = primals, tangents
+            return jnp.sin(x), jnp.cos(x) * t + 1.0
+
+        return f
+
+    r = measure_case(_case("affine_rule", 3, 3, factory=factory), CPU, FAST)
+    fwd, rev = r.strategies
+    assert fwd.status == rev.status == "mismatch"
+    assert fwd.reason == rev.reason and "jacfwd and jacrev disagree" in fwd.reason
+    assert fwd.samples == rev.samples == ()
 
 
 def test_a_consistently_wrong_custom_rule_passes_the_cross_check():
-    """Known limit: jacfwd vs jacrev catches rules that disagree, not a wrong custom_jvp that
-    both modes share (reverse mode transposes the same JVP)."""
+    """Known limit: the check catches rules that disagree, not a wrong custom_jvp that both
+    modes share (reverse mode transposes the same JVP)."""
 
     def bad(d_in, d_out):
-        import jax.numpy as jnp
-
         @jax.custom_jvp
         def f(x):
             return jnp.sin(x)
@@ -150,53 +177,157 @@ def test_a_consistently_wrong_custom_rule_passes_the_cross_check():
 
         return f
 
-    r = measure_case(_case("bad", 3, 3, factory=bad), jax.devices("cpu")[0], FAST)
-    assert [m.status for m in r.modes] == ["ok", "ok"]
+    r = measure_case(_case("bad", 3, 3, factory=bad), CPU, FAST)
+    assert [m.status for m in r.strategies] == ["ok", "ok"]
 
 
-def test_mismatch_is_recorded_and_not_timed(monkeypatch):
-    import adbench.run.measure as m
+def test_when_the_reference_fails_the_others_are_checked_against_the_first_that_ran():
+    """custom_vjp cannot go forward: jacfwd and linearize fail, jacrev is the judge."""
 
-    real = m.np.asarray
-    calls = {"n": 0}
+    def reverse_only(d_in, d_out):
+        @jax.custom_vjp
+        def f(x):
+            return jnp.sin(x)
 
-    def skew(a, *args, **kwargs):  # make the second Jacobian read back differently
-        out = real(a, *args, **kwargs)
-        if kwargs.get("dtype") is np.float64 and out.ndim >= 1:
-            calls["n"] += 1
-            if calls["n"] == 2:
-                return out + 1.0
-        return out
+        f.defvjp(lambda x: (jnp.sin(x), x), lambda x, g: (jnp.cos(x) * g,))
+        return f
 
-    monkeypatch.setattr(m.np, "asarray", skew)
-    r = measure_case(_case("linear", 3, 4), jax.devices("cpu")[0], FAST)
-    assert [x.status for x in r.modes] == ["mismatch", "mismatch"]
-    assert "disagree" in r.modes[0].reason
-    assert r.modes[0].samples == () and math.isnan(r.result_rows()[0]["median_s"])
+    names = ("jacfwd", "linearize", "jacrev", "jacrev_chunked")
+    case = _case("rev", 4, 4, factory=reverse_only, strategies=names, chunk_size=2)
+    r = _by_name(measure_case(case, CPU, FAST))
+    assert r["jacfwd"].status == r["linearize"].status == "error"
+    assert r["jacrev"].status == "ok" and r["jacrev_chunked"].status == "ok"
+    note = "checked against jacrev: the reference jacfwd did not run (error)"
+    assert r["jacrev_chunked"].reason == note == r["jacrev"].reason
+    assert r["jacrev_chunked"].max_abs_diff < 1e-6 and r["jacrev_chunked"].samples
 
 
-def test_float64_case(monkeypatch):
+def test_nonfinite_results_are_not_timed():
+    def sqrt_abs(d_in, d_out):
+        return (lambda x: jnp.sqrt(jnp.abs(x))), np.zeros(d_in)
+
+    r = measure_case(_case("sqrt", 3, 3, factory=sqrt_abs), CPU, FAST)
+    assert [m.status for m in r.strategies] == ["nonfinite", "nonfinite"]
+    assert "NaN/Inf entries" in r.strategies[0].reason and r.strategies[0].samples == ()
+
+
+def test_a_batch_measures_every_point_at_once():
+    case = _case("mlp_u", 3, 1, task="laplacian", strategies=("hessian_trace", "taylor"), batch=5)
+    assert case.case_id == "mlp_u/3x1/b5"
+    r = measure_case(case, CPU, FAST)
+    rows = r.result_rows()
+    assert [(row["batch"], row["task"], row["status"]) for row in rows] == [
+        (5, "laplacian", "ok")
+    ] * 2
+    assert all(row["case_id"] == "mlp_u/3x1/b5" for row in rows + r.sample_rows())
+    assert rows[0]["output_bytes"] == 4 * 5  # one Laplacian per point, float32
+    assert rows[0]["argument_bytes"] >= 4 * 5 * 3  # the (5, 3) points
+
+
+def test_a_batch_of_a_hessian_checks_every_point(monkeypatch):
+    """A wrong 'strategy' that is right at the first point of the batch (x[0] = 0.126 for seed
+    0) but off where x[0] > 1 (the fourth point, x[0] = 1.30): unbatched it passes, batched the
+    whole (B, n, n) result is compared and it is a mismatch."""
+
+    def off_far_out(f, x0, chunk):
+        return S._Derived(lambda x: jax.hessian(f)(x) + (x[0] > 1.0))
+
+    wrong = S.Strategy("rev_over_rev", "hessian", True, False, "wrong", derive=off_far_out)
+    registry = {t: dict(v) for t, v in S.STRATEGIES.items()}
+    registry["hessian"]["rev_over_rev"] = wrong
+    monkeypatch.setattr(S, "STRATEGIES", MappingProxyType(registry))
+
+    def cube(d_in, d_out):
+        return lambda x: jnp.sum(x**3)
+
+    names = ("fwd_over_rev", "fwd_over_fwd", "rev_over_rev")
+    point = _case("cube", 2, 1, factory=cube, task="hessian", strategies=names)
+    assert [m.status for m in measure_case(point, CPU, FAST).strategies] == ["ok"] * 3
+    batch = _case("cube", 2, 1, factory=cube, task="hessian", strategies=names, batch=4)
+    r = _by_name(measure_case(batch, CPU, FAST))
+    assert r["rev_over_rev"].status == "mismatch"
+    assert r["fwd_over_rev"].status == r["fwd_over_fwd"].status == "ok"
+
+
+def test_scalar_output_counts_as_d_out_one():
+    r = measure_case(_case("mean_squares", 5, 1), CPU, FAST)
+    assert [m.status for m in r.strategies] == ["ok", "ok"]
+
+
+def test_xla_memory_analysis_reports_the_jacrev_blowup():
+    """jacrev of the power series materialises d_out x d_out temporaries: XLA says so."""
+    r = measure_case(
+        _case("power", 1, 1000), CPU, Settings(time_budget_s=0.01, min_rounds=1, max_rounds=1)
+    )
+    fwd, rev = r.strategies
+    assert rev.cost["temp_bytes"] >= 4 * 1000 * 1000
+    assert fwd.cost["temp_bytes"] < rev.cost["temp_bytes"] / 100
+
+
+HUGE = Settings(**{**FAST.__dict__, "max_memory_bytes": 512 * 2**20})
+
+
+def test_a_huge_sparse_case_keeps_its_sparse_strategy():
+    """The dense 30000 x 30000 Jacobian (3.6 GB with its host copies) is refused before the
+    factory runs, for the dense strategies only: the sparse result (~90000 non-zeros) fits and
+    is measured, checked by a random product D v against a JVP instead of entry by entry."""
+    names = ("jacfwd", "sparse")
+    r = _by_name(measure_case(_case("broyden", 30000, 30000, strategies=names), CPU, HUGE))
+    assert r["jacfwd"].status == "memory"
+    assert "the 30000 x 30000 Jacobian alone needs" in r["jacfwd"].reason
+    assert r["sparse"].status == "ok", r["sparse"].reason
+    assert r["sparse"].samples and r["sparse"].info["nnz"] == 3 * 30000 - 2
+    assert r["sparse"].reason.startswith("checked by one random product D v")
+    assert r["sparse"].max_abs_diff < 1e-3 * r["sparse"].max_abs
+
+
+def test_a_wrong_sparse_result_too_big_to_densify_is_still_caught(monkeypatch):
+    """A sparse 'strategy' that doubles one stored value: the product check sees it."""
+    from jax.experimental import sparse
+
+    real = S.get("jacobian", "sparse").derive
+
+    def one_off(f, x0, chunk):
+        derived = real(f, x0, chunk)
+
+        def jac(x):
+            out = derived.fn(x)
+            return sparse.BCOO((out.data.at[7].mul(2.0), out.indices), shape=out.shape)
+
+        return S._Derived(jac, derived.setup_s, derived.info, derived.pattern)
+
+    wrong = S.Strategy("sparse", "jacobian", False, False, "wrong", derive=one_off)
+    registry = {t: dict(v) for t, v in S.STRATEGIES.items()}
+    registry["jacobian"]["sparse"] = wrong
+    monkeypatch.setattr(S, "STRATEGIES", MappingProxyType(registry))
+    r = measure_case(_case("broyden", 30000, 30000, strategies=("sparse",)), CPU, HUGE)
+    (bad,) = r.strategies
+    assert bad.status == "mismatch" and bad.samples == ()
+    assert bad.reason.startswith("sparse disagrees with autodiff: max |D v diff|")
+
+
+def test_float64_case():
     with jax.enable_x64(True):
         r = measure_case(
             _case("linear", 3, 2),
-            jax.devices("cpu")[0],
+            CPU,
             Settings(
                 dtype="float64", time_budget_s=0.01, min_rounds=2, max_rounds=2, min_sample_s=1e-4
             ),
         )
-    assert [m.status for m in r.modes] == ["ok", "ok"]
-    assert r.modes[0].cost["output_bytes"] == 8 * 3 * 2
+    assert [m.status for m in r.strategies] == ["ok", "ok"]
+    assert r.strategies[0].cost["output_bytes"] == 8 * 3 * 2
 
 
 def test_eager_timing_when_jit_is_off():
-    """jit: false times the Jacobian op by op (as the classic notebook did); XLA's compile time
-    and costs are still recorded from the AOT compile."""
+    """jit: false times the derivative op by op (as the classic notebook did); XLA's compile
+    time and costs are still recorded from the AOT compile."""
     settings = Settings(
         jit=False, time_budget_s=0.02, min_sample_s=0.0005, min_rounds=2, max_rounds=3
     )
-    eager = measure_case(_case("power", 1, 50), jax.devices("cpu")[0], settings)
-    jitted = measure_case(_case("power", 1, 50), jax.devices("cpu")[0], FAST)
-    assert [m.status for m in eager.modes] == ["ok", "ok"]
-    assert all(m.compile_s > 0 and m.cost["flops"] > 0 for m in eager.modes)
+    eager = measure_case(_case("power", 1, 50), CPU, settings)
+    jitted = measure_case(_case("power", 1, 50), CPU, FAST)
+    assert [m.status for m in eager.strategies] == ["ok", "ok"]
+    assert all(m.compile_s > 0 and m.cost["flops"] > 0 for m in eager.strategies)
     # op-by-op dispatch of a Jacobian costs far more than one compiled call
-    assert np.median(eager.modes[1].samples) > np.median(jitted.modes[1].samples)
+    assert np.median(eager.strategies[1].samples) > np.median(jitted.strategies[1].samples)

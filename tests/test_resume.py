@@ -27,6 +27,7 @@ runner = CliRunner()
 
 SIX = """\
 name: six
+modes: [jacfwd, jacrev]
 families:
   - {name: lin, builtin: linear, points: [[2, 2], [3, 3], [4, 4], [5, 5], [6, 6], [7, 7]]}
 """

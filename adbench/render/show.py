@@ -22,7 +22,7 @@ from adbench.store import schema
 from adbench.store.reader import Results
 
 if TYPE_CHECKING:
-    from adbench.plan import RunPlan
+    from adbench.dry_run import RunPlan
 
 
 class UnknownCase(LookupError):

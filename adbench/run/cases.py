@@ -1,6 +1,7 @@
 """Expand a validated config into cases, and find each family's factory.
 
-A case is one (family, d_in, d_out); it is measured once per device, in every configured mode.
+A case is one (family, d_in, d_out) with its family's task, strategies, batch and chunk size (see
+``config.FamilyPlan``); it is measured once per device, with every planned strategy.
 """
 
 from __future__ import annotations
@@ -25,7 +26,13 @@ Factory = Callable[..., Any]
 
 @dataclass(frozen=True)
 class Case:
-    """One (family, d_in, d_out) to measure; `factory(d_in, d_out, **params)` builds it."""
+    """One (family, d_in, d_out) to measure; `factory(d_in, d_out, **params)` builds it.
+
+    ``task``: what is differentiated (schema.TASKS); ``strategies``: how (names of
+    ``schema.STRATEGIES[task]``, the classic two by default); ``batch``: B > 1 evaluates the
+    derivative at B points at once (``jax.vmap``; input (B, d_in)); ``chunk_size``: the chunked
+    strategies' chunk, None = the largest that fits the memory budget.
+    """
 
     family: str
     d_in: int
@@ -33,10 +40,14 @@ class Case:
     source: str
     factory: Factory = field(repr=False, compare=False)
     params: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    task: str = "jacobian"
+    strategies: tuple[str, ...] = schema.MODES
+    batch: int = 1
+    chunk_size: int | None = None
 
     @property
     def case_id(self) -> str:
-        return schema.case_id(self.family, self.d_in, self.d_out)
+        return schema.case_id(self.family, self.d_in, self.d_out, self.batch)
 
 
 def _did_you_mean(word: str, candidates: list[str]) -> str:
@@ -136,7 +147,8 @@ def expand(loaded: LoadedConfig) -> list[Case]:
             if why:
                 problems.append(f"{loaded.where(spec.name, 'params')}: {why}")
                 continue
-        for d_in, d_out in spec.sizes():
+        plan = loaded.plan(spec.name)
+        for d_in, d_out in plan.sizes:
             case = Case(
                 family=spec.name,
                 d_in=d_in,
@@ -144,6 +156,10 @@ def expand(loaded: LoadedConfig) -> list[Case]:
                 source=spec.source,
                 factory=factory,
                 params=MappingProxyType(dict(spec.params)),
+                task=plan.task,
+                strategies=plan.strategies,
+                batch=plan.batch,
+                chunk_size=plan.chunk_size,
             )
             if case.case_id in seen:  # the same point listed twice is measured once
                 continue

@@ -2,6 +2,10 @@
 
 Errors are :class:`ConfigError` with one line naming the file, the line and the key, e.g.
 ``my.yaml:7: families[1].d_out: sizes must be positive integers (got -3)``.
+
+What a family measures (task, strategies, batch, chunk size, each given by the family or
+inherited from the run) is resolved by adbench.run.plan; those checks need both levels, so they
+run after pydantic's, on the validated config, and still name the line of the key at fault.
 """
 
 from __future__ import annotations
@@ -18,10 +22,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from adbench.errors import first_line
 from adbench.run import families
+from adbench.run import plan as planning
 from adbench.store import schema
 
-Mode = Literal["jacfwd", "jacrev"]
-_DEFAULT_MODES: tuple[Mode, ...] = ("jacfwd", "jacrev")
+Task = Literal["jacobian", "hessian", "laplacian"]
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 
 
@@ -35,13 +39,21 @@ class ConfigError(Exception):
 
 
 class FamilySpec(BaseModel):
-    """One family: a function factory and the (d_in, d_out) sizes to measure it at."""
+    """One family: a function factory and the (d_in, d_out) sizes to measure it at.
+
+    ``task``, ``strategies``, ``batch`` and ``chunk_size`` left out are inherited from the run
+    (see :func:`family_plan`); ``d_out`` may be left out for the scalar tasks, where it is 1.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field(pattern=NAME_PATTERN)
     builtin: str | None = None
     callable: str | None = None
+    task: Task | None = None
+    strategies: list[str] | None = Field(default=None, min_length=1)
+    batch: int | None = Field(default=None, ge=1, strict=True)
+    chunk_size: int | None = Field(default=None, ge=1, strict=True)
     d_in: list[int] | None = None
     d_out: list[int] | None = None
     points: list[tuple[int, int]] | None = None
@@ -74,6 +86,11 @@ class FamilySpec(BaseModel):
                 _check_size(s)
         return v
 
+    @field_validator("strategies")
+    @classmethod
+    def _strategies(cls, v: list[str] | None) -> list[str] | None:
+        return _unique_names(v)
+
     @field_validator("callable")
     @classmethod
     def _callable(cls, v: str | None) -> str | None:
@@ -89,28 +106,28 @@ class FamilySpec(BaseModel):
             raise ValueError("give exactly one of `builtin` or `callable`")
         if self.points is not None and (self.d_in is not None or self.d_out is not None):
             raise ValueError("give either `points` or a `d_in` x `d_out` grid, not both")
-        if self.points is None and (self.d_in is None or self.d_out is None):
-            raise ValueError("no sizes: give `d_in` and `d_out` lists, or `points`")
+        if self.points is None and self.d_in is None:
+            raise ValueError(planning.NO_SIZES)
         if self.builtin is not None:
             if self.builtin not in families.BUILTINS:
                 valid = ", ".join(families.BUILTINS)
                 raise ValueError(f"unknown builtin {self.builtin!r}; valid: {valid}")
-            b = families.BUILTINS[self.builtin]
-            problem = b.check_params(self.params)
+            problem = families.BUILTINS[self.builtin].check_params(self.params)
             if problem:
                 raise ValueError(problem)
-            for d_in, d_out in self.sizes():
-                problem = b.check_sizes(d_in, d_out, self.params)
-                if problem:
-                    raise ValueError(problem)
+        # sizes against the builtin's rule: in adbench.run.plan, once the task (and so d_out's
+        # default) is known
         return self
 
     def sizes(self) -> list[tuple[int, int]]:
-        """The (d_in, d_out) pairs in the order given: points, or the grid d_in-major."""
+        """The (d_in, d_out) pairs in the order given: points, or the grid d_in-major.
+
+        A grid without ``d_out`` (allowed for the scalar tasks) has d_out = 1.
+        """
         if self.points is not None:
             return [(int(a), int(b)) for a, b in self.points]
-        assert self.d_in is not None and self.d_out is not None
-        return [(a, b) for a in self.d_in for b in self.d_out]
+        assert self.d_in is not None
+        return [(a, b) for a in self.d_in for b in (self.d_out or [1])]
 
     @property
     def source(self) -> str:
@@ -121,6 +138,13 @@ class FamilySpec(BaseModel):
 # of two sizes could overflow the int64 columns of the results; the memory guard (--max-memory)
 # is the real limit, this cap only keeps absurd numbers out.
 MAX_SIZE = 2**40
+
+
+def _unique_names(v: list[str] | None) -> list[str] | None:
+    if v is not None and len(set(v)) != len(v):
+        twice = next(n for n in v if v.count(n) > 1)
+        raise ValueError(f"strategy {twice!r} is listed twice")
+    return v
 
 
 def _check_size(s: Any) -> None:
@@ -142,7 +166,12 @@ class RunConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field(default="run", pattern=NAME_PATTERN)
-    modes: list[Mode] = Field(default_factory=lambda: list(_DEFAULT_MODES), min_length=1)
+    task: Task = "jacobian"
+    # None: every strategy of the task; `modes` is the old name (run files of version 1)
+    strategies: list[str] | None = Field(default=None, min_length=1)
+    modes: list[str] | None = Field(default=None, min_length=1)
+    batch: int = Field(default=1, ge=1, strict=True)
+    chunk_size: int | None = Field(default=None, ge=1, strict=True)
     dtype: Literal["float32", "float64"] = "float32"
     seed: int = 0
     jit: bool = True
@@ -156,12 +185,10 @@ class RunConfig(BaseModel):
     atol: float | None = Field(default=None, ge=0)
     families: list[FamilySpec] = Field(min_length=1)
 
-    @field_validator("modes")
+    @field_validator("strategies", "modes")
     @classmethod
-    def _modes(cls, v: list[str]) -> list[str]:
-        if len(set(v)) != len(v):
-            raise ValueError("modes are listed twice")
-        return v
+    def _strategies(cls, v: list[str] | None) -> list[str] | None:
+        return _unique_names(v)
 
     @field_validator("families")
     @classmethod
@@ -179,6 +206,11 @@ class RunConfig(BaseModel):
             raise ValueError("max_rounds must be >= min_rounds")
         return self
 
+    @property
+    def run_strategies(self) -> list[str] | None:
+        """The run-level strategies, under either name (None: every strategy of a task)."""
+        return self.strategies if self.strategies is not None else self.modes
+
 
 class LoadedConfig(BaseModel):
     """A validated config with where it came from (callables resolve relative to `path`)."""
@@ -192,6 +224,15 @@ class LoadedConfig(BaseModel):
     family_lines: dict[str, int] = Field(default_factory=dict)
     # the line of every key and item, by its dotted location ("families[1].params")
     key_lines: dict[str, int] = Field(default_factory=dict)
+
+    def plan(self, family: str) -> planning.FamilyPlan:
+        """The family's task, strategies, batch, chunk size and sizes (see FamilyPlan)."""
+        return planning.family_plan(self.config, family)
+
+    def planned_strategies(self) -> dict[str, tuple[str, ...]]:
+        """family -> the strategies each of its cases is measured with (resume checks that a
+        stored case has a row for each)."""
+        return {f.name: self.plan(f.name).strategies for f in self.config.families}
 
     def where(self, family: str, key: str | None = None) -> str:
         """`file:line: families[i]` of a family (`.key` added, on that key's line when known),
@@ -300,7 +341,18 @@ def _valid_keys(loc: tuple[Any, ...]) -> list[str]:
     return list(model.model_fields)
 
 
-def _message(err: Mapping[str, Any]) -> tuple[tuple[Any, ...], str]:
+def _family(loc: tuple[Any, ...], data: Any) -> str:
+    """``"family 'name': "`` for a location inside a family, else "" (the run level)."""
+    if len(loc) < 2 or loc[0] != "families" or not isinstance(loc[1], int):
+        return ""
+    try:
+        name = data["families"][loc[1]]["name"]
+    except (KeyError, IndexError, TypeError):
+        return f"family #{loc[1]}: "
+    return f"family {name!r}: "
+
+
+def _message(err: Mapping[str, Any], data: Any = None) -> tuple[tuple[Any, ...], str]:
     """Turn one pydantic error into (location, message) in adbench's words."""
     loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
     kind = err["type"]
@@ -316,10 +368,18 @@ def _message(err: Mapping[str, Any]) -> tuple[tuple[Any, ...], str]:
             "each family must be a mapping (name, builtin or callable, sizes), "
             f"not {_kind(err.get('input'))}"
         )
-    if kind == "too_short" and loc == ("modes",):
-        return loc, f"give at least one mode ({', '.join(schema.MODES)})"
-    if kind == "literal_error" and loc and loc[0] == "modes":
-        return loc, f"unknown mode {err.get('input')!r}; valid: {', '.join(schema.MODES)}"
+    if kind == "too_short" and loc and loc[-1] in ("modes", "strategies"):
+        return loc, (
+            f"{_family(loc, data)}give at least one strategy, or leave the key out "
+            "to measure every strategy of the task"
+        )
+    if kind == "literal_error" and loc and loc[-1] == "task":
+        return loc, (
+            f"{_family(loc, data)}unknown task {err.get('input')!r}; "
+            f"choose from: {', '.join(schema.TASKS)}"
+        )
+    if loc and loc[-1] in ("batch", "chunk_size") and len(loc) in (1, 3):
+        return loc, f"{_family(loc, data)}must be an integer >= 1 (got {err.get('input')!r})"
     if kind == "string_pattern_mismatch":
         return loc, (
             "names may use letters, digits, '_', '-' and '.', start with a letter or digit, "
@@ -365,7 +425,9 @@ def _too_big(node: yaml.Node, path: Path) -> str:
     )
 
 
-def _problems(exc: ValidationError, path: Path, lines: Mapping[tuple[Any, ...], int]) -> list[str]:
+def _problems(
+    exc: ValidationError, path: Path, lines: Mapping[tuple[Any, ...], int], data: Any = None
+) -> list[str]:
     """Every pydantic error as one `file:line: key: message` line, in file order.
 
     Echoes are dropped: a misspelt key also makes the key it meant "missing", and a location
@@ -382,7 +444,7 @@ def _problems(exc: ValidationError, path: Path, lines: Mapping[tuple[Any, ...], 
     out: list[tuple[int, int, str]] = []
     said: set[tuple[Any, ...]] = set()
     for err in errors:
-        loc, msg = _message(err)
+        loc, msg = _message(err, data)
         if loc in said or (err["type"] == "missing" and loc in meant):
             continue
         said.add(loc)
@@ -405,9 +467,26 @@ def validate_mapping(data: Any, path: Path) -> RunConfig:
             f"not a {type(data).__name__}"
         )
     try:
-        return RunConfig.model_validate(data)
+        config = RunConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(*_problems(exc, path, {})) from None
+        raise ConfigError(*_problems(exc, path, {}, data)) from None
+    _check_plans(config, path, {})
+    return config
+
+
+def _check_plans(config: RunConfig, path: Path, lines: Mapping[tuple[Any, ...], int]) -> None:
+    """Each family's task, strategies, batch and chunk size fit together (adbench.run.plan);
+    every family's problem is listed at once."""
+    problems = []
+    for i in range(len(config.families)):
+        try:
+            planning.plan(config, i)
+        except planning.PlanError as exc:
+            line = _line_for(exc.loc, lines)
+            where = f"{path}:{line}" if line else str(path)
+            problems.append(f"{where}: {_fmt_loc(exc.loc)}: {exc}")
+    if problems:
+        raise ConfigError(*problems)
 
 
 def parse_config(text: str, path: Path) -> LoadedConfig:
@@ -462,7 +541,8 @@ def parse_config(text: str, path: Path) -> LoadedConfig:
     try:
         config = RunConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(*_problems(exc, path, lines)) from None
+        raise ConfigError(*_problems(exc, path, lines, data)) from None
+    _check_plans(config, path, lines)
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
     family_lines = {}
     for i, fam in enumerate(config.families):

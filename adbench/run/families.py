@@ -1,7 +1,8 @@
 """Built-in function families: ``name -> factory(d_in, d_out, **params) -> fn | (fn, x0)``.
 
-``fn`` maps x of shape (d_in,) to shape (d_out,); ``mean_squares`` and ``mlp_loss`` at d_out = 1
-return a scalar instead. The caller chooses x's dtype (float32 or float64); every constant inside
+``fn`` maps x of shape (d_in,) to shape (d_out,); ``mean_squares``, ``rosenbrock``, ``mlp_u`` and
+``mlp_loss`` at d_out = 1 return a scalar instead (the scalar families serve the hessian and
+laplacian tasks too). The caller chooses x's dtype (float32 or float64); every constant inside
 ``fn`` is cast to ``x.dtype`` so the functions run under strict dtype promotion and raising rank
 promotion. Constants are drawn in the factory from ``numpy.random.default_rng(seed)``, so one case
 is the same function in every process. Closed-over constants become literals of the compiled
@@ -309,6 +310,81 @@ def _scan(d_in: int, d_out: int, *, steps: int, seed: int) -> Any:
 
         h_t, _ = jax.lax.scan(step, x, None, length=steps)
         return jnp.asarray(c, dtype=x.dtype) @ h_t
+
+    return fn
+
+
+@_builtin(
+    "broyden",
+    "Broyden tridiagonal residual: r_i = (3 - 2 x_i) x_i - x_(i-1) - 2 x_(i+1) + 1 "
+    "(x_0 = x_(n+1) = 0), a tridiagonal Jacobian (3n - 2 non-zeros); d_in = d_out",
+    "square",
+    sizes=_square,
+)
+def _broyden(d_in: int, d_out: int) -> Any:
+    import jax.numpy as jnp
+
+    # The classic sparse test problem (Moré, Garbow & Hillstrom 1981, problem 30): dense modes
+    # pay for n JVPs or VJPs, a colouring needs 3.
+    def fn(x: Any) -> Any:
+        padded = jnp.pad(x, 1)
+        return (3 - 2 * x) * x - padded[:-2] - 2 * padded[2:] + 1
+
+    return fn
+
+
+def _even(d_in: int, d_out: int, params: Mapping[str, Any]) -> str | None:
+    if d_out != 1:
+        return f"needs d_out = 1 (got {d_out})"
+    return None if d_in % 2 == 0 else f"needs an even d_in: x is split in pairs (got {d_in})"
+
+
+@_builtin(
+    "rosenbrock",
+    "extended Rosenbrock, a scalar: sum over pairs of 100 (x_2i - x_(2i-1)^2)^2 + "
+    "(1 - x_(2i-1))^2, a block-diagonal Hessian (2 x 2 blocks); d_in even, d_out = 1",
+    "tall",
+    sizes=_even,
+)
+def _rosenbrock(d_in: int, d_out: int) -> Any:
+    import jax.numpy as jnp
+
+    # Moré, Garbow & Hillstrom problem 21: the n/2 pairs are independent, so the Hessian has
+    # 2n non-zeros and a star colouring needs 2 colours whatever n is.
+    def fn(x: Any) -> Any:
+        odd, even = x[0::2], x[1::2]
+        return jnp.sum(100 * (even - odd**2) ** 2 + (1 - odd) ** 2)
+
+    return fn
+
+
+@_builtin(
+    "mlp_u",
+    "u(x) = w3 . tanh(W2 tanh(W1 x + b1) + b2), a scalar field on R^d (two tanh layers of "
+    "`width` units, weights ~ N(0, 1/fan_in)), the kind whose Laplacian a PINN needs at a "
+    "batch of points; d_out = 1",
+    "tall",
+    params={"width": 32, "seed": 0},
+    sizes=_one_output,
+    validate=_at_least(width=1, seed=0),
+)
+def _mlp_u(d_in: int, d_out: int, *, width: int, seed: int) -> Any:
+    import jax.numpy as jnp
+
+    rng = np.random.default_rng(seed)
+    w1 = rng.normal(0.0, 1.0 / np.sqrt(d_in), size=(width, d_in))
+    b1 = rng.normal(0.0, 0.1, size=width)
+    w2 = rng.normal(0.0, 1.0 / np.sqrt(width), size=(width, width))
+    b2 = rng.normal(0.0, 0.1, size=width)
+    w3 = rng.normal(0.0, 1.0 / np.sqrt(width), size=width)
+
+    def fn(x: Any) -> Any:
+        def c(a: Any) -> Any:
+            return jnp.asarray(a, dtype=x.dtype)
+
+        h = jnp.tanh(c(w1) @ x + c(b1))
+        h = jnp.tanh(c(w2) @ h + c(b2))
+        return c(w3) @ h
 
     return fn
 

@@ -1,35 +1,42 @@
-"""One case on one device -> one measurement per mode.
+"""One case on one device -> one measurement per strategy.
 
-For each mode the Jacobian is lowered and compiled ahead of time (trace/lower and compile seconds
-recorded apart), XLA's cost and memory analyses are read, both modes' Jacobians are checked
-against each other, and then the modes are timed *interleaved* (A B, B A, A B, ...): each round
-holds one sample of each mode taken back to back, so their per-round ratio cancels most of the
-machine's drift. Every call is followed by ``block_until_ready``; the inner loop is calibrated so
-one sample lasts at least ``min_sample_s``.
+For each strategy of the case's task (adbench.run.strategies) the derivative is prepared (sparse:
+pattern detected and coloured, ``setup_s``), lowered and compiled ahead of time (trace/lower and
+compile seconds recorded apart), XLA's cost and memory analyses are read and the memory guard
+consulted (adbench.run.memory); its first result is checked against the task's reference
+(adbench.run.check), so a wrong derivative is never timed; then every strategy that passed is
+timed *interleaved* by adbench.run.timing: one sample of each per round, back to back, the order
+rotated every round, so per-round ratios cancel most of the machine's drift. Every call is
+followed by ``block_until_ready``; the inner loop is calibrated so one sample lasts at least
+``min_sample_s``.
 
-The timing loop (:func:`calibrate`, :func:`interleave`) takes its clock and runners as arguments,
-so tests drive it with a fake clock.
+Chunked strategies take the case's ``chunk_size`` or the largest chunk that fits the memory
+budget; one whose chunk holds the whole basis is ``skipped`` (its unchunked twin measures the
+same computation). A failure of one strategy (it does not compile, raises, disagrees, would not
+fit) is that strategy's status and reason; the others go on. A fault of the case itself (the
+factory raises, the output has the wrong shape) is every strategy's.
 """
 
 from __future__ import annotations
 
 import math
-import socket
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
-from adbench.analysis import stats
 from adbench.errors import first_line
-from adbench.run import memory
+from adbench.run import check, memory, strategies, timing
 from adbench.run.cases import Case
+from adbench.run.outcome import CaseResult, StrategyResult, this_host
 from adbench.store import schema
 
-Clock = Callable[[], float]
-Runner = Callable[[], Any]
+__all__ = ["CaseResult", "Settings", "StrategyResult", "measure_case", "select_devices"]
+
+Clock = timing.Clock
+Runner = timing.Runner
 
 
 @dataclass(frozen=True)
@@ -46,213 +53,55 @@ class Settings:
     warmup: int = 1
     rtol: float | None = None
     atol: float | None = None
-    max_memory_bytes: int | None = None  # refuse a mode whose XLA estimate exceeds this
+    max_memory_bytes: int | None = None  # refuse a strategy whose XLA estimate exceeds this
 
     def tolerances(self) -> tuple[float, float]:
-        """(rtol, atol-as-a-fraction-of-max|J|) for comparing jacfwd with jacrev."""
+        """(rtol, atol-as-a-fraction-of-max|D|) for checking a result against the reference."""
         default = 2e-3 if self.dtype == "float32" else 1e-8
         rtol = self.rtol if self.rtol is not None else default
         atol = self.atol if self.atol is not None else default
         return rtol, atol
 
 
-@dataclass(frozen=True)
-class ModeResult:
-    """What one mode of one case produced. `samples` are seconds per call, one per round."""
-
-    mode: str
-    status: str = schema.STATUS_OK
-    reason: str = ""
-    n_inner: int = 0
-    samples: tuple[float, ...] = ()
-    lower_s: float = math.nan
-    compile_s: float = math.nan
-    first_call_s: float = math.nan
-    cost: Mapping[str, float] = field(default_factory=dict)
-    max_abs_diff: float = math.nan
-    max_abs: float = math.nan
-
-
-@dataclass(frozen=True)
-class CaseResult:
-    """All modes of one case on one device; turns itself into rows of the results tables."""
-
-    case: Case
-    device: str
-    device_kind: str
-    platform: str
-    dtype: str
-    jit: bool
-    modes: tuple[ModeResult, ...]
-    host: str = ""
-    started_at: float = math.nan  # seconds since the epoch, this host's clock
-    ended_at: float = math.nan
-
-    def _key(self) -> dict[str, Any]:
-        """The schema.CASE_KEY columns every row of this case starts with."""
-        return {
-            "case_id": self.case.case_id,
-            "family": self.case.family,
-            "task": "jacobian",
-            "d_in": self.case.d_in,
-            "d_out": self.case.d_out,
-            "batch": 1,
-            "host": self.host,
-            "device": self.device,
-        }
-
-    def result_rows(self) -> list[dict[str, Any]]:
-        rows = []
-        for m in self.modes:
-            s = stats.summarize(m.samples)
-            row: dict[str, Any] = {
-                **self._key(),
-                "strategy": m.mode,
-                "source": self.case.source,
-                "device_kind": self.device_kind,
-                "platform": self.platform,
-                "dtype": self.dtype,
-                "jit": self.jit,
-                "status": m.status,
-                "reason": m.reason,
-                "n_inner": m.n_inner,
-                "n_samples": s.n,
-                "median_s": s.median,
-                "mean_s": s.mean,
-                "std_s": s.std,
-                "min_s": s.min,
-                "max_s": s.max,
-                "q1_s": s.q1,
-                "q3_s": s.q3,
-                "iqr_s": s.iqr,
-                "ci_low_s": s.ci_low,
-                "ci_high_s": s.ci_high,
-                "outliers": s.outliers,
-                "lower_s": m.lower_s,
-                "compile_s": m.compile_s,
-                "first_call_s": m.first_call_s,
-                "setup_s": 0.0,
-                "max_abs_diff": m.max_abs_diff,
-                "max_abs": m.max_abs,
-                "started_at": self.started_at,
-                "ended_at": self.ended_at,
-            }
-            row.update(m.cost)
-            # columns this measurement does not fill are present and empty
-            rows.append({c: row.get(c, math.nan) for c in schema.RESULT_COLUMNS})
-        return rows
-
-    def _order(self, round_: int) -> list[str]:
-        """The strategies in the order they were timed in `round_` (see interleave)."""
-        timed = [m.mode for m in self.modes if m.samples]
-        return timed if round_ % 2 == 0 else timed[::-1]
-
-    def sample_rows(self) -> list[dict[str, Any]]:
-        return [
-            {
-                **self._key(),
-                "strategy": m.mode,
-                "round": i,
-                "n_inner": m.n_inner,
-                "seconds": t,
-                "position": order.index(m.mode) if (order := self._order(i)) else math.nan,
-            }
-            for m in self.modes
-            for i, t in enumerate(m.samples)
-        ]
-
-    @property
-    def failed(self) -> bool:
-        return any(m.status != schema.STATUS_OK for m in self.modes)
-
-
-def this_host() -> str:
-    """The machine's name as rows record it, so rows from several machines never collide."""
-    return socket.gethostname() or "localhost"
-
-
-# --------------------------------------------------------------------------- timing loop
-
-
-def _sample(run: Runner, n: int, clock: Clock) -> float:
-    """Seconds per call over `n` calls, each waited for."""
-    t0 = clock()
-    for _ in range(n):
-        run()
-    return (clock() - t0) / n
-
-
-def calibrate(run: Runner, *, min_sample_s: float, max_inner: int, clock: Clock) -> int:
-    """How many calls make one sample last at least `min_sample_s` (at most `max_inner`).
-
-    Two untimed calls first, so the count is not set by a call slowed by whatever ran before
-    (the other mode's memory traffic, XLA's worker threads winding down); then the count grows
-    geometrically, as timeit's autorange does.
-    """
-    run()
-    run()
-    n = 1
-    while True:
-        elapsed = _sample(run, n, clock) * n
-        if elapsed >= min_sample_s or n >= max_inner:
-            return n
-        # aim a little above the target, at most x10 per step
-        grow = min_sample_s * 1.2 / elapsed if elapsed > 0 else 10.0
-        n = min(max_inner, max(n + 1, math.ceil(n * min(grow, 10.0))))
-
-
-def settle_calls(n_inner: int, per_call_s: float, budget_s: float) -> int:
-    """Untimed calls before each sample, so switching modes is not charged to the sample.
-
-    On a 2-core CPU a light mode timed right after a heavy one was seen 1.5-3x slower than when
-    run alone (power 1 -> 10^4: jacfwd ~100 us alone, 180-300 us interleaved with jacrev's
-    ~200 ms calls); untimed calls of the same mode first keep that switching cost out of the
-    sample. A long single call (n_inner == 1) is settled only when it is cheap against the budget.
-    """
-    if n_inner >= 2:
-        return n_inner // 2
-    return 1 if per_call_s < budget_s / 20 else 0
-
-
-def interleave(
-    runners: Mapping[str, Runner],
-    n_inner: Mapping[str, int],
-    *,
-    budget_s: float,
-    min_rounds: int,
-    max_rounds: int,
-    clock: Clock,
-) -> dict[str, list[float]]:
-    """Time the modes in alternating order, one sample each per round, within a time budget.
-
-    Each sample is preceded by `settle_calls` untimed calls of its mode (sized from the
-    previous sample; half a sample before the first). Stops after
-    `max_rounds`, or once `budget_s` is spent and `min_rounds` are done; a case so
-    slow that `min_rounds` would take over three budgets stops at the third (with >= 2 rounds,
-    so a ratio can still be formed).
-    """
-    modes = list(runners)
-    samples: dict[str, list[float]] = {m: [] for m in modes}
-    settle = {m: n_inner[m] // 2 for m in modes}
-    start = clock()
-    for r in range(max_rounds):
-        order = modes if r % 2 == 0 else modes[::-1]
-        for m in order:
-            for _ in range(settle[m]):
-                runners[m]()
-            t = _sample(runners[m], n_inner[m], clock)
-            samples[m].append(t)
-            settle[m] = settle_calls(n_inner[m], t, budget_s)
-        spent = clock() - start
-        done = r + 1
-        if spent >= budget_s and done >= min_rounds:
-            break
-        if spent >= 3 * budget_s and done >= 2:
-            break
-    return samples
-
-
 # --------------------------------------------------------------------------- JAX side
+
+
+def _elements(case: Case) -> int:
+    """Entries of the dense derivative over the whole batch."""
+    per_point = {"jacobian": case.d_out * case.d_in, "hessian": case.d_in**2, "laplacian": 1}
+    return per_point[case.task] * case.batch
+
+
+def _whole(case: Case) -> str:
+    """The dense derivative in words, for the memory guard: 'the 10 x 20 Jacobian alone'."""
+    n = case.d_in
+    shape = {
+        "jacobian": f"{case.d_out} x {n} Jacobian",
+        "hessian": f"{n} x {n} Hessian",
+        "laplacian": "Laplacian",
+    }[case.task]
+    return f"the {shape} alone" if case.batch == 1 else f"{case.batch} x the {shape} alone"
+
+
+_sparse_ready: list[bool] = []
+
+
+def _warm_sparse() -> None:
+    """One sparsity detection + colouring of a tiny function, once per process.
+
+    The first detection in a process also pays for importing asdex's tracing machinery and what
+    JAX builds on first use; charged to the first sparse case's ``setup_s`` it would make that
+    case look slower than the next. Measured here (2-core CPU, jax 0.10.2): detecting and
+    colouring x -> x * x at n = 3 took 0.23 s the first time in a process, 2 ms the second.
+    """
+    if _sparse_ready:
+        return
+    import jax.numpy as jnp
+
+    x = jnp.ones(3, dtype=jnp.float32)
+    strategies.sparse_coloring("jacobian", lambda v: v * v, x)
+    strategies.sparse_coloring("hessian", lambda v: jnp.sum(v**3), x)
+    _sparse_ready.append(True)
 
 
 def _cost(compiled: Any) -> dict[str, float]:
@@ -282,12 +131,12 @@ def _cost(compiled: Any) -> dict[str, float]:
     return out
 
 
-def _error(modes: Sequence[str], status: str, reason: str) -> tuple[ModeResult, ...]:
-    return tuple(ModeResult(mode=m, status=status, reason=reason) for m in modes)
-
-
 def _build(case: Case, settings: Settings, device: Any) -> tuple[Callable[..., Any], Any] | str:
-    """(fn, x) placed on `device`, or a one-line reason why the factory's output is unusable."""
+    """(fn, x) placed on `device`, or a one-line reason why the factory's output is unusable.
+
+    x has shape (d_in,), or (B, d_in) with a batch: B draws like the default input (the first
+    row is the unbatched input), or B copies of the factory's own x0.
+    """
     import jax
     import jax.numpy as jnp
 
@@ -295,19 +144,21 @@ def _build(case: Case, settings: Settings, device: Any) -> tuple[Callable[..., A
         made = case.factory(case.d_in, case.d_out, **dict(case.params))
     except Exception as exc:
         return f"factory raised {first_line(exc)}"
+    rows = (case.batch,) if case.batch > 1 else ()
     if isinstance(made, tuple) and len(made) == 2 and callable(made[0]):
         fn, x0 = made
+        x0 = np.asarray(x0)
+        if x0.shape != (case.d_in,):
+            return f"example input has shape {x0.shape}, expected ({case.d_in},)"
+        x0 = np.broadcast_to(x0, (*rows, case.d_in))
     elif callable(made):
         fn = made
-        x0 = np.random.default_rng(settings.seed).standard_normal(case.d_in)
+        x0 = np.random.default_rng(settings.seed).standard_normal((*rows, case.d_in))
     else:
         return f"factory returned {type(made).__name__}, expected a function or (function, x0)"
-    x0 = np.asarray(x0)
-    if x0.shape != (case.d_in,):
-        return f"example input has shape {x0.shape}, expected ({case.d_in},)"
     x = jax.device_put(jnp.asarray(x0, dtype=settings.dtype), device)
     try:
-        out = jax.eval_shape(fn, x)
+        out = jax.eval_shape(fn, x[0] if rows else x)
     except Exception as exc:
         return f"function raised {first_line(exc)}"
     if not isinstance(out, jax.ShapeDtypeStruct):
@@ -315,27 +166,192 @@ def _build(case: Case, settings: Settings, device: Any) -> tuple[Callable[..., A
     if not jnp.issubdtype(out.dtype, jnp.inexact):
         return f"output dtype {out.dtype} is not floating point, so it cannot be differentiated"
     if jnp.issubdtype(out.dtype, jnp.complexfloating):
-        return f"output dtype {out.dtype} is complex; adbench measures real Jacobians"
+        return f"output dtype {out.dtype} is complex; adbench measures real derivatives"
     if out.shape != (case.d_out,) and not (out.shape == () and case.d_out == 1):
         return f"output has shape {out.shape}, but the family declares d_out = {case.d_out}"
     return fn, x
 
 
-def measure_case(
-    case: Case,
-    device: Any,
-    settings: Settings,
-    modes: Sequence[str] = schema.MODES,
-    *,
-    clock: Clock = time.perf_counter,
-) -> CaseResult:
-    """Measure every mode of `case` on one JAX `device`. Never raises for the case's own faults:
-    they become the status and reason of its rows."""
+@dataclass(frozen=True)
+class _Compiled:
+    """A strategy prepared, lowered and compiled for one input shape."""
+
+    prepared: strategies.Prepared
+    compiled: Any
+    lower_s: float
+    compile_s: float
+    cost: Mapping[str, float]
+
+
+def _compile(
+    s: strategies.Strategy, fn: Any, x: Any, chunk: int | None, batch: bool, clock: Clock
+) -> _Compiled | str:
+    """Prepare `s` (sparse: detect + colour), lower and compile; or a one-line reason."""
     import jax
 
-    started_at = time.time()
+    try:
+        prepared = s.prepare(fn, x, chunk_size=chunk, batch=batch)
+    except Exception as exc:
+        return f"{s.name} failed to prepare: {first_line(exc)}"
+    try:
+        t0 = clock()
+        lowered = jax.jit(prepared.fn).lower(x)
+        t1 = clock()
+        compiled = lowered.compile()
+        t2 = clock()
+    except Exception as exc:
+        return f"{s.name} failed to compile: {first_line(exc)}"
+    return _Compiled(prepared, compiled, t1 - t0, t2 - t1, _cost(compiled))
 
-    def finish(mode_results: Sequence[ModeResult]) -> CaseResult:
+
+def _estimate(cost: Mapping[str, float], host_elements: int) -> int:
+    """Bytes one strategy needs: XLA's temp + argument + output, plus the host copies of the
+    correctness check (``host_elements`` dense entries; 0 when no dense check is made)."""
+    return memory.mode_bytes(
+        cost["temp_bytes"], cost["argument_bytes"], cost["output_bytes"], host_elements, 1
+    )
+
+
+def _chunk(
+    s: strategies.Strategy,
+    case: Case,
+    compile_at: Callable[[int], _Compiled | str],
+    budget: int | None,
+    host_elements: int,
+) -> int:
+    """The chunk of a chunked strategy: the case's, else the largest that fits the budget.
+
+    Without a budget everything fits: the whole basis (so the strategy is skipped as its
+    twin). With one, the whole basis is tried first (one compile, the usual answer), then
+    ``strategies.largest_chunk`` bisects; compiles are cached, so the chosen one is reused.
+    """
+    if case.chunk_size is not None:
+        return case.chunk_size
+    basis = case.d_in if s.basis == "in" else case.d_out
+    if budget is None:
+        return basis
+
+    def fits(chunk: int) -> bool:
+        c = compile_at(chunk)
+        return not isinstance(c, str) and _estimate(c.cost, host_elements) <= budget
+
+    return basis if fits(basis) else strategies.largest_chunk(basis, fits)
+
+
+Measured = tuple[StrategyResult, "np.ndarray | None", "Runner | None"]
+
+
+def _measure_one(
+    case: Case,
+    name: str,
+    fn: Any,
+    x: Any,
+    settings: Settings,
+    budget: int | None,
+    dense_check: bool,
+    clock: Clock,
+) -> Measured:
+    """(result, dense value for the check or None, runner for timing or None) of a strategy."""
+    import jax
+
+    s = strategies.get(case.task, name)
+    host = _elements(case) if dense_check else 0
+    cache: dict[int | None, _Compiled | str] = {}
+
+    def compile_at(chunk: int | None) -> _Compiled | str:
+        if chunk not in cache:
+            cache[chunk] = _compile(s, fn, x, chunk, case.batch > 1, clock)
+        return cache[chunk]
+
+    chunk = _chunk(s, case, compile_at, budget, host) if s.chunked else None
+    info = {"chunk_size": chunk} if chunk is not None else {}
+    skip = strategies.chunk_skip_reason(s, case.d_in, case.d_out, chunk) if chunk else None
+    if skip:
+        return StrategyResult(name, schema.STATUS_SKIPPED, skip, info=info), None, None
+    c = compile_at(chunk)
+    if isinstance(c, str):
+        return StrategyResult(name, schema.STATUS_ERROR, c, info=info), None, None
+    base = StrategyResult(
+        name,
+        lower_s=c.lower_s,
+        compile_s=c.compile_s,
+        setup_s=c.prepared.setup_s,
+        cost=c.cost,
+        info=dict(c.prepared.info),
+    )
+    if budget is not None:  # by adbench.memory; compiling allocated none of it
+        why = memory.refusal(
+            _estimate(c.cost, host),
+            budget,
+            f"{name} (XLA temp {memory.gib(c.cost['temp_bytes'])}, output "
+            f"{memory.gib(c.cost['output_bytes'])}, host copies "
+            f"{memory.gib(memory.host_bytes(host, 1))})",
+        )
+        if why:
+            return replace(base, status=schema.STATUS_MEMORY, reason=why), None, None
+    target = c.compiled if settings.jit else c.prepared.fn
+
+    def run() -> Any:
+        return jax.block_until_ready(target(x))
+
+    try:
+        t0 = clock()
+        value = run()
+        first = clock() - t0
+        for _ in range(settings.warmup):
+            run()
+    except Exception as exc:
+        # the allocator's own refusal is a memory fault, not the function's
+        status = schema.STATUS_MEMORY if "RESOURCE_EXHAUSTED" in str(exc) else schema.STATUS_ERROR
+        return replace(base, status=status, reason=f"{name} raised {first_line(exc)}"), None, None
+    base = replace(base, first_call_s=first)
+    if dense_check:
+        return base, c.prepared.to_dense(value), run
+    # a sparse result whose dense form would not fit: finite, and one product D v right
+    data = np.asarray(value.data, dtype=np.float64)
+    bad = int(data.size - np.count_nonzero(np.isfinite(data)))
+    if bad:
+        why = f"{name} result has {bad} NaN/Inf entries"
+        return replace(base, status=schema.STATUS_NONFINITE, reason=why), None, None
+    v = np.random.default_rng(settings.seed + 1).standard_normal(case.d_in)
+    m = case.d_out if case.task == "jacobian" else case.d_in
+    got = check.sparse_times(data, np.asarray(value.indices), (m, case.d_in), v)
+    rtol, atol = settings.tolerances()
+    verdict = check.check_product(name, got, _product(case, fn, x, v), rtol=rtol, atol=atol)
+    base = replace(
+        base, reason=verdict.reason, max_abs_diff=verdict.max_abs_diff, max_abs=verdict.max_abs
+    )
+    if verdict.status is not None:
+        return replace(base, status=verdict.status), None, None
+    return base, None, run
+
+
+def _product(case: Case, fn: Any, x: Any, v: np.ndarray) -> np.ndarray:
+    """D v by plain autodiff at every point, (B, m) float64: a JVP of the flattened function
+    (jacobian) or forward-over-reverse, the JVP of the gradient (hessian)."""
+    import jax
+    import jax.numpy as jnp
+
+    tangent = jnp.asarray(v, dtype=x.dtype)
+    if case.task == "jacobian":
+        flat = lambda y: jnp.reshape(fn(y), (-1,))  # noqa: E731
+    else:
+        flat = jax.grad(lambda y: jnp.reshape(fn(y), ()))
+    one = jax.jit(lambda y: jax.jvp(flat, (y,), (tangent,))[1])
+    out = jax.vmap(one)(x) if case.batch > 1 else one(x)
+    return np.asarray(out, dtype=np.float64).reshape(case.batch, -1)
+
+
+def measure_case(
+    case: Case, device: Any, settings: Settings, *, clock: Clock = time.perf_counter
+) -> CaseResult:
+    """Measure every planned strategy of `case` on one JAX `device`. Never raises for the case's
+    own faults: they become the status and reason of its rows."""
+    started_at = time.time()
+    names = list(case.strategies)
+    results: dict[str, StrategyResult] = {}
+
+    def finish() -> CaseResult:
         return CaseResult(
             case=case,
             device=f"{device.platform}:{device.id}",
@@ -343,137 +359,85 @@ def measure_case(
             platform=str(device.platform),
             dtype=settings.dtype,
             jit=settings.jit,
-            modes=tuple(mode_results),
+            strategies=tuple(results[n] for n in names),
             host=this_host(),
             started_at=started_at,
             ended_at=time.time(),
         )
 
-    mem_budget = memory.for_device(settings.max_memory_bytes, device)
-    if mem_budget is not None:  # before the factory runs: it may build a Jacobian-sized matrix
+    budget = memory.for_device(settings.max_memory_bytes, device)
+    dense_check = True
+    if budget is not None:  # before the factory runs: it may build a derivative-sized matrix
         itemsize = 8 if settings.dtype == "float64" else 4
-        need = memory.case_bytes(case.d_in, case.d_out, itemsize)
-        why = memory.refusal(need, mem_budget, f"the {case.d_out} x {case.d_in} Jacobian alone")
-        if why:
-            return finish(_error(modes, schema.STATUS_MEMORY, why))
+        why = memory.refusal(memory.case_bytes(_elements(case), 1, itemsize), budget, _whole(case))
+        if why:  # a sparse result may still fit: only the dense strategies are refused
+            dense_check = False
+            for n in names:
+                if strategies.get(case.task, n).dense:
+                    results[n] = StrategyResult(n, schema.STATUS_MEMORY, why)
+            if len(results) == len(names):
+                return finish()
     built = _build(case, settings, device)
     if isinstance(built, str):
-        return finish(_error(modes, schema.STATUS_ERROR, built))
+        for n in names:
+            results.setdefault(n, StrategyResult(n, schema.STATUS_ERROR, built))
+        return finish()
     fn, x = built
+    if any(not strategies.get(case.task, n).dense for n in names):
+        _warm_sparse()
 
-    results: dict[str, ModeResult] = {}
+    values: dict[str, np.ndarray] = {}
     runners: dict[str, Runner] = {}
-    jacobians: dict[str, np.ndarray] = {}
-    transforms = {"jacfwd": jax.jacfwd, "jacrev": jax.jacrev}
-    for mode in modes:
-        jac = transforms[mode](fn)
-        try:
-            t0 = clock()
-            lowered = jax.jit(jac).lower(x)
-            t1 = clock()
-            compiled = lowered.compile()
-            t2 = clock()
-        except Exception as exc:
-            results[mode] = ModeResult(
-                mode, schema.STATUS_ERROR, f"{mode} failed to compile: {first_line(exc)}"
-            )
+    for name in names:
+        if name in results:
             continue
-        cost = _cost(compiled)
-        base = ModeResult(mode=mode, lower_s=t1 - t0, compile_s=t2 - t1, cost=cost)
-        if mem_budget is not None:  # by adbench.memory; compiling allocated none of it
-            need = memory.mode_bytes(
-                cost["temp_bytes"],
-                cost["argument_bytes"],
-                cost["output_bytes"],
-                case.d_in,
-                case.d_out,
-            )
-            why = memory.refusal(
-                need,
-                mem_budget,
-                f"{mode} (XLA temp {memory.gib(cost['temp_bytes'])}, output "
-                f"{memory.gib(cost['output_bytes'])}, host copies "
-                f"{memory.gib(memory.host_bytes(case.d_in, case.d_out))})",
-            )
-            if why:
-                results[mode] = replace(base, status=schema.STATUS_MEMORY, reason=why)
-                continue
+        results[name], value, run = _measure_one(
+            case, name, fn, x, settings, budget, dense_check, clock
+        )
+        if value is not None:
+            values[name] = value
+        if run is not None:
+            runners[name] = run
 
-        def run(c: Any = compiled if settings.jit else jac) -> Any:
-            return jax.block_until_ready(c(x))
-
-        try:
-            t0 = clock()
-            value = run()
-            first = clock() - t0
-            for _ in range(settings.warmup):
-                run()
-        except Exception as exc:
-            # the allocator's own refusal is a memory fault, not the function's
-            status = (
-                schema.STATUS_MEMORY if "RESOURCE_EXHAUSTED" in str(exc) else schema.STATUS_ERROR
-            )
-            results[mode] = replace(base, status=status, reason=f"{mode} raised {first_line(exc)}")
-            continue
-        jacobians[mode] = np.asarray(value, dtype=np.float64).reshape(case.d_out, case.d_in)
-        runners[mode] = run
-        results[mode] = replace(base, first_call_s=first)
-
-    # correctness before timing: a wrong Jacobian is never timed
-    problems, diff, scale = _cross_check(jacobians, settings)
-    for mode, (status, reason) in problems.items():
-        runners.pop(mode, None)
-        results[mode] = replace(results[mode], status=status, reason=reason)
+    # correctness before timing: a wrong derivative is never timed
+    rtol, atol = settings.tolerances()
+    absent = {n: f"did not run ({r.status})" for n, r in results.items() if n not in values}
+    verdicts = check.cross_check(
+        values, names, schema.REFERENCE[case.task], rtol=rtol, atol=atol, absent=absent
+    )
+    values.clear()
+    for name, v in verdicts.items():
+        r = replace(results[name], reason=v.reason, max_abs_diff=v.max_abs_diff, max_abs=v.max_abs)
+        if v.status is not None:
+            r = replace(r, status=v.status)
+            runners.pop(name, None)
+        results[name] = r
 
     if runners:
-        budget = settings.time_budget_s
-        max_inner = 1_000_000
         n_inner = {
-            m: calibrate(r, min_sample_s=settings.min_sample_s, max_inner=max_inner, clock=clock)
+            m: timing.calibrate(
+                r, min_sample_s=settings.min_sample_s, max_inner=1_000_000, clock=clock
+            )
             for m, r in runners.items()
         }
-        samples = interleave(
+        samples = timing.interleave(
             runners,
             n_inner,
-            budget_s=budget,
+            budget_s=settings.time_budget_s,
             min_rounds=settings.min_rounds,
             max_rounds=settings.max_rounds,
             clock=clock,
         )
-        for m in runners:
-            results[m] = replace(results[m], n_inner=n_inner[m], samples=tuple(samples[m]))
-    return finish([replace(results[m], max_abs_diff=diff, max_abs=scale) for m in modes])
-
-
-def _cross_check(
-    jacobians: Mapping[str, np.ndarray], settings: Settings
-) -> tuple[dict[str, tuple[str, str]], float, float]:
-    """({mode: (status, reason)} for Jacobians not to be timed, max |J_fwd - J_rev|, max |J|).
-
-    jacobians: mode -> array of shape (d_out, d_in), float64.
-    """
-    problems: dict[str, tuple[str, str]] = {}
-    for mode, jm in jacobians.items():
-        if not np.all(np.isfinite(jm)):
-            bad = int(np.size(jm) - np.count_nonzero(np.isfinite(jm)))
-            problems[mode] = (schema.STATUS_NONFINITE, f"{mode} Jacobian has {bad} NaN/Inf entries")
-    diff = scale = math.nan
-    if problems or not jacobians:
-        return problems, diff, scale
-    first = next(iter(jacobians.values()))
-    scale = float(np.max(np.abs(first))) if first.size else 0.0
-    if len(jacobians) == 2:
-        a, b = jacobians["jacfwd"], jacobians["jacrev"]
-        diff = float(np.max(np.abs(a - b))) if a.size else 0.0
-        rtol, atol = settings.tolerances()
-        ok = np.abs(a - b) <= atol * scale + rtol * np.maximum(np.abs(a), np.abs(b))
-        if not np.all(ok):
-            reason = (
-                f"jacfwd and jacrev disagree: max |diff| {diff:.3g} at max |J| {scale:.3g} "
-                f"(rtol {rtol:g}, atol {atol:g} x max|J|)"
+        order = list(runners)
+        for m in order:
+            rounds = range(len(samples[m]))
+            results[m] = replace(
+                results[m],
+                n_inner=n_inner[m],
+                samples=tuple(samples[m]),
+                positions=tuple(timing.round_order(order, r).index(m) for r in rounds),
             )
-            problems = {m: (schema.STATUS_MISMATCH, reason) for m in jacobians}
-    return problems, diff, scale
+    return finish()
 
 
 def select_devices(which: str | None) -> list[Any]:

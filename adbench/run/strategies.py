@@ -22,8 +22,9 @@ differentiation. Their result is a ``jax.experimental.sparse.BCOO``; ``Prepared.
 any result into a float64 numpy array for cross-checks.
 
 Importing this module does not import JAX (``--help`` and config validation read the registry);
-jax and asdex are imported when a strategy is prepared. Only stdlib, numpy, jax and asdex are used,
-so the module can be wired into any measuring code.
+jax and asdex are imported when a strategy is prepared. Besides stdlib, numpy, jax and asdex it
+reads only ``adbench.store.schema`` (the task and strategy names of the results contract), so the
+module can be wired into any measuring code.
 """
 
 from __future__ import annotations
@@ -37,13 +38,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from adbench.store import schema
+
 if TYPE_CHECKING:
     import jax
 
-TASKS = ("jacobian", "hessian", "laplacian")
-REFERENCE: Mapping[str, str] = MappingProxyType(
-    {"jacobian": "jacfwd", "hessian": "fwd_over_rev", "laplacian": "hessian_trace"}
-)
+# Names are part of the results contract: schema.py lists them once, the registry below must
+# implement exactly those (checked when this module is imported, see _registry).
+TASKS = schema.TASKS
+REFERENCE: Mapping[str, str] = MappingProxyType(dict(schema.REFERENCE))
 _SCALAR_TASKS = ("hessian", "laplacian")
 
 Fn = Callable[["jax.Array"], Any]
@@ -388,6 +391,12 @@ def _registry(*strategies: Strategy) -> Mapping[str, Mapping[str, Strategy]]:
     by_task: dict[str, dict[str, Strategy]] = {task: {} for task in TASKS}
     for s in strategies:
         by_task[s.task][s.name] = s
+    for task, names in schema.STRATEGIES.items():
+        if tuple(by_task[task]) != names:  # a name added here but not in the contract, or so
+            raise RuntimeError(
+                f"strategy registry for {task} {tuple(by_task[task])} differs from "
+                f"schema.STRATEGIES {names}"
+            )
     return MappingProxyType({t: MappingProxyType(d) for t, d in by_task.items()})
 
 

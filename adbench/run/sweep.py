@@ -24,7 +24,8 @@ from typing import Any
 from adbench.errors import first_line
 from adbench.run.cases import Case
 from adbench.run.config import LoadedConfig, resume_conflict
-from adbench.run.measure import CaseResult, ModeResult, Settings, measure_case, this_host
+from adbench.run.measure import Settings, measure_case
+from adbench.run.outcome import CaseResult, failed_case, this_host
 from adbench.store import schema
 from adbench.store.results import (
     ResultsError,
@@ -153,7 +154,7 @@ def check_target(out_dir: Path, loaded: LoadedConfig, *, resume: bool, force: bo
             )
 
 
-def _in_process(settings: Settings, modes: Sequence[str]) -> Callable[[Planned], CaseResult]:
+def _in_process(settings: Settings) -> Callable[[Planned], CaseResult]:
     """Measure in this process. Whatever escapes measure_case (an adbench bug, MemoryError, a
     SystemExit from user code calling sys.exit()) is that case's error, so one case can never
     end the sweep; only Ctrl-C (KeyboardInterrupt) does."""
@@ -162,7 +163,7 @@ def _in_process(settings: Settings, modes: Sequence[str]) -> Callable[[Planned],
     def measure(p: Planned) -> CaseResult:
         try:
             with jax.default_device(p.device):
-                return measure_case(p.case, p.device, settings, modes)
+                return measure_case(p.case, p.device, settings)
         except KeyboardInterrupt:
             raise
         except BaseException as exc:  # SystemExit, GeneratorExit, ... raised inside the case
@@ -171,14 +172,15 @@ def _in_process(settings: Settings, modes: Sequence[str]) -> Callable[[Planned],
                 if isinstance(exc, Exception)
                 else f"the case raised {first_line(exc)} (user code called sys.exit()?)"
             )
-            return CaseResult(
-                case=p.case,
+            return failed_case(
+                p.case,
+                schema.STATUS_ERROR,
+                why,
                 device=p.device_id,
                 device_kind=str(p.device.device_kind),
                 platform=str(p.device.platform),
                 dtype=settings.dtype,
                 jit=settings.jit,
-                modes=tuple(ModeResult(m, schema.STATUS_ERROR, why) for m in modes),
                 host=this_host(),
             )
 
@@ -238,7 +240,8 @@ def run_sweep(
 
     if settings.dtype == "float64":
         jax.config.update("jax_enable_x64", True)  # float64 arrays need it; recorded in meta
-    modes = list(loaded.config.modes)
+    # a stored case is complete when it has a row for every strategy its family plans
+    planned = loaded.planned_strategies()
     check_target(out_dir, loaded, resume=resume, force=force)
     writer = ResultsWriter(out_dir)
     writer.create(resume=resume, force=force)
@@ -247,11 +250,11 @@ def run_sweep(
     meta["settings"]["case_timeout_s"] = case_timeout_s
     done: set[tuple[str, str]] = set()
     if resume:
-        for note in repair(out_dir, modes):
+        for note in repair(out_dir, planned):
             if on_note:
                 on_note(note)
         writer.drop_derived()
-        done = completed_keys(out_dir, modes)
+        done = completed_keys(out_dir, planned)
         if (out_dir / schema.META_FILE).is_file():
             previous = read_meta(out_dir)
             meta["started_at"] = previous.get("started_at", meta["started_at"])
@@ -263,12 +266,12 @@ def run_sweep(
     if case_timeout_s is not None:
         from adbench.run.worker import Worker
 
-        worker = Worker(loaded, settings, modes)
+        worker = Worker(loaded, settings)
         timeout = case_timeout_s
         measure = lambda p: worker.measure(p.case, p.device, timeout)  # noqa: E731
         close = worker.close
     else:
-        measure, close = _in_process(settings, modes), lambda: None
+        measure, close = _in_process(settings), lambda: None
     try:
         with _interruptible() as interrupted:
             for i, p in enumerate(todo):

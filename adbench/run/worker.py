@@ -23,13 +23,14 @@ import multiprocessing as mp
 import os
 import signal
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from adbench.run.cases import Case
 from adbench.run.config import LoadedConfig
-from adbench.run.measure import CaseResult, ModeResult, Settings, this_host
+from adbench.run.measure import Settings
+from adbench.run.outcome import CaseResult, failed_case, this_host
 from adbench.store import schema
 
 # Seconds the child may take to import JAX and the user's factories before a case is sent.
@@ -84,7 +85,7 @@ def _die_with_parent() -> None:
         libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
-def _child(conn: Any, loaded: LoadedConfig, settings: Settings, modes: list[str]) -> None:
+def _child(conn: Any, loaded: LoadedConfig, settings: Settings) -> None:
     """The child's main loop: receive a _Job, send back ('done', fields) or ('failed', why)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _die_with_parent()
@@ -112,10 +113,10 @@ def _child(conn: Any, loaded: LoadedConfig, settings: Settings, modes: list[str]
         try:
             device = next(d for d in jax.devices(job.platform) if d.id == job.device_id)
             with jax.default_device(device):
-                r = measure_case(cases[job.case_id], device, settings, modes)
+                r = measure_case(cases[job.case_id], device, settings)
             reply: tuple[str, Any] = (
                 "done",
-                (r.device, r.device_kind, r.platform, r.dtype, r.jit, r.modes, r.started_at),
+                (r.device, r.device_kind, r.platform, r.dtype, r.jit, r.strategies, r.started_at),
             )
         except Exception as exc:
             reply = ("failed", f"adbench failed on this case: {first_line(exc)}")
@@ -141,10 +142,9 @@ def _death(exitcode: int | None) -> str:
 class Worker:
     """A reusable child process that measures one case at a time, each within a deadline."""
 
-    def __init__(self, loaded: LoadedConfig, settings: Settings, modes: Sequence[str]) -> None:
+    def __init__(self, loaded: LoadedConfig, settings: Settings) -> None:
         self.loaded = loaded
         self.settings = settings
-        self.modes = list(modes)
         self._proc: Any = None
         self._conn: Any = None
 
@@ -154,7 +154,7 @@ class Worker:
         parent, child = ctx.Pipe()
         proc = ctx.Process(
             target=_child,
-            args=(child, self.loaded, self.settings, self.modes),
+            args=(child, self.loaded, self.settings),
             name="adbench-worker",
             daemon=True,
         )
@@ -177,8 +177,7 @@ class Worker:
     def measure(self, case: Case, device: Any, timeout_s: float) -> CaseResult:
         """Measure `case` on `device` in the child; status timeout if it takes over `timeout_s`
         seconds, status error if the child dies. Never raises for the case's faults."""
-        meta: dict[str, Any] = dict(
-            case=case,
+        where: dict[str, Any] = dict(
             device=f"{device.platform}:{device.id}",
             device_kind=str(device.device_kind),
             platform=str(device.platform),
@@ -188,8 +187,7 @@ class Worker:
         )
 
         def failed(status: str, reason: str) -> CaseResult:
-            modes = tuple(ModeResult(mode=m, status=status, reason=reason) for m in self.modes)
-            return CaseResult(**meta, modes=modes)
+            return failed_case(case, status, reason, **where)
 
         if self._proc is None:
             problem = self._start()
@@ -216,9 +214,11 @@ class Worker:
             return failed(schema.STATUS_ERROR, _death(self._stop()))
         if kind != "done":
             return failed(schema.STATUS_ERROR, str(payload))
-        dev, kind_, platform, dtype, jit, modes, started_at = payload
-        meta.update(device=dev, device_kind=kind_, platform=platform, dtype=dtype, jit=jit)
-        return CaseResult(**meta, modes=modes, started_at=started_at, ended_at=time.time())
+        dev, kind_, platform, dtype, jit, results, started_at = payload
+        where.update(device=dev, device_kind=kind_, platform=platform, dtype=dtype, jit=jit)
+        return CaseResult(
+            case=case, **where, strategies=results, started_at=started_at, ended_at=time.time()
+        )
 
     def _stop(self) -> int | None:
         """Kill the child now; its exit code."""

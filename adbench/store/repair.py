@@ -10,30 +10,55 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping
 from pathlib import Path
 
 from adbench.store import schema
 from adbench.store.reader import ResultsError, Table, first_blocks, split
 from adbench.store.writer import atomic_write_text
 
+# What a complete case holds: the same strategies for every case, or family -> its strategies.
+Expected = Mapping[str, Collection[str]] | Collection[str]
 
-def _complete(table: Table, modes: Sequence[str]) -> set[tuple[str, str]]:
-    """(case_id, device) keys of `table` (results.csv) that have a row for every strategy."""
-    i_case, i_dev, i_mode = (table.header.index(c) for c in ("case_id", "device", "strategy"))
+
+def _wanted(expected: Expected, family: str) -> Collection[str] | None:
+    """The strategies a case of `family` must have rows for; None for a family the current run
+    file does not list (its stored rows are kept as they are: nothing would measure it again)."""
+    if isinstance(expected, Mapping):
+        return expected.get(family)
+    return expected
+
+
+def _complete(table: Table, expected: Expected) -> set[tuple[str, str]]:
+    """(case_id, device) keys of `table` (results.csv) with a row for every expected strategy."""
+    i_case, i_dev, i_strategy, i_family = (
+        table.header.index(c) for c in ("case_id", "device", "strategy", "family")
+    )
     seen: dict[tuple[str, str], set[str]] = {}
+    family: dict[tuple[str, str], str] = {}
     for rec in table.rows:
-        seen.setdefault((rec[i_case], rec[i_dev]), set()).add(rec[i_mode])
-    return {k for k, have in seen.items() if set(modes) <= have}
+        key = (rec[i_case], rec[i_dev])
+        seen.setdefault(key, set()).add(rec[i_strategy])
+        family[key] = rec[i_family]
+    done = set()
+    for key, have in seen.items():
+        want = _wanted(expected, family[key])
+        if want is None or set(want) <= have:
+            done.add(key)
+    return done
 
 
-def completed_keys(directory: Path, modes: Sequence[str] = schema.MODES) -> set[tuple[str, str]]:
-    """(case_id, device) pairs stored with a row for every one of `modes` (strategies), for
-    --resume. A case measured on any host counts (an engine spreads cases over machines)."""
+def completed_keys(directory: Path, expected: Expected = schema.MODES) -> set[tuple[str, str]]:
+    """(case_id, device) pairs stored with a row for every expected strategy, for --resume.
+
+    `expected`: the strategies of every case, or family -> its strategies (they vary per
+    family: a Hessian family and a Jacobian family plan different ones). A case measured on
+    any host counts (an engine spreads cases over machines).
+    """
     path = directory / schema.RESULTS_FILE
     if not path.is_file() or path.stat().st_size == 0:
         return set()
-    return _complete(split(path), modes)
+    return _complete(split(path), expected)
 
 
 def _write_records(table: Table, keep: list[bool]) -> None:
@@ -66,7 +91,7 @@ def _first_writes(table: Table) -> list[bool]:
     )
 
 
-def repair(directory: Path, modes: Sequence[str]) -> list[str]:
+def repair(directory: Path, expected: Expected) -> list[str]:
     """Make an interrupted results directory safe to append to; return what was dropped.
 
     Drops a torn last line of results.csv / samples.csv, the rows of a case that lacks one of
@@ -92,7 +117,7 @@ def repair(directory: Path, modes: Sequence[str]) -> list[str]:
                 "be resumed; use --force to start over, or another --out"
             )
         if path == res_path:
-            done = _complete(table, modes)
+            done = _complete(table, expected)
         i_case, i_dev = table.header.index("case_id"), table.header.index("device")
         complete = [(rec[i_case], rec[i_dev]) in done for rec in table.rows]
         first = _first_rows(table) if path == res_path else _first_writes(table)
@@ -117,9 +142,9 @@ def repair(directory: Path, modes: Sequence[str]) -> list[str]:
     return notes
 
 
-def count_stored(directory: Path, modes: Sequence[str] = schema.MODES) -> int:
+def count_stored(directory: Path, expected: Expected = schema.MODES) -> int:
     """How many (case, device) are stored complete; 0 when nothing can be read."""
     try:
-        return len(completed_keys(directory, modes))
+        return len(completed_keys(directory, expected))
     except (ResultsError, OSError, ValueError):
         return 0

@@ -20,6 +20,7 @@ import pytest
 from jax.experimental import sparse
 
 from adbench.run import strategies as S
+from adbench.store import schema
 
 ROOT = Path(__file__).resolve().parents[2]
 _rng = np.random.default_rng(0)
@@ -230,6 +231,16 @@ def test_registry_contract():
             assert s.dense == (name != "sparse")
             assert s.chunked == name.endswith("_chunked")
             assert s.summary and "\n" not in s.summary
+
+
+def test_registry_names_are_the_schema_s():
+    """One source of truth: schema.STRATEGIES names them, the registry implements exactly those
+    (a strategy added to one and not the other fails at import)."""
+    assert {t: S.names(t) for t in S.TASKS} == schema.STRATEGIES
+    assert dict(S.REFERENCE) == schema.REFERENCE and S.TASKS == schema.TASKS
+    everything = [s for t in S.TASKS for s in S.STRATEGIES[t].values()]
+    with pytest.raises(RuntimeError, match="differs from schema.STRATEGIES"):
+        S._registry(*everything[:-1])
 
 
 def test_importing_the_registry_does_not_import_jax():

@@ -1,0 +1,123 @@
+"""What each family of a run file measures: its task, strategies, batch, chunk size and sizes.
+
+A family's own keys win over the run's, which win over the defaults (task ``jacobian``, every
+strategy of the task, batch 1, the largest chunk that fits memory). Resolving them needs the
+whole validated config, so it happens after pydantic's checks: ``config.parse_config`` turns a
+:class:`PlanError` into a ConfigError naming the file and the line of the key at fault
+(``PlanError.loc``, e.g. ``("families", 2, "strategies", 1)``). No JAX here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from adbench.run import families, strategies
+from adbench.store import schema
+
+if TYPE_CHECKING:
+    from adbench.run.config import RunConfig
+
+SCALAR_TASKS = ("hessian", "laplacian")
+NO_SIZES = (
+    "no sizes: give `d_in` and `d_out` lists, or `points` "
+    "(d_out may be left out for the scalar tasks hessian and laplacian)"
+)
+
+
+@dataclass(frozen=True)
+class FamilyPlan:
+    """What one family measures, its own keys and the run's defaults resolved.
+
+    ``strategies``: names of ``schema.STRATEGIES[task]``, in the order given (or the task's).
+    ``chunk_size``: for the chunked strategies; None = the largest that fits the memory budget.
+    ``sizes``: (d_in, d_out) pairs, d_out = 1 where a scalar task's family left it out.
+    """
+
+    task: str
+    strategies: tuple[str, ...]
+    batch: int
+    chunk_size: int | None
+    sizes: tuple[tuple[int, int], ...]
+
+
+class PlanError(Exception):
+    """A family's plan is invalid: where (a config path such as ("families", 0, "strategies"))
+    and the one-line message."""
+
+    def __init__(self, loc: tuple[Any, ...], message: str) -> None:
+        super().__init__(message)
+        self.loc = loc
+
+
+def plan(config: RunConfig, index: int) -> FamilyPlan:
+    """The FamilyPlan of ``config.families[index]``; PlanError at the key at fault."""
+    spec = config.families[index]
+    here: tuple[Any, ...] = ("families", index)
+    who = f"family {spec.name!r}"
+    _check_run(config)
+    task = spec.task or config.task
+    if spec.strategies is not None:
+        names, where, note = spec.strategies, (*here, "strategies"), ""
+    elif config.run_strategies is not None:
+        # the run's list, already checked against the run's task; only a family that changed
+        # the task can make it wrong
+        names, where = config.run_strategies, (*here, "task")
+        note = " inherits the run's strategies, so give it its own `strategies:`"
+    else:
+        names, where, note = list(schema.STRATEGIES[task]), here, ""
+    for i, name in enumerate(names):
+        try:
+            strategies.get(task, name)
+        except ValueError as exc:
+            at = (*where, i) if where[-1] == "strategies" else where
+            raise PlanError(at, f"{who} (task {task}){note}: {exc}") from None
+    chunk = spec.chunk_size if spec.chunk_size is not None else config.chunk_size
+    if spec.chunk_size is not None and not any(strategies.get(task, n).chunked for n in names):
+        chunked = [n for n in schema.STRATEGIES[task] if strategies.get(task, n).chunked]
+        choices = f"add one of {', '.join(chunked)}" if chunked else f"task {task} has none"
+        raise PlanError(
+            (*here, "chunk_size"),
+            f"{who}: chunk_size applies to chunked strategies and none is listed ({choices})",
+        )
+    if spec.points is None and spec.d_out is None and task not in SCALAR_TASKS:
+        raise PlanError(here, NO_SIZES)
+    sizes = tuple(spec.sizes())
+    size_key = (*here, "points") if spec.points is not None else (*here, "d_out")
+    for _, d_out in sizes:
+        if task in SCALAR_TASKS and d_out != 1:
+            raise PlanError(
+                size_key,
+                f"{who}: task {task!r} needs a scalar function (d_out = 1), got d_out = {d_out}; "
+                "declare d_in sizes only, or choose task: jacobian",
+            )
+    if spec.builtin is not None:
+        rule = families.BUILTINS[spec.builtin]
+        for d_in, d_out in sizes:
+            problem = rule.check_sizes(d_in, d_out, spec.params)
+            if problem:
+                raise PlanError(here, problem)
+    batch = spec.batch if spec.batch is not None else config.batch
+    return FamilyPlan(task, tuple(names), batch, chunk, sizes)
+
+
+def _check_run(config: RunConfig) -> None:
+    """The run-level strategies against the run's task."""
+    if config.strategies is not None and config.modes is not None:
+        raise PlanError(("modes",), "give `strategies` or its old name `modes`, not both")
+    key = "strategies" if config.strategies is not None else "modes"
+    for i, name in enumerate(config.run_strategies or ()):
+        try:
+            strategies.get(config.task, name)
+        except ValueError as exc:
+            raise PlanError((key, i), str(exc)) from None
+
+
+def family_plan(config: RunConfig, name: str) -> FamilyPlan:
+    """The plan of the family called ``name`` (ValueError if it is invalid; parse_config has
+    already refused such a config with the line at fault)."""
+    index = [f.name for f in config.families].index(name)
+    try:
+        return plan(config, index)
+    except PlanError as exc:
+        raise ValueError(f"{'.'.join(map(str, exc.loc))}: {exc}") from None
