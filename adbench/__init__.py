@@ -8,7 +8,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "load_results"]
+__all__ = ["__version__", "hessian", "jacobian", "laplacian", "load_results"]
 
 
 def __getattr__(name: str):  # lazy, so `import adbench` and `adbench --help` stay light
@@ -16,4 +16,8 @@ def __getattr__(name: str):  # lazy, so `import adbench` and `adbench --help` st
         from adbench.store.results import load_results
 
         return load_results
+    if name in ("jacobian", "hessian", "laplacian"):
+        from adbench import auto
+
+        return getattr(auto, name)
     raise AttributeError(name)
