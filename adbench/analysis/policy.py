@@ -8,7 +8,8 @@ per family, task, batch and device kind, the recommended strategy per size *regi
     regions                                   (0, 31.6): tie   [31.6, inf): jacfwd
 
 The axis is what the family's sweep varies, as in :mod:`adbench.analysis.crossover`: ``d_out``
-(d_in fixed), ``d_in`` (d_out fixed) or ``d_in/d_out`` (both vary). A boundary sits at the
+(d_in fixed), ``d_in`` (d_out fixed), ``d_in=d_out`` (square cases only: the axis is d_in, and
+a non-square case is not covered) or ``d_in/d_out`` (both vary). A boundary sits at the
 geometric midpoint of two neighbouring measured sizes whose recommendations differ; the first
 region reaches down to 0 and the last up to infinity, so sizes beyond the measured range follow
 the nearest measurement (``explain`` says when that is an extrapolation). Two verdicts that
@@ -36,7 +37,8 @@ POLICY_VERSION = 1  # bump when an older reader would misread a newer file
 # History: 1  first format (format, version, jax_version, device_kinds, source, entries).
 
 AXIS_D_OUT, AXIS_D_IN, AXIS_RATIO = "d_out", "d_in", "d_in/d_out"
-AXES = (AXIS_D_OUT, AXIS_D_IN, AXIS_RATIO)
+AXIS_SQUARE = "d_in=d_out"
+AXES = (AXIS_D_OUT, AXIS_D_IN, AXIS_SQUARE, AXIS_RATIO)
 TIE, NONE = "tie", "none"
 
 
@@ -77,6 +79,8 @@ class Entry:
             return float(d_out) if d_in == self.fixed else None
         if self.axis == AXIS_D_IN:
             return float(d_in) if d_out == self.fixed else None
+        if self.axis == AXIS_SQUARE:
+            return float(d_in) if d_in == d_out else None
         return d_in / d_out
 
     @property
@@ -162,7 +166,7 @@ class Policy:
                             "upto": r.upto,
                             "recommended": r.recommended,
                             "tie_set": list(r.tie_set),
-                            "sizes": list(r.sizes),
+                            "sizes": [int(v) if float(v).is_integer() else v for v in r.sizes],
                         }
                         for r in e.regions
                     ],
@@ -207,8 +211,13 @@ def regions_of(points: Sequence[tuple[float, str, tuple[str, ...]]]) -> tuple[Re
     return tuple(regions)
 
 
-def _axis(d_ins: set[int], d_outs: set[int]) -> tuple[str, int | None]:
-    if len(d_ins) == 1 and (len(d_outs) > 1 or next(iter(d_outs)) != next(iter(d_ins))):
+def _axis(pairs: set[tuple[int, int]]) -> tuple[str, int | None]:
+    """The axis of a family's (d_in, d_out) cases and the fixed dimension, if any."""
+    d_ins = {a for a, _ in pairs}
+    d_outs = {b for _, b in pairs}
+    if all(a == b for a, b in pairs):
+        return AXIS_SQUARE, None
+    if len(d_ins) == 1:
         return AXIS_D_OUT, next(iter(d_ins))
     if len(d_outs) == 1:
         return AXIS_D_IN, next(iter(d_outs))
@@ -248,13 +257,13 @@ def from_tables(
     for (family, task, batch, kind), group in table.groupby(
         ["family", "task", "batch", "device_kind"], sort=True
     ):
-        d_ins = {int(v) for v in group["d_in"]}
-        d_outs = {int(v) for v in group["d_out"]}
-        axis, fixed = _axis(d_ins, d_outs)
+        axis, fixed = _axis(
+            {(int(a), int(b)) for a, b in zip(group["d_in"], group["d_out"], strict=True)}
+        )
         points = []
         for row in group.to_dict("records"):
             d_in, d_out = int(row["d_in"]), int(row["d_out"])
-            value = {AXIS_D_OUT: d_out, AXIS_D_IN: d_in}.get(axis, d_in / d_out)
+            value = {AXIS_D_OUT: d_out, AXIS_D_IN: d_in, AXIS_SQUARE: d_in}.get(axis, d_in / d_out)
             points.append((float(value), *_recommendation(row)))
         entries.append(
             Entry(
@@ -312,10 +321,10 @@ def parse(text: str, where: str = "policy") -> Policy:
         if axis not in AXES:
             raise PolicyError(f"{at}.axis: {axis!r} is not one of {', '.join(AXES)}")
         fixed = raw.get("fixed")
-        if (axis == AXIS_RATIO) != (fixed is None) or not (
+        if (axis in (AXIS_RATIO, AXIS_SQUARE)) != (fixed is None) or not (
             fixed is None or isinstance(fixed, int) and not isinstance(fixed, bool)
         ):
-            raise PolicyError(f"{at}.fixed: an integer for axis d_in or d_out, null for d_in/d_out")
+            raise PolicyError(f"{at}.fixed: an integer on axis d_in or d_out, else null")
         regions = []
         previous = 0.0
         raw_regions = _need(raw, "regions", list, at)

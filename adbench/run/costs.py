@@ -9,19 +9,20 @@ all ``prepare`` gets. A loop body is counted once by XLA; chunked strategies run
 ceil(basis / chunk) times, so their counts are multiplied by that (an estimate: the part outside
 the loop is multiplied too).
 
-Used by :mod:`adbench.auto` (per input shape, at trace time) and by ``adbench predict``.
+Used by :mod:`adbench.auto` (per input shape, at trace time) and by ``adbench predict``
+(:func:`predict_case`: one case of a config on one device, a row of predictions.csv).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from adbench.analysis.predict import Costs
+from adbench.analysis.predict import Costs, Prediction, machine_for, predict
 from adbench.run import strategies as S
 
 
@@ -138,3 +139,131 @@ def _then(first: Callable[[Any], Any], second: Callable[[Any], Any]) -> Callable
         return second(first(x))
 
     return fn
+
+
+# --- `adbench predict`: every case of a config, compiled, never run ---------------------------
+
+
+@dataclass(frozen=True)
+class CasePrediction:
+    """The prediction for one case on one device (a row of predictions.csv, see ``row``).
+
+    ``key``: the schema.CASE_KEY values; ``costs``: per strategy that compiled; ``errors``: per
+    strategy that did not, one line; ``prediction`` is None when the case itself failed
+    (``reason`` says why).
+    """
+
+    key: Mapping[str, Any]
+    device_kind: str
+    dtype: str
+    strategies: tuple[str, ...]
+    costs: Mapping[str, Costs]
+    errors: Mapping[str, str]
+    prediction: Prediction | None
+    reason: str = ""
+
+    def row(self) -> dict[str, Any]:
+        p = self.prediction
+        out: dict[str, Any] = {
+            **self.key,
+            "device_kind": self.device_kind,
+            "dtype": self.dtype,
+            "candidates": "|".join(self.strategies),
+            "predicted": p.predicted if p else "none",
+            "predicted_best": p.best if p else "",
+            "predicted_ratio": p.ratio if p else math.nan,
+            "tie_set": "|".join(p.tie_set) if p else "",
+            "margin": p.margin if p else math.nan,
+            "status": "ok" if p and not self.errors else "error",
+            "reason": self.reason or (p.reason() if p else ""),
+        }
+        if self.errors:
+            failed = "; ".join(f"{s}: {why}" for s, why in self.errors.items())
+            out["reason"] = f"{out['reason']}; {failed}" if out["reason"] else failed
+        for s in self.strategies:
+            c = self.costs.get(s)
+            out[f"{s}_flops"] = c.flops if c else math.nan
+            out[f"{s}_bytes"] = c.bytes_accessed if c else math.nan
+            out[f"{s}_temp_bytes"] = c.temp_bytes if c else math.nan
+            out[f"{s}_predicted_s"] = p.seconds.get(s, math.nan) if p else math.nan
+        return out
+
+
+def _made(case: Any) -> Callable[[Any], Any] | str:
+    """The case's function, or a one-line reason why its factory gave none."""
+    try:
+        made = case.factory(case.d_in, case.d_out, **dict(case.params))
+    except Exception as exc:
+        return f"factory raised {_line(exc)}"
+    if isinstance(made, tuple) and len(made) == 2 and callable(made[0]):
+        return made[0]
+    if callable(made):
+        return made
+    return f"factory returned {type(made).__name__}, expected a function or (function, x0)"
+
+
+def _line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
+
+
+def predict_case(
+    case: Any,
+    device: Any,
+    *,
+    task: str,
+    strategies: Sequence[str],
+    dtype: str,
+    margin: float,
+    host: str,
+) -> CasePrediction:
+    """Compile every strategy of one case on ``device`` and predict; never raises for the case.
+
+    ``case``: a run.cases.Case (``family``, ``d_in``, ``d_out``, ``factory``, ``params``, and
+    ``batch`` / ``chunk_size`` when the config gives them).
+    """
+    from adbench.store import schema
+
+    batch = int(getattr(case, "batch", 1) or 1)
+    key = {
+        "case_id": schema.case_id(case.family, case.d_in, case.d_out, batch),
+        "family": case.family,
+        "task": task,
+        "d_in": case.d_in,
+        "d_out": case.d_out,
+        "batch": batch,
+        "host": host,
+        "device": f"{device.platform}:{device.id}",
+    }
+    names = tuple(strategies)
+
+    def failed(reason: str) -> CasePrediction:
+        return CasePrediction(key, str(device.device_kind), dtype, names, {}, {}, None, reason)
+
+    fn = _made(case)
+    if isinstance(fn, str):
+        return failed(fn)
+    shape = (batch, case.d_in) if batch > 1 else (case.d_in,)
+    costs: dict[str, Costs] = {}
+    errors: dict[str, str] = {}
+    for name in names:
+        try:
+            compiled = compile_strategy(
+                task,
+                name,
+                fn,
+                shape,
+                np.dtype(dtype),
+                device=device,
+                d_out=case.d_out,
+                chunk_size=getattr(case, "chunk_size", None),
+                batch=batch > 1,
+            )
+        except Exception as exc:
+            errors[name] = _line(exc)
+            continue
+        costs[name] = compiled.costs
+    if not costs:
+        return failed("; ".join(f"{s}: {why}" for s, why in errors.items()))
+    prediction = predict(costs, machine_for(str(device.platform)), margin=margin, order=names)
+    return CasePrediction(key, str(device.device_kind), dtype, names, costs, errors, prediction)
