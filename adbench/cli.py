@@ -575,14 +575,15 @@ def predict(
         pst.check_target(out_dir, force=force)
     except pst.PredictionsError as exc:
         fail(str(exc))
+    import socket
+
     import jax
 
     from adbench.analysis.predict import machine_for
     from adbench.run import costs
-    from adbench.run.measure import select_devices, this_host
 
     try:
-        devices = select_devices(device.value if device else None)
+        devices = costs.devices_for(device.value if device else None)
     except ValueError as exc:
         fail(str(exc))
     cfg = loaded.config
@@ -590,7 +591,7 @@ def predict(
     # `task` / `batch` / `chunk_size` on a case when given; today's configs have `modes` only.
     task = str(getattr(cfg, "task", None) or "jacobian")
     names = tuple(getattr(cfg, "strategies", None) or cfg.modes)
-    host = this_host()
+    host = socket.gethostname() or "localhost"  # as adbench run records it
     start = time.perf_counter()
     rows = []
     for case in cases:

@@ -264,3 +264,18 @@ def accuracy(picked_over_best: Sequence[float]) -> Accuracy:
     agreed = sum(1 for v in values if v <= 1.0)
     geo = math.exp(sum(math.log(v) for v in values) / len(values))
     return Accuracy(len(values), agreed, geo)
+
+
+def agreement_summary(table: pd.DataFrame) -> str:
+    """One line from :func:`agreement`'s table, e.g. for ``adbench report`` to print."""
+    if table.empty:
+        return "predictions: no case has both a prediction and a verdict"
+    decisive = table[table["decisive"] == "yes"]
+    agreed = int((decisive["agrees"] == "yes").sum())
+    judged = table[table["agrees"] != "n/a"]
+    all_agreed = int((judged["agrees"] == "yes").sum())
+    return (
+        f"predictions: the cheapest predicted strategy was the measured fastest on {agreed} of "
+        f"{len(decisive)} decisive cases (speedup >= {DECISIVE:g}) and on {all_agreed} of "
+        f"{len(judged)} cases with a single recommendation"
+    )

@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -83,6 +84,14 @@ def read_costs(executable: Any, loop_trips: int = 1) -> Costs:
     )
 
 
+# XLA's cost and memory analysis read the optimised HLO, before code generation: skipping LLVM's
+# optimisations leaves every count unchanged and halves the CPU compile (12 Jacobians of the
+# built-in families, 2-core CPU: 3.9 s -> 1.8 s; tests/test_predict.py checks the counts).
+COSTS_ONLY_OPTIONS: Mapping[str, Any] = MappingProxyType(
+    {"xla_backend_optimization_level": 0, "xla_llvm_disable_expensive_passes": True}
+)
+
+
 def default_chunk(basis: int) -> int:
     """The chunk a chunked strategy gets when none is given: the largest power of two below the
     basis (about half of it), so the chunked program holds about half the unchunked one's
@@ -110,13 +119,16 @@ def compile_strategy(
     chunk_size: int | None = None,
     batch: bool = False,
     finish: Callable[[Any], Any] | None = None,
+    costs_only: bool = False,
 ) -> Compiled:
     """Prepare strategy ``name`` of ``task`` for ``fn`` at x of ``shape`` and compile it.
 
     shape: (d_in,), or (B, d_in) with ``batch``; d_out: fn's output size (the chunk basis of
     reverse chunked strategies). A chunked strategy without ``chunk_size`` gets
     :func:`default_chunk`. ``finish`` maps the derivative to what the caller returns (compiled
-    with it, so it costs nothing extra). Raises whatever preparing or compiling raises.
+    with it, so it costs nothing extra). ``costs_only``: the program will never run, so on the CPU
+    LLVM's optimisations are skipped (:data:`COSTS_ONLY_OPTIONS`). Raises whatever preparing or
+    compiling raises.
     """
     import jax
 
@@ -125,11 +137,17 @@ def compile_strategy(
     if strategy.chunked and chunk_size is None:
         chunk_size = default_chunk(d_in if strategy.basis == "in" else d_out)
     chunk = chunk_size if strategy.chunked else None
-    sample = np.zeros(shape, dtype=dtype)  # asdex reads only its shape and dtype
+    # asdex reads only the sample's shape and dtype. A device array, because jnp.asarray of a
+    # numpy array compiles a small program per shape; concrete even while an outer jit traces.
+    with jax.ensure_compile_time_eval():
+        sample = jax.device_put(np.zeros(shape, dtype=dtype), device)
     prepared = strategy.prepare(fn, sample, chunk_size=chunk, batch=batch)
     fn = prepared.fn if finish is None else _then(prepared.fn, finish)
     jitted = jax.jit(fn)
-    executable = jitted.lower(abstract_input(shape, dtype, device)).compile()
+    lowered = jitted.lower(abstract_input(shape, dtype, device))
+    platform = getattr(device, "platform", None) or jax.default_backend()
+    cheap = costs_only and platform == "cpu"
+    executable = lowered.compile(dict(COSTS_ONLY_OPTIONS)) if cheap else lowered.compile()
     costs = read_costs(executable, trips(strategy, d_in, d_out, chunk))
     return Compiled(name, prepared, fn, jitted, executable, costs, chunk)
 
@@ -258,6 +276,7 @@ def predict_case(
                 d_out=case.d_out,
                 chunk_size=getattr(case, "chunk_size", None),
                 batch=batch > 1,
+                costs_only=True,
             )
         except Exception as exc:
             errors[name] = _line(exc)
@@ -267,3 +286,32 @@ def predict_case(
         return failed("; ".join(f"{s}: {why}" for s, why in errors.items()))
     prediction = predict(costs, machine_for(str(device.platform)), margin=margin, order=names)
     return CasePrediction(key, str(device.device_kind), dtype, names, costs, errors, prediction)
+
+
+def devices_for(which: str | None) -> list[Any]:
+    """JAX devices for ``--device``, as ``adbench run`` picks them: None -> the default backend's
+    first; "cpu" / "gpu" / "tpu" -> that platform's; "all" -> every platform's. ValueError naming
+    what is available otherwise.
+
+    (The same rule as adbench.run.measure.select_devices, kept here because importing that
+    module pulls in scipy, seconds of the few that `adbench predict` takes.)
+    """
+    import jax
+
+    if which is None:
+        return [jax.devices()[0]]
+    if which == "all":
+        found: list[Any] = []
+        for platform in ("cpu", "gpu", "tpu"):
+            try:
+                found.extend(jax.devices(platform))
+            except RuntimeError:
+                continue
+        return found
+    try:
+        return list(jax.devices(which))
+    except RuntimeError:
+        have = sorted({d.platform for d in jax.devices()})
+        raise ValueError(
+            f"--device {which}: no such device here; available: {', '.join(have)}"
+        ) from None
