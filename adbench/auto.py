@@ -176,9 +176,9 @@ class AutoDerivative:
                 f"temp {costs.temp_bytes:.4g} B",
             ]
             if name in c.predicted_s:
-                parts.append(f"predicted {pr._fmt_s(c.predicted_s[name])}")
+                parts.append(f"predicted {pr.fmt_seconds(c.predicted_s[name])}")
             if name in c.measured_s:
-                parts.append(f"measured {pr._fmt_s(c.measured_s[name])}")
+                parts.append(f"measured {pr.fmt_seconds(c.measured_s[name])}")
             if costs.loop_trips > 1:
                 parts.append(f"loop x{costs.loop_trips}")
             mark = "*" if name == c.strategy else " "
@@ -248,7 +248,7 @@ class AutoDerivative:
             measured = _calibrate(compiled, shape, dtype, device, self.budget_s)
             name = min(measured, key=lambda n: (measured[n], list(compiled).index(n)))
             source = "calibration"
-            why = ", ".join(f"{n} {pr._fmt_s(t)}" for n, t in sorted(measured.items(), key=_v))
+            why = ", ".join(f"{n} {pr.fmt_seconds(t)}" for n, t in sorted(measured.items(), key=_v))
             why = f"interleaved timing within {self.budget_s:g} s: {why}"
         else:
             name = prediction.best

@@ -640,7 +640,7 @@ def predict(
 def _prediction_table(rows: list[dict[str, object]], names: tuple[str, ...]) -> object:
     from rich.table import Table
 
-    from adbench.analysis.predict import _fmt_s
+    from adbench.render.report import fmt_seconds
 
     table = Table(title="Predicted from XLA's cost analysis (nothing timed)")
     for col in ("case", "device", "predicted", "ratio", *names):
@@ -652,7 +652,7 @@ def _prediction_table(rows: list[dict[str, object]], names: tuple[str, ...]) -> 
             str(r["device"]),
             str(r["predicted"]),
             "" if ratio != ratio else f"{ratio:.3g}x",
-            *(_fmt_s(float(r[f"{n}_predicted_s"])) for n in names),  # type: ignore[arg-type]
+            *(fmt_seconds(r[f"{n}_predicted_s"]) for n in names),
         )
     return table
 

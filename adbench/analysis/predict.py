@@ -120,7 +120,7 @@ class Prediction:
         if self.predicted == NONE:
             return "no strategy could be costed"
         order = sorted(self.seconds, key=lambda s: self.seconds[s])
-        parts = ", ".join(f"{s} {_fmt_s(self.seconds[s])}" for s in order)
+        parts = ", ".join(f"{s} {fmt_seconds(self.seconds[s])}" for s in order)
         if math.isnan(self.ratio):
             return f"only {self.best} costed ({parts})"
         if self.predicted == TIE:
@@ -131,7 +131,8 @@ class Prediction:
         return f"{self.best} predicted {self.ratio:.3g}x faster than the runner-up ({parts})"
 
 
-def _fmt_s(seconds: float) -> str:
+def fmt_seconds(seconds: float) -> str:
+    """1.23 ms, 45.6 µs: as adbench.render.report.fmt_seconds, which analysis may not import."""
     if math.isnan(seconds):
         return "n/a"
     for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
