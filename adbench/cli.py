@@ -544,7 +544,7 @@ def predict(
             "--out",
             "-o",
             help="Directory for predictions.csv and predictions.json: a new one, or a run's "
-            "results directory (then `report` shows predicted beside measured). "
+            "results directory (they go beside its files, its meta.json untouched). "
             "Default: results/<name>-predict-<timestamp>.",
         ),
     ] = None,
