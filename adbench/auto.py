@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import math
 import threading
-import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -43,6 +42,7 @@ import numpy as np
 from adbench.analysis import policy as pol
 from adbench.analysis import predict as pr
 from adbench.run import strategies as S
+from adbench.run.calibrate import calibrate
 
 AUTO = "auto"
 
@@ -245,7 +245,7 @@ class AutoDerivative:
         if source in ("forced", "policy") and len(compiled) == 1:
             name = next(iter(compiled))
         elif self.calibrate and len(compiled) > 1:
-            measured = _calibrate(compiled, shape, dtype, device, self.budget_s)
+            measured = calibrate(compiled, shape, dtype, device, self.budget_s)
             name = min(measured, key=lambda n: (measured[n], list(compiled).index(n)))
             source = "calibration"
             why = ", ".join(f"{n} {pr.fmt_seconds(t)}" for n, t in sorted(measured.items(), key=_v))
@@ -363,81 +363,6 @@ def _reshaper(shape: tuple[int, ...]) -> Callable[[Any], Any]:
         return d.reshape(shape)
 
     return reshape
-
-
-# --- calibration: a short interleaved timing ------------------------------------------------
-
-
-def interleaved(
-    runners: Mapping[str, Callable[[], Any]],
-    *,
-    budget_s: float,
-    min_rounds: int = 3,
-    max_rounds: int = 100,
-    min_sample_s: float = 1e-3,
-    clock: Callable[[], float] = time.perf_counter,
-) -> dict[str, list[float]]:
-    """Seconds per call of each runner, sampled in rounds (order rotated every round).
-
-    A runner returns what must be finished (``jax.block_until_ready`` is applied). Each sample
-    repeats the call enough times to last ``min_sample_s`` (from one warm-up call). Rounds go on
-    until ``budget_s`` is spent, at least ``min_rounds`` and at most ``max_rounds``.
-    Returns name -> one value per round.
-    """
-    import jax
-
-    names = list(runners)
-    inner = {}
-    for name in names:
-        start = clock()
-        jax.block_until_ready(runners[name]())
-        inner[name] = max(1, math.ceil(min_sample_s / max(clock() - start, 1e-9)))
-    samples: dict[str, list[float]] = {n: [] for n in names}
-    begin = clock()
-    for r in range(max_rounds):
-        order = names[r % len(names) :] + names[: r % len(names)]
-        for name in order:
-            run, n = runners[name], inner[name]
-            start = clock()
-            for _ in range(n):
-                jax.block_until_ready(run())
-            samples[name].append((clock() - start) / n)
-        if r + 1 >= min_rounds and clock() - begin >= budget_s:
-            break
-    return samples
-
-
-def relative_medians(samples: Mapping[str, Sequence[float]]) -> dict[str, float]:
-    """Each runner's median over rounds of its time divided by that round's fastest time."""
-    rounds = min(len(v) for v in samples.values())
-    table = np.array([list(samples[n])[:rounds] for n in samples], dtype=float)
-    rel = table / table.min(axis=0, keepdims=True)
-    return {n: float(np.median(rel[i])) for i, n in enumerate(samples)}
-
-
-def _calibrate(
-    compiled: Mapping[str, Any],
-    shape: tuple[int, ...],
-    dtype: np.dtype,
-    device: Any,
-    budget_s: float,
-) -> dict[str, float]:
-    """Median seconds per call of every compiled candidate on a random x (may run while an
-    outer function is being traced: the compiled executables run directly)."""
-    import jax
-
-    with jax.ensure_compile_time_eval():
-        x = jax.device_put(np.random.default_rng(0).standard_normal(shape).astype(dtype), device)
-        runners = {n: _runner(c.executable, x) for n, c in compiled.items()}
-        samples = interleaved(runners, budget_s=budget_s)
-    rel = relative_medians(samples)
-    fastest = min(rel, key=lambda n: rel[n])
-    base = float(np.median(samples[fastest]))
-    return {n: base * rel[n] for n in samples}
-
-
-def _runner(executable: Any, x: Any) -> Callable[[], Any]:
-    return lambda: executable(x)
 
 
 # --- the public functions ---------------------------------------------------------------------
