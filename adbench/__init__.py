@@ -1,8 +1,11 @@
-"""adbench: should this Jacobian use forward mode (jax.jacfwd) or reverse mode (jax.jacrev)?
+"""adbench: for this function, at these sizes, on this hardware, what is the fastest way to get
+its derivative, and how sure is that?
 
-Measures both on your functions, sizes and devices, and turns the measurements into a verdict
-with its evidence. Importing this package does not import JAX: ``adbench.run`` and
-``adbench.load_results`` (see :mod:`adbench.api`) load what they need when first used.
+Measures every practical strategy (jacfwd, jacrev, chunked, linearize, sparse colouring, Hessian
+compositions, Laplacians) on your functions, sizes and devices, and turns the measurements into a
+verdict with its evidence. Importing this package does not import JAX: ``adbench.run``,
+``adbench.load_results`` (see :mod:`adbench.api`) and ``adbench.jacobian`` / ``hessian`` /
+``laplacian`` (see :mod:`adbench.auto`) load what they need when first used.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from typing import Any
 
 from adbench.version import __version__
 
-__all__ = ["__version__", "load_results", "run"]
+__all__ = ["__version__", "hessian", "jacobian", "laplacian", "load_results", "run"]
 
 
 def __getattr__(name: str) -> Any:  # lazy, so `import adbench` and `adbench --help` stay light
@@ -23,4 +26,8 @@ def __getattr__(name: str) -> Any:  # lazy, so `import adbench` and `adbench --h
         import adbench.run
 
         return adbench.run
+    if name in ("jacobian", "hessian", "laplacian"):
+        from adbench import auto
+
+        return getattr(auto, name)
     raise AttributeError(name)

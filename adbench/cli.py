@@ -776,6 +776,163 @@ def show(
         out.print(line, **_PLAIN)
 
 
+@app.command()
+def predict(
+    config: Annotated[
+        Path | None,
+        typer.Argument(help="YAML run file. Default: configs/seed.yaml."),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Directory for predictions.csv and predictions.json: a new one, or a run's "
+            "results directory (they go beside its files, its meta.json untouched). "
+            "Default: results/<name>-predict-<timestamp>.",
+        ),
+    ] = None,
+    device: Annotated[
+        Device | None,
+        typer.Option(
+            help="Which JAX devices to predict for. Default: the default backend's first."
+        ),
+    ] = None,
+    force: Annotated[bool, typer.Option(help="Replace predictions already in --out.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No table.")] = False,
+) -> None:
+    """Predict each case's fastest strategy from XLA's cost analysis: compile only, run nothing."""
+    import time
+
+    from adbench.run.cases import expand
+    from adbench.run.config import ConfigError, default_config_path, load_config
+    from adbench.store import predictions as pst
+
+    started = dt.datetime.now(dt.timezone.utc).isoformat()
+    try:
+        loaded = load_config(config if config is not None else default_config_path())
+        cases = expand(loaded)
+    except ConfigError as exc:
+        fail(str(exc))
+    out_dir = out if out is not None else _default_out(f"{loaded.config.name}-predict")
+    try:
+        pst.check_target(out_dir, force=force)
+    except pst.PredictionsError as exc:
+        fail(str(exc))
+    import socket
+
+    import jax
+
+    from adbench.analysis.predict import machine_for
+    from adbench.run import costs
+
+    try:
+        devices = costs.devices_for(device.value if device else None)
+    except ValueError as exc:
+        fail(str(exc))
+    cfg = loaded.config
+    # every strategy any case is predicted for, in first-seen order (the table's columns)
+    names = tuple(dict.fromkeys(n for case in cases for n in case.strategies))
+    host = socket.gethostname() or "localhost"  # as adbench run records it
+    start = time.perf_counter()
+    rows = []
+    for case in cases:
+        for dev in devices:
+            with jax.default_device(dev):
+                p = costs.predict_case(
+                    case,
+                    dev,
+                    task=case.task,
+                    strategies=case.strategies,
+                    dtype=cfg.dtype,
+                    margin=cfg.tie_margin,
+                    host=host,
+                )
+            rows.append(p.row())
+    meta = {
+        "host": host,
+        "jax_version": jax.__version__,
+        "backend": jax.default_backend(),
+        "devices": [
+            {"id": f"{d.platform}:{d.id}", "kind": str(d.device_kind), "platform": d.platform}
+            for d in devices
+        ],
+        "config_path": str(loaded.path),
+        "config_hash": loaded.text_hash,
+        "config": cfg.model_dump(mode="json"),
+        "cost_model": {d.platform: vars(machine_for(d.platform)) for d in devices},
+        "started_at": started,
+        "finished_at": dt.datetime.now(dt.timezone.utc).isoformat(),
+        "wall_s": time.perf_counter() - start,
+        "command": " ".join(sys.argv),
+    }
+    path = pst.write(out_dir, rows, names, meta)
+    if not quiet:
+        _console().print(_prediction_table(rows, names))
+    _console(stderr=True).print(f"predictions: {path}", markup=False, highlight=False)
+    bad = [r for r in rows if r["status"] != "ok"]
+    if bad:
+        _console(stderr=True).print(
+            f"{len(bad)} case(s) could not be fully predicted (see 'reason' in {path.name})",
+            markup=False,
+        )
+        raise typer.Exit(EXIT_FAILED)
+
+
+def _prediction_table(rows: list[dict[str, object]], names: tuple[str, ...]) -> object:
+    from rich.table import Table
+
+    from adbench.render.report import fmt_seconds
+
+    table = Table(title="Predicted from XLA's cost analysis (nothing timed)")
+    for col in ("case", "device", "predicted", "ratio", *names):
+        table.add_column(col, justify="left" if col in ("case", "device", "predicted") else "right")
+    for r in rows:
+        ratio = float(r["predicted_ratio"])  # type: ignore[arg-type]
+        table.add_row(
+            str(r["case_id"]),
+            str(r["device"]),
+            str(r["predicted"]),
+            "" if ratio != ratio else f"{ratio:.3g}x",
+            *(fmt_seconds(r[f"{n}_predicted_s"]) for n in names),
+        )
+    return table
+
+
+@app.command()
+def policy(
+    results_dir: Annotated[Path, typer.Argument(help="A results directory from `adbench run`.")],
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Write the policy JSON here instead of stdout."),
+    ] = None,
+) -> None:
+    """The run's decisions as a small versioned JSON to commit: per family, task and device kind,
+    the recommended strategy per size region. Use it with
+    adbench.jacobian(f, policy="policy.json", family="name")."""
+    from adbench.analysis import policy as pol
+    from adbench.store.results import ResultsError, load_results
+
+    if output is not None and not output.parent.is_dir():
+        fail(f"--output {output}: directory {output.parent} does not exist")
+    try:
+        res = load_results(results_dir)
+        made = pol.from_tables(res.results, res.verdicts, res.meta, source=str(results_dir))
+    except (ResultsError, pol.PolicyError) as exc:
+        fail(str(exc))
+    text = made.to_json()
+    if output is None:
+        sys.stdout.write(text)
+        return
+    tmp = output.with_name(f".{output.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, output)
+    regions = sum(len(e.regions) for e in made.entries)
+    _console(stderr=True).print(
+        f"{output}: {len(made.entries)} entries, {regions} regions", markup=False, highlight=False
+    )
+
+
 def main() -> None:
     app()
 
