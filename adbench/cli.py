@@ -59,6 +59,11 @@ class Device(str, Enum):
     all = "all"
 
 
+class EngineName(str, Enum):
+    local = "local"
+    ray = "ray"
+
+
 class Format(str, Enum):
     table = "table"
     md = "md"
@@ -167,6 +172,28 @@ def run(
         ),
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress, no table.")] = False,
+    shard: Annotated[
+        str | None,
+        typer.Option(
+            help="I/N: measure only shard I of N, a split of the cases that every machine "
+            "computes alike (balanced by estimated cost, independent of the config's order); "
+            "join the shards' directories with `adbench merge`.",
+        ),
+    ] = None,
+    engine: Annotated[
+        EngineName,
+        typer.Option(
+            help="local: one case at a time on this machine; ray: on the nodes of a Ray cluster, "
+            "one case per node at a time (needs pip install 'jax-adbench[ray]').",
+        ),
+    ] = EngineName.local,
+    address: Annotated[
+        str | None,
+        typer.Option(
+            help="With --engine ray: the cluster's address, HOST:PORT. Default: an embedded "
+            "local Ray."
+        ),
+    ] = None,
 ) -> None:
     """Measure jacfwd against jacrev for every case of a run file and store the results."""
     from adbench.run.cases import expand
@@ -175,18 +202,47 @@ def run(
 
     if resume and force:
         fail("--resume and --force cannot be combined")
+    use_ray = engine is EngineName.ray
+    if address is not None and not use_ray:
+        fail("--address needs --engine ray")
+    if use_ray and case_timeout is not None:
+        fail("--case-timeout is not supported with --engine ray yet")
+    from adbench.run import shard as sharding
+
+    try:
+        chosen = sharding.parse_shard(shard) if shard is not None else None
+    except ValueError as exc:
+        fail(str(exc))
     budget = _memory_budget(max_memory)
     try:
         loaded = load_config(config if config is not None else default_config_path())
         cases = expand(loaded)
     except ConfigError as exc:
         fail(str(exc))
+    meta_extra: dict[str, object] = {}
+    if chosen is not None:
+        total = len(cases)
+        cases = sharding.select(
+            cases,
+            chosen,
+            n_strategies=len(loaded.config.modes),
+            time_budget_s=loaded.config.time_budget_s,
+        )
+        if not cases:
+            fail(f"--shard {chosen}: no case falls in this shard ({total} case(s) in all)")
+        meta_extra["shard"] = sharding.describe(chosen, cases, total)
     out_dir = out if out is not None else _default_out(loaded.config.name)
 
     from adbench.run.sweep import check_target, run_sweep, settings_from
 
     try:
         check_target(out_dir, loaded, resume=resume, force=force)  # before JAX loads: fail fast
+        if resume and (out_dir / "meta.json").is_file():
+            from adbench.store.results import read_meta
+
+            why = sharding.check_resume(read_meta(out_dir), chosen)
+            if why:
+                fail(f"{out_dir}: cannot resume: {why}; use that --shard, or another --out")
     except ResultsError as exc:
         fail(str(exc))
     err = _console(stderr=True)
@@ -195,31 +251,53 @@ def run(
         "--device": device.value if device else None,
         "--max-memory": max_memory,
         "--case-timeout": f"{case_timeout:g}" if case_timeout else None,
+        "--shard": str(chosen) if chosen else None,
+        "--engine": "ray" if use_ray else None,
+        "--address": address,
     }
+    remote = None
     try:
-        if case_timeout is not None:
-            from adbench.run.worker import prepare_parent
+        settings = settings_from(loaded, max_memory_bytes=budget)
+        run_engine = None
+        if use_ray:  # Ray is imported only here (adbench.run.engine_ray)
+            from adbench.run.engine_ray import EngineError, RayEngine
 
-            prepare_parent()
-        from adbench.run.measure import select_devices
+            try:
+                remote = RayEngine(address)
+                devices: list = remote.devices(device.value if device else None)
+            except EngineError as exc:
+                fail(str(exc))
+            node_budget = max_memory is None  # each node takes its own default budget
+            run_engine = remote.engine(
+                loaded, settings, loaded.config.modes, node_budget=node_budget
+            )
+            meta_extra["engine"] = remote.describe(node_budget=node_budget)
+        else:
+            if case_timeout is not None:
+                from adbench.run.worker import prepare_parent
 
-        try:
-            devices = select_devices(device.value if device else None)
-        except ValueError as exc:
-            fail(str(exc))
+                prepare_parent()
+            from adbench.run.measure import select_devices
+
+            try:
+                devices = select_devices(device.value if device else None)
+            except ValueError as exc:
+                fail(str(exc))
         with progress_ui:
             run_sweep(
                 loaded,
                 cases,
                 devices,
                 out_dir,
-                settings=settings_from(loaded, max_memory_bytes=budget),
+                settings=settings,
                 resume=resume,
                 force=force,
                 case_timeout_s=case_timeout,
                 on_start=progress_ui.start,
                 on_done=progress_ui.done,
                 on_note=lambda note: err.print(f"note: {note}", markup=False, highlight=False),
+                engine=run_engine,
+                meta_extra=meta_extra,
             )
     except ResultsError as exc:
         fail(str(exc))
@@ -235,6 +313,9 @@ def run(
             soft_wrap=True,
         )
         raise typer.Exit(130) from None
+    finally:
+        if remote is not None:
+            remote.close()
 
     from adbench.render.report import failures, verdict_table
     from adbench.store.results import load_results
@@ -380,6 +461,39 @@ def report(
     os.replace(tmp, output)
     if files:
         _console(stderr=True).print(f"{output} and {len(files)} plot(s) in {output.stem}_plots/")
+
+
+@app.command()
+def merge(
+    dirs: Annotated[
+        list[Path],
+        typer.Argument(help="Results directories of one config: shards, machines, or both."),
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", help="The merged results directory.")],
+    force: Annotated[
+        bool, typer.Option(help="Replace the results directory already at --out.")
+    ] = False,
+) -> None:
+    """Join results directories of the same config (shards of a sweep, or runs on several
+    machines) into one; every row keeps its host, verdicts and crossovers are recomputed."""
+    from adbench.store.merge import merge_results
+    from adbench.store.results import ResultsError
+
+    try:
+        merged = merge_results(dirs, out, force=force)
+    except ResultsError as exc:
+        fail(str(exc))
+    err = _console(stderr=True)
+    for note in merged.notes:
+        err.print(f"note: {note}", markup=False, highlight=False, soft_wrap=True)
+    err.print(
+        f"merged {len(merged.sources)} directories: {merged.cases} case x device(s) from "
+        f"{len(merged.hosts)} host(s) ({', '.join(h or '?' for h in merged.hosts)}) into "
+        f"{merged.out}",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 class CompareFormat(str, Enum):
