@@ -273,6 +273,7 @@ def run(
             )
             meta_extra["engine"] = remote.describe(node_budget=node_budget)
         else:
+            case_env = dict(os.environ)  # what cases run with (a --case-timeout child too)
             if case_timeout is not None:
                 from adbench.run.worker import prepare_parent
 
@@ -283,6 +284,10 @@ def run(
                 devices = select_devices(device.value if device else None)
             except ValueError as exc:
                 fail(str(exc))
+            from adbench.run.memory import device_report
+
+            if accelerators := device_report(devices, case_env):
+                meta_extra["device_memory"] = accelerators
         with progress_ui:
             run_sweep(
                 loaded,

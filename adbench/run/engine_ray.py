@@ -57,6 +57,9 @@ SLOT = "bench_slot"
 HOST_LABEL = "adbench-host"
 MAX_RETRIES = 2  # re-runs of a case whose node or worker process died
 OBJECT_STORE_BYTES = 128 * 2**20  # the embedded Ray: results are small
+# Job-wide: Ray runs the hook in each new worker process before any task (a hook given per task
+# is ignored), so the thread setting is in place before NumPy loads.
+JOB_RUNTIME_ENV = {"worker_process_setup_hook": f"{__name__}.setup_node_process"}
 PROBE_TIMEOUT_S = 30.0  # seconds for the reachability probe of --address
 _PROBE_ENV = {  # Ray's client otherwise waits ~60 s, then aborts the process
     "RAY_gcs_rpc_server_connect_timeout_s": "5",
@@ -142,6 +145,20 @@ def setup_node_process() -> None:
     os.environ["OMP_NUM_THREADS"] = str(cpus)
 
 
+def task_options(platform: str) -> dict[str, Any]:
+    """Ray options of a case measured on `platform`: the node's slot (and a GPU), retries on
+    node death only, and the environment of the module docstring."""
+    env = {"JAX_PLATFORMS": "cpu"} if platform == "cpu" else {}
+    return {
+        "num_cpus": 0,
+        "num_gpus": 1 if platform == "gpu" else 0,
+        "resources": {SLOT: 1},
+        "max_retries": MAX_RETRIES,
+        "retry_exceptions": False,
+        "runtime_env": {"env_vars": env},
+    }
+
+
 _CASES: dict[tuple[str, str], dict[str, Any]] = {}  # per worker process: config -> cases
 
 
@@ -196,9 +213,15 @@ class RayEngine:
                     object_store_memory=OBJECT_STORE_BYTES,
                     logging_level=logging.WARNING,
                     log_to_driver=False,
+                    runtime_env=JOB_RUNTIME_ENV,
                 )
             else:
-                ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)
+                ray.init(
+                    address=address,
+                    logging_level=logging.WARNING,
+                    log_to_driver=False,
+                    runtime_env=JOB_RUNTIME_ENV,
+                )
         except Exception as exc:  # Ray's own failure to start or connect: one line
             where = f"at {address}" if address else "locally"
             raise EngineError(f"could not start Ray {where}: {_first_line(exc)}") from None
@@ -264,20 +287,6 @@ class RayEngine:
         """An engine for adbench.run.sweep.run_sweep (see the module docstring)."""
         import ray
 
-        def options(platform: str) -> dict[str, Any]:
-            env = {"JAX_PLATFORMS": "cpu"} if platform == "cpu" else {}
-            return {
-                "num_cpus": 0,
-                "num_gpus": 1 if platform == "gpu" else 0,
-                "resources": {SLOT: 1},
-                "max_retries": MAX_RETRIES,
-                "retry_exceptions": False,
-                "runtime_env": {
-                    "env_vars": env,
-                    "worker_process_setup_hook": f"{__name__}.setup_node_process",
-                },
-            }
-
         def run(
             todo: Sequence[Planned], on_start: StartHook
         ) -> Generator[tuple[Planned, CaseResult], None, None]:
@@ -285,7 +294,7 @@ class RayEngine:
             task = ray.remote(measure_on_node)
             pending: dict[Any, Planned] = {}
             for p in todo:
-                fn = task.options(**options(p.device.platform))
+                fn = task.options(**task_options(p.device.platform))
                 ref = fn.remote(
                     config_ref, p.case.case_id, p.device.platform, settings, list(modes),
                     node_budget,
