@@ -14,7 +14,7 @@ import sys
 from collections.abc import Mapping
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -22,8 +22,12 @@ from rich.console import Console
 if TYPE_CHECKING:  # only for annotations: these modules import jax or pandas
     from rich.progress import Progress, TaskID
 
-    from adbench.run.measure import CaseResult
-    from adbench.run.sweep import Planned
+    from adbench.run.cases import Case
+    from adbench.run.config import LoadedConfig
+    from adbench.run.engine_ray import RayEngine
+    from adbench.run.measure import CaseResult, Settings
+    from adbench.run.shard import Shard
+    from adbench.run.sweep import Engine, Planned
 
 app = typer.Typer(
     name="adbench",
@@ -184,7 +188,7 @@ def run(
         EngineName,
         typer.Option(
             help="local: one case at a time on this machine; ray: on the nodes of a Ray cluster, "
-            "one case per node at a time (needs pip install 'jax-adbench[ray]').",
+            "one case per node at a time (needs pip install 'jax-adbench\\[ray]').",
         ),
     ] = EngineName.local,
     address: Annotated[
@@ -221,16 +225,7 @@ def run(
         fail(str(exc))
     meta_extra: dict[str, object] = {}
     if chosen is not None:
-        total = len(cases)
-        cases = sharding.select(
-            cases,
-            chosen,
-            n_strategies=len(loaded.config.modes),
-            time_budget_s=loaded.config.time_budget_s,
-        )
-        if not cases:
-            fail(f"--shard {chosen}: no case falls in this shard ({total} case(s) in all)")
-        meta_extra["shard"] = sharding.describe(chosen, cases, total)
+        cases, meta_extra["shard"] = _shard_cases(chosen, loaded, cases)
     out_dir = out if out is not None else _default_out(loaded.config.name)
 
     from adbench.run.sweep import check_target, run_sweep, settings_from
@@ -260,18 +255,9 @@ def run(
         settings = settings_from(loaded, max_memory_bytes=budget)
         run_engine = None
         if use_ray:  # Ray is imported only here (adbench.run.engine_ray)
-            from adbench.run.engine_ray import EngineError, RayEngine
-
-            try:
-                remote = RayEngine(address)
-                devices: list = remote.devices(device.value if device else None)
-            except EngineError as exc:
-                fail(str(exc))
-            node_budget = max_memory is None  # each node takes its own default budget
-            run_engine = remote.engine(
-                loaded, settings, loaded.config.modes, node_budget=node_budget
+            remote, devices, run_engine, meta_extra["engine"] = _ray(
+                address, device, loaded, settings, default_budget=max_memory is None
             )
-            meta_extra["engine"] = remote.describe(node_budget=node_budget)
         else:
             case_env = dict(os.environ)  # what cases run with (a --case-timeout child too)
             if case_timeout is not None:
@@ -336,6 +322,47 @@ def run(
     if bad:
         err.print(f"{len(bad)} mode(s) did not measure cleanly (see 'reason' in results.csv)")
         raise typer.Exit(EXIT_FAILED)
+
+
+def _shard_cases(
+    chosen: Shard, loaded: LoadedConfig, cases: list[Case]
+) -> tuple[list[Case], dict[str, object]]:
+    """--shard: the shard's cases and what meta.json records about it; exit 2 if empty."""
+    from adbench.run import shard as sharding
+
+    mine = sharding.select(
+        cases,
+        chosen,
+        n_strategies=len(loaded.config.modes),
+        time_budget_s=loaded.config.time_budget_s,
+    )
+    if not mine:
+        fail(f"--shard {chosen}: no case falls in this shard ({len(cases)} case(s) in all)")
+    return mine, sharding.describe(chosen, mine, len(cases))
+
+
+def _ray(
+    address: str | None,
+    device: Device | None,
+    loaded: LoadedConfig,
+    settings: Settings,
+    *,
+    default_budget: bool,
+) -> tuple[RayEngine, list[Any], Engine, dict[str, Any]]:
+    """--engine ray: connect (exit 2 if Ray is missing or unreachable), pick the platforms, and
+    build the engine; without --max-memory each node takes its own default budget."""
+    from adbench.run.engine_ray import EngineError, RayEngine
+
+    remote = None
+    try:
+        remote = RayEngine(address)
+        devices: list[Any] = list(remote.devices(device.value if device else None))
+    except EngineError as exc:
+        if remote is not None:
+            remote.close()
+        fail(str(exc))
+    engine = remote.engine(loaded, settings, loaded.config.modes, node_budget=default_budget)
+    return remote, devices, engine, remote.describe(node_budget=default_budget)
 
 
 class _Progress:
