@@ -65,8 +65,12 @@ def _safe_ratio(a: Any, b: Any) -> float:
     return a / b
 
 
-def _paired_samples(samples: pd.DataFrame, case_id: str, device: str) -> tuple[np.ndarray, ...]:
+def _paired_samples(
+    samples: pd.DataFrame, case_id: str, host: Any, device: str
+) -> tuple[np.ndarray, ...]:
     sel = samples[(samples["case_id"] == case_id) & (samples["device"] == device)]
+    if "host" in sel:  # rows of several machines (adbench merge): keep them apart
+        sel = sel[sel["host"].fillna("").astype(str) == ("" if pd.isna(host) else str(host))]
     out = []
     for mode in (FWD, REV):
         s = sel[sel["strategy"] == mode].sort_values("round")
@@ -93,7 +97,7 @@ def _one(
         row.update(recommended="n/a", agrees_with_textbook="n/a")
         row["reason"] = "; ".join(f"{r['strategy']} {r['status']}: {r['reason']}" for r in bad)
         return row
-    a, b = _paired_samples(samples, key["case_id"], key["device"])
+    a, b = _paired_samples(samples, key["case_id"], key.get("host"), key["device"])
     est = stats.paired_ratio(a, b)
     verdict = decide(est, margin)
     row.update(fwd_rev_ratio=est.ratio, fwd_rev_ci_low=est.ci_low, fwd_rev_ci_high=est.ci_high)

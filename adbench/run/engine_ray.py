@@ -62,9 +62,9 @@ OBJECT_STORE_BYTES = 128 * 2**20  # the embedded Ray: results are small
 JOB_RUNTIME_ENV = {"worker_process_setup_hook": f"{__name__}.setup_node_process"}
 PROBE_TIMEOUT_S = 30.0  # seconds for the reachability probe of --address
 _PROBE_ENV = {  # Ray's client retried a closed port for over 3 minutes (Ray 2.x, measured here)
-    "RAY_gcs_rpc_server_connect_timeout_s": "5",
-    "RAY_gcs_rpc_server_reconnect_timeout_s": "5",
-    "RAY_gcs_server_request_timeout_seconds": "5",
+    "RAY_gcs_rpc_server_connect_timeout_s": "2",
+    "RAY_gcs_rpc_server_reconnect_timeout_s": "2",
+    "RAY_gcs_server_request_timeout_seconds": "3",
 }
 _PROBE = (
     "import sys, ray\n"

@@ -304,14 +304,9 @@ def run_sweep(
                     raise KeyboardInterrupt
     finally:
         results.close()
-    from adbench.analysis.crossover import crossovers_for
-    from adbench.analysis.verdict import verdicts_for
-    from adbench.store.results import load_results
+    from adbench.store.derived import write_derived
 
-    stored = load_results(out_dir, with_verdicts=False)
-    margin = loaded.config.tie_margin
-    writer.write_verdicts(verdicts_for(stored.results, stored.samples, margin=margin))
-    writer.write_crossovers(crossovers_for(stored.results, stored.samples, margin=margin))
+    write_derived(writer, loaded.config.tie_margin)
     meta["finished_at"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     writer.write_meta(meta)
     return out_dir

@@ -236,18 +236,14 @@ def _merged_meta(runs: Sequence[Results], hosts: Sequence[str]) -> dict[str, Any
 
 
 def _write(tmp: Path, runs: Sequence[Results], meta: Mapping[str, Any]) -> None:
-    from adbench.analysis.crossover import crossovers_for
-    from adbench.analysis.verdict import verdicts_for
+    from adbench.store.derived import write_derived
 
     writer = ResultsWriter(tmp)
     writer.create()
     writer.write_meta({**meta, "finished_at": None})  # a results directory from the start
     for r in runs:  # one append per input: the temporary directory needs no per-case sync
         writer.append_case(_records(r.results), _records(r.samples))
-    stored = load_results(tmp, with_verdicts=False)
-    margin = float(meta["settings"]["tie_margin"])
-    writer.write_verdicts(verdicts_for(stored.results, stored.samples, margin=margin))
-    writer.write_crossovers(crossovers_for(stored.results, stored.samples, margin=margin))
+    write_derived(writer, float(meta["settings"]["tie_margin"]))  # as a run does at its end
     writer.write_meta(meta)
 
 
