@@ -17,16 +17,14 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import ray  # a test dependency ('.[test]'): these tests run in CI, and fail where it is missing
 from conftest import FAST
+from ray.cluster_utils import Cluster
 from typer.testing import CliRunner
 
 from adbench.cli import app
+from adbench.run import engine_ray
 from adbench.store import schema
-
-ray = pytest.importorskip("ray")  # a test dependency ('.[test]' installs it): CI runs these
-from ray.cluster_utils import Cluster  # noqa: E402
-
-from adbench.run import engine_ray  # noqa: E402
 
 runner = CliRunner()
 NODES = ("node-0", "node-1", "node-2")
@@ -143,6 +141,10 @@ def test_an_unreachable_address_exits_2_at_once(tmp_path):
     assert len(r.stderr.strip().splitlines()) == 1 and not out.exists()
     r = runner.invoke(app, ["run", str(config(tmp_path, 1)), "--address", "127.0.0.1:1"])
     assert r.exit_code == 2 and "--address needs --engine ray" in r.stderr
+    args = ["--engine", "ray", "--case-timeout", "5", "--out", str(out)]
+    r = runner.invoke(app, ["run", str(config(tmp_path, 1)), *args])
+    assert r.exit_code == 2 and "not supported with --engine ray" in r.stderr
+    assert not out.exists()
 
 
 class socket_closed:
