@@ -26,6 +26,9 @@ from adbench.cli import app
 from adbench.run import engine_ray
 from adbench.store import schema
 
+# Ray starts its node processes with subprocess and a preexec_fn (fork, then exec at once); JAX
+# warns at any fork once its backends are up, as they are in this process after earlier tests
+pytestmark = pytest.mark.filterwarnings("ignore:os.fork\\(\\) was called:RuntimeWarning")
 runner = CliRunner()
 NODES = ("node-0", "node-1", "node-2")
 ROOT = Path(__file__).resolve().parents[1]
