@@ -30,8 +30,9 @@ from adbench.store.reader import Results, load_results
 
 if TYPE_CHECKING:
     from adbench.run.cases import Case
-    from adbench.run.measure import CaseResult
-    from adbench.run.sweep import Planned
+    from adbench.run.measure import CaseResult, Settings
+    from adbench.run.sweep import Engine, Planned
+
 
 __all__ = ["Results", "execute", "load_results", "plan_run", "run", "select_families"]
 
@@ -104,18 +105,24 @@ def execute(
     out_dir: Path,
     *,
     devices: Sequence[Any],
-    max_memory_bytes: int | None,
+    max_memory_bytes: int | None = None,
+    settings: Settings | None = None,
     resume: bool = False,
     force: bool = False,
     case_timeout_s: float | None = None,
     on_start: Callable[[Planned, int, int], None] | None = None,
     on_done: Callable[[Planned, CaseResult], None] | None = None,
     on_note: Callable[[str], None] | None = None,
+    engine: Engine | None = None,
+    meta_extra: Mapping[str, Any] | None = None,
 ) -> Path:
     """Measure `cases` into `out_dir` (absolute), holding the directory's lock throughout.
 
-    Raises ResultsError (LockedError: another run holds the directory; WriteError: a file could
-    not be written) and KeyboardInterrupt; a case's own faults never raise.
+    `settings` (built from the run file and `max_memory_bytes` when not given) and `engine`
+    (adbench.run.engine_ray; default: this machine) go to run_sweep; `meta_extra` (the shard,
+    the engine, device memory) is merged into meta.json. Raises ResultsError (LockedError:
+    another run holds the directory; WriteError: a file could not be written) and
+    KeyboardInterrupt; a case's own faults never raise.
     """
     from adbench.run.sweep import run_sweep, settings_from
     from adbench.store.writer import locked
@@ -128,13 +135,15 @@ def execute(
             cases,
             devices,
             out_dir,
-            settings=settings_from(loaded, max_memory_bytes=max_memory_bytes),
+            settings=settings or settings_from(loaded, max_memory_bytes=max_memory_bytes),
             resume=resume,
             force=force,
             case_timeout_s=case_timeout_s,
             on_start=on_start,
             on_done=on_done,
             on_note=on_note,
+            engine=engine,
+            meta_extra=meta_extra,
         )
 
 

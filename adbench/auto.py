@@ -39,8 +39,10 @@ from typing import Any
 
 import numpy as np
 
+from adbench import fmt
 from adbench.analysis import policy as pol
 from adbench.analysis import predict as pr
+from adbench.errors import first_line
 from adbench.run import strategies as S
 from adbench.run.calibrate import calibrate
 
@@ -176,9 +178,9 @@ class AutoDerivative:
                 f"temp {costs.temp_bytes:.4g} B",
             ]
             if name in c.predicted_s:
-                parts.append(f"predicted {pr.fmt_seconds(c.predicted_s[name])}")
+                parts.append(f"predicted {fmt.seconds(c.predicted_s[name])}")
             if name in c.measured_s:
-                parts.append(f"measured {pr.fmt_seconds(c.measured_s[name])}")
+                parts.append(f"measured {fmt.seconds(c.measured_s[name])}")
             if costs.loop_trips > 1:
                 parts.append(f"loop x{costs.loop_trips}")
             mark = "*" if name == c.strategy else " "
@@ -224,7 +226,7 @@ class AutoDerivative:
         try:
             out = jax.eval_shape(self.f, jax.ShapeDtypeStruct(shape, dtype))
         except Exception as exc:
-            msg = f"{self._where}: f raised on x {dtype}{list(shape)}: {_line(exc)}"
+            msg = f"{self._where}: f raised on x {dtype}{list(shape)}: {first_line(exc)}"
             raise ValueError(msg) from None
         out_shape = tuple(getattr(out, "shape", ()))
         d_out = int(math.prod(out_shape)) if hasattr(out, "shape") else 0
@@ -248,7 +250,7 @@ class AutoDerivative:
             measured = calibrate(compiled, shape, dtype, device, self.budget_s)
             name = min(measured, key=lambda n: (measured[n], list(compiled).index(n)))
             source = "calibration"
-            why = ", ".join(f"{n} {pr.fmt_seconds(t)}" for n, t in sorted(measured.items(), key=_v))
+            why = ", ".join(f"{n} {fmt.seconds(t)}" for n, t in sorted(measured.items(), key=_v))
             why = f"interleaved timing within {self.budget_s:g} s: {why}"
         else:
             name = prediction.best
@@ -327,8 +329,10 @@ class AutoDerivative:
                 )
             except Exception as exc:
                 if self.forced:
-                    raise ValueError(f"{self._where}: strategy {name!r}: {_line(exc)}") from None
-                dropped[name] = _line(exc)
+                    raise ValueError(
+                        f"{self._where}: strategy {name!r}: {first_line(exc)}"
+                    ) from None
+                dropped[name] = first_line(exc)
                 continue
             temp = c.costs.temp_bytes
             if isinstance(budget, int) and not math.isnan(temp) and temp > budget:
@@ -341,11 +345,6 @@ class AutoDerivative:
 
 def _v(item: tuple[str, float]) -> float:
     return item[1]
-
-
-def _line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
 
 
 def _named(task: str, name: Any, where: str) -> str:

@@ -24,8 +24,10 @@ if TYPE_CHECKING:  # only for annotations: these modules import jax or pandas
 
     from adbench.run.cases import Case
     from adbench.run.config import LoadedConfig
-    from adbench.run.measure import CaseResult
-    from adbench.run.sweep import Planned
+    from adbench.run.engine_ray import RayEngine
+    from adbench.run.measure import CaseResult, Settings
+    from adbench.run.shard import Shard
+    from adbench.run.sweep import Engine, Planned
 
 app = typer.Typer(
     name="adbench",
@@ -89,6 +91,11 @@ class Device(str, Enum):
     gpu = "gpu"
     tpu = "tpu"
     all = "all"
+
+
+class EngineName(str, Enum):
+    local = "local"
+    ray = "ray"
 
 
 class Format(str, Enum):
@@ -254,6 +261,28 @@ def run(
         ),
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress, no table.")] = False,
+    shard: Annotated[
+        str | None,
+        typer.Option(
+            help="I/N: measure only shard I of N, a split of the cases that every machine "
+            "computes alike (balanced by estimated cost, independent of the config's order); "
+            "join the shards' directories with `adbench merge`.",
+        ),
+    ] = None,
+    engine: Annotated[
+        EngineName,
+        typer.Option(
+            help="local: one case at a time on this machine; ray: on the nodes of a Ray cluster, "
+            "one case per node at a time (needs pip install 'jax-adbench\\[ray]').",
+        ),
+    ] = EngineName.local,
+    address: Annotated[
+        str | None,
+        typer.Option(
+            help="With --engine ray: the cluster's address, HOST:PORT. Default: an embedded "
+            "local Ray."
+        ),
+    ] = None,
 ) -> None:
     """Measure every case of a run file (jacfwd against jacrev by default) and store the
     results. Exit 0: all measured; 1: a case failed (recorded, the run went on); 2: bad input
@@ -267,6 +296,17 @@ def run(
 
     if resume and force:
         fail("--resume and --force cannot be combined")
+    use_ray = engine is EngineName.ray
+    if address is not None and not use_ray:
+        fail("--address needs --engine ray")
+    if use_ray and case_timeout is not None:
+        fail("--case-timeout is not supported with --engine ray yet")
+    from adbench.run import shard as sharding
+
+    try:
+        chosen = sharding.parse_shard(shard) if shard is not None else None
+    except ValueError as exc:
+        fail(str(exc))
     budget = _memory_budget(max_memory)
     try:
         loaded = load_config(config if config is not None else default_config_path())
@@ -275,16 +315,25 @@ def run(
         fail(exc.problems)
     # absolute from here on: a factory that changes directory cannot move the results
     loaded = api.absolute(loaded)
+    meta_extra: dict[str, object] = {}
+    if chosen is not None:
+        cases, meta_extra["shard"] = _shard_cases(chosen, loaded, cases)
     out_dir = (out if out is not None else _default_out(loaded.config.name)).absolute()
 
     if dry_run:
         _print_plan(loaded, cases, out_dir, budget, resume=resume)
         return
 
-    from adbench.run.sweep import check_target
+    from adbench.run.sweep import check_target, settings_from
 
     try:
         check_target(out_dir, loaded, resume=resume, force=force)  # before JAX loads: fail fast
+        if resume and (out_dir / "meta.json").is_file():
+            from adbench.store.results import read_meta
+
+            why = sharding.check_resume(read_meta(out_dir), chosen)
+            if why:
+                fail(f"{out_dir}: cannot resume: {why}; use that --shard, or another --out")
     except ResultsError as exc:
         fail(str(exc))
     err = _console(stderr=True)
@@ -293,6 +342,9 @@ def run(
         "--device": device.value if device else None,
         "--max-memory": max_memory,
         "--case-timeout": f"{case_timeout:g}" if case_timeout else None,
+        "--shard": str(chosen) if chosen else None,
+        "--engine": "ray" if use_ray else None,
+        "--address": address,
     }
 
     def continue_with() -> str:
@@ -300,30 +352,45 @@ def run(
         where = f"{kept} finished case(s) are kept in {out_dir}" if kept else "no case was kept"
         return f"{where}. Continue with: {_resume_command(loaded.path, out_dir, options, only)}"
 
+    remote = None
     try:
-        if case_timeout is not None:
-            from adbench.run.worker import prepare_parent
+        settings = settings_from(loaded, max_memory_bytes=budget)
+        run_engine = None
+        if use_ray:  # Ray is imported only here (adbench.run.engine_ray)
+            remote, devices, run_engine, meta_extra["engine"] = _ray(
+                address, device, loaded, settings, default_budget=max_memory is None
+            )
+        else:
+            case_env = dict(os.environ)  # what cases run with (a --case-timeout child too)
+            if case_timeout is not None:
+                from adbench.run.worker import prepare_parent
 
-            prepare_parent()
-        from adbench.run.measure import select_devices
+                prepare_parent()
+            from adbench.run.measure import select_devices
 
-        try:
-            devices = select_devices(device.value if device else None)
-        except ValueError as exc:
-            fail(str(exc))
+            try:
+                devices = select_devices(device.value if device else None)
+            except ValueError as exc:
+                fail(str(exc))
+            from adbench.run.memory import device_report
+
+            if accelerators := device_report(devices, case_env):
+                meta_extra["device_memory"] = accelerators
         with progress_ui:
             api.execute(
                 loaded,
                 cases,
                 out_dir,
                 devices=devices,
-                max_memory_bytes=budget,
+                settings=settings,
                 resume=resume,
                 force=force,
                 case_timeout_s=case_timeout,
                 on_start=progress_ui.start,
                 on_done=progress_ui.done,
                 on_note=lambda note: err.print(f"note: {note}", markup=False, highlight=False),
+                engine=run_engine,
+                meta_extra=meta_extra,
             )
     except WriteError as exc:  # disk full, a file-size limit, a read-only directory
         started = (out_dir / META_FILE).is_file()  # else nothing to continue: run it again
@@ -335,6 +402,9 @@ def run(
         kept = continue_with().replace(". Continue with:", f"{hint}. Continue with:", 1)
         err.print(f"interrupted: {kept}", markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(130) from None
+    finally:
+        if remote is not None:
+            remote.close()
 
     from adbench.render import terminal, views
     from adbench.store.results import load_results
@@ -377,6 +447,46 @@ def _print_plan(
 
 
 _PLAIN: dict[str, Any] = {"markup": False, "highlight": False, "soft_wrap": True}
+
+
+def _shard_cases(
+    chosen: Shard, loaded: LoadedConfig, cases: list[Case]
+) -> tuple[list[Case], dict[str, object]]:
+    """--shard: the shard's cases and what meta.json records about it; exit 2 if empty."""
+    from adbench.run import shard as sharding
+
+    mine = sharding.select(
+        cases,
+        chosen,
+        time_budget_s=loaded.config.time_budget_s,
+    )
+    if not mine:
+        fail(f"--shard {chosen}: no case falls in this shard ({len(cases)} case(s) in all)")
+    return mine, sharding.describe(chosen, mine, len(cases))
+
+
+def _ray(
+    address: str | None,
+    device: Device | None,
+    loaded: LoadedConfig,
+    settings: Settings,
+    *,
+    default_budget: bool,
+) -> tuple[RayEngine, list[Any], Engine, dict[str, Any]]:
+    """--engine ray: connect (exit 2 if Ray is missing or unreachable), pick the platforms, and
+    build the engine; without --max-memory each node takes its own default budget."""
+    from adbench.run.engine_ray import EngineError, RayEngine
+
+    remote = None
+    try:
+        remote = RayEngine(address)
+        devices: list[Any] = list(remote.devices(device.value if device else None))
+    except EngineError as exc:
+        if remote is not None:
+            remote.close()
+        fail(str(exc))
+    engine = remote.engine(loaded, settings, node_budget=default_budget)
+    return remote, devices, engine, remote.describe(node_budget=default_budget)
 
 
 class _Progress:
@@ -517,6 +627,40 @@ def report(
         _write_output(path, blob, protect=results_dir)
     if files:
         _console(stderr=True).print(f"{output} and {len(files)} plot(s) in {output.stem}_plots/")
+
+
+@app.command(short_help="Join results directories of one config from shards or machines.")
+def merge(
+    dirs: Annotated[
+        list[Path],
+        typer.Argument(help="Results directories of one config: shards, machines, or both."),
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", help="The merged results directory.")],
+    force: Annotated[
+        bool, typer.Option(help="Replace the results directory already at --out.")
+    ] = False,
+) -> None:
+    """Join results directories of the same config (shards of a sweep, or runs on several
+    machines) into one; every row keeps its host, verdicts and crossovers are recomputed."""
+    from adbench.run.derived import write_derived
+    from adbench.store.merge import merge_results
+    from adbench.store.results import ResultsError
+
+    try:
+        merged = merge_results(dirs, out, derive=write_derived, force=force)
+    except ResultsError as exc:
+        fail(str(exc))
+    err = _console(stderr=True)
+    for note in merged.notes:
+        err.print(f"note: {note}", markup=False, highlight=False, soft_wrap=True)
+    err.print(
+        f"merged {len(merged.sources)} directories: {merged.cases} case x device(s) from "
+        f"{len(merged.hosts)} host(s) ({', '.join(h or '?' for h in merged.hosts)}) into "
+        f"{merged.out}",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 class CompareFormat(str, Enum):
@@ -776,7 +920,7 @@ def show(
         out.print(line, **_PLAIN)
 
 
-@app.command()
+@app.command(short_help="Predict each case's fastest strategy from XLA's costs alone.")
 def predict(
     config: Annotated[
         Path | None,
@@ -882,7 +1026,7 @@ def predict(
 def _prediction_table(rows: list[dict[str, object]], names: tuple[str, ...]) -> object:
     from rich.table import Table
 
-    from adbench.render.report import fmt_seconds
+    from adbench.fmt import seconds as fmt_seconds
 
     table = Table(title="Predicted from XLA's cost analysis (nothing timed)")
     for col in ("case", "device", "predicted", "ratio", *names):
@@ -899,7 +1043,7 @@ def _prediction_table(rows: list[dict[str, object]], names: tuple[str, ...]) -> 
     return table
 
 
-@app.command()
+@app.command(short_help="Turn stored verdicts into a policy file for adbench.jacobian.")
 def policy(
     results_dir: Annotated[Path, typer.Argument(help="A results directory from `adbench run`.")],
     output: Annotated[

@@ -20,7 +20,19 @@ from adbench.store import schema
 from adbench.store.reader import Results, load_results
 
 runner = CliRunner()
-COMMANDS = ("run", "report", "compare", "export", "show", "init", "schema", "validate")
+COMMANDS = (
+    "run",
+    "report",
+    "compare",
+    "export",
+    "show",
+    "init",
+    "schema",
+    "validate",
+    "predict",
+    "policy",
+    "merge",
+)
 
 
 def test_version():

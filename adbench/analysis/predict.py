@@ -34,6 +34,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
+from adbench import fmt
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -120,7 +122,7 @@ class Prediction:
         if self.predicted == NONE:
             return "no strategy could be costed"
         order = sorted(self.seconds, key=lambda s: self.seconds[s])
-        parts = ", ".join(f"{s} {fmt_seconds(self.seconds[s])}" for s in order)
+        parts = ", ".join(f"{s} {fmt.seconds(self.seconds[s])}" for s in order)
         if math.isnan(self.ratio):
             return f"only {self.best} costed ({parts})"
         if self.predicted == TIE:
@@ -129,16 +131,6 @@ class Prediction:
                 f"{self.best} cheapest by {self.ratio:.3g}x"
             )
         return f"{self.best} predicted {self.ratio:.3g}x faster than the runner-up ({parts})"
-
-
-def fmt_seconds(seconds: float) -> str:
-    """1.23 ms, 45.6 µs: as adbench.render.report.fmt_seconds, which analysis may not import."""
-    if math.isnan(seconds):
-        return "n/a"
-    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
-        if seconds >= scale:
-            return f"{seconds / scale:.3g} {unit}"
-    return f"{seconds / 1e-9:.3g} ns"
 
 
 def predict(

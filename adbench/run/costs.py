@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from adbench.analysis.predict import Costs, Prediction, machine_for, predict
+from adbench.errors import first_line
 from adbench.run import strategies as S
 
 
@@ -212,17 +213,12 @@ def _made(case: Any) -> Callable[[Any], Any] | str:
     try:
         made = case.factory(case.d_in, case.d_out, **dict(case.params))
     except Exception as exc:
-        return f"factory raised {_line(exc)}"
+        return f"factory raised {first_line(exc)}"
     if isinstance(made, tuple) and len(made) == 2 and callable(made[0]):
         return made[0]
     if callable(made):
         return made
     return f"factory returned {type(made).__name__}, expected a function or (function, x0)"
-
-
-def _line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
 
 
 def predict_case(
@@ -279,7 +275,7 @@ def predict_case(
                 costs_only=True,
             )
         except Exception as exc:
-            errors[name] = _line(exc)
+            errors[name] = first_line(exc)
             continue
         costs[name] = compiled.costs
     if not costs:

@@ -20,13 +20,14 @@ Jacobian's size is never called either.
 The default budget is half of the memory available when the run starts (Linux: MemAvailable in
 /proc/meminfo; elsewhere free physical pages), leaving room for the process itself, the OS and
 what estimates miss. ``--max-memory`` sets it; ``--max-memory off`` disables the guard. On an
-accelerator the budget is further capped by the device's own memory limit (:func:`for_device`;
-not yet exercised on a real GPU by the tests).
+accelerator the budget is further capped by what the device's allocator can still hand out
+(:func:`for_device`; not yet exercised on a real GPU: tests use a stand-in device).
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping, Sequence
 
 from adbench import fmt
 
@@ -55,17 +56,54 @@ def default_budget(fraction: float = DEFAULT_FRACTION) -> int | None:
     return None if avail is None else int(avail * fraction)
 
 
+def _stats(device: object) -> dict[str, int]:
+    try:
+        return dict(device.memory_stats() or {})  # type: ignore[attr-defined]
+    except Exception:  # not every backend implements memory_stats
+        return {}
+
+
 def for_device(budget: int | None, device: object) -> int | None:
-    """The budget on `device`: capped by an accelerator's own memory limit when JAX reports it
-    (GPU: ``memory_stats()["bytes_limit"]``), since XLA's temporaries live there. None stays
-    None (--max-memory off)."""
+    """The budget on `device`: capped by what an accelerator's allocator can still hand out,
+    ``memory_stats()["bytes_limit"] - ["bytes_in_use"]``, since XLA's temporaries live there.
+
+    ``bytes_limit`` is the allocator's pool, not the device's size: JAX takes 75% of a GPU
+    (XLA_PYTHON_CLIENT_MEM_FRACTION) and, by default, reserves it all at the first use
+    (XLA_PYTHON_CLIENT_PREALLOCATE); arrays alive in the process count in ``bytes_in_use``
+    either way, so the difference is what one more case may use. None stays None (off)."""
     if budget is None or getattr(device, "platform", "cpu") == "cpu":
         return budget
-    try:
-        limit = (device.memory_stats() or {}).get("bytes_limit")  # type: ignore[attr-defined]
-    except Exception:  # not every backend implements memory_stats
+    stats = _stats(device)
+    limit = stats.get("bytes_limit")
+    if not limit:
         return budget
-    return min(budget, int(limit)) if limit else budget
+    return min(budget, max(0, int(limit) - int(stats.get("bytes_in_use", 0))))
+
+
+def device_report(
+    devices: Sequence[object], env: Mapping[str, str] = os.environ
+) -> list[dict[str, object]]:
+    """meta.json's record of each accelerator's memory at the start: the allocator's pool and
+    use, and the JAX settings (from `env`, the environment the cases run in) behind them."""
+    out: list[dict[str, object]] = []
+    for d in devices:
+        if getattr(d, "platform", "cpu") == "cpu":
+            continue
+        stats = _stats(d)
+        out.append(
+            {
+                "device": f"{getattr(d, 'platform', '?')}:{getattr(d, 'id', '?')}",
+                "bytes_limit": stats.get("bytes_limit"),
+                "bytes_in_use": stats.get("bytes_in_use"),
+                "preallocate": env.get(
+                    "XLA_PYTHON_CLIENT_PREALLOCATE", "unset (JAX reserves the pool at first use)"
+                ),
+                "mem_fraction": env.get(
+                    "XLA_PYTHON_CLIENT_MEM_FRACTION", "unset (JAX's pool: 75% of the device)"
+                ),
+            }
+        )
+    return out
 
 
 def gib(n: float) -> str:

@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import hashlib
-import json
 import os
 import platform
 import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +25,7 @@ from adbench.run.config import LoadedConfig, resume_conflict
 from adbench.run.measure import Settings, measure_case
 from adbench.run.outcome import CaseResult, failed_case, this_host
 from adbench.store import schema
+from adbench.store.merge import canonical_config_hash
 from adbench.store.results import (
     ResultsError,
     ResultsWriter,
@@ -107,9 +106,7 @@ def fingerprint(loaded: LoadedConfig, devices: Sequence[Any]) -> dict[str, Any]:
         "config_path": str(loaded.path),
         "config_hash": loaded.text_hash,
         "config": config,
-        "config_canonical_hash": hashlib.sha256(
-            json.dumps(config, sort_keys=True).encode()
-        ).hexdigest()[:16],
+        "config_canonical_hash": canonical_config_hash(config),  # what merge compares
         "settings": {"tie_margin": loaded.config.tie_margin},
         "started_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "finished_at": None,
@@ -216,6 +213,42 @@ def _interruptible() -> Iterator[Callable[[], bool]]:
         sys.unraisablehook = previous_hook
 
 
+# An engine measures planned cases and yields each with its result as it finishes, in
+# completion order; it calls on_start(planned, i, n) when a case starts (or, where it cannot
+# know, just before yielding it). Closing the generator stops it and releases what it holds.
+StartHook = Callable[[Planned, int, int], None] | None
+Engine = Callable[[Sequence[Planned], StartHook], Generator[tuple[Planned, CaseResult], None, None]]
+
+
+def local_engine(loaded: LoadedConfig, settings: Settings, case_timeout_s: float | None) -> Engine:
+    """One case at a time on this machine: in this process, or in a child process that is
+    killed past `case_timeout_s` (adbench.run.worker)."""
+
+    def run(
+        todo: Sequence[Planned], on_start: StartHook
+    ) -> Generator[tuple[Planned, CaseResult], None, None]:
+        measure: Callable[[Planned], CaseResult]
+        close: Callable[[], None]
+        if case_timeout_s is not None:
+            from adbench.run.worker import Worker
+
+            worker = Worker(loaded, settings)
+            timeout = case_timeout_s
+            measure = lambda p: worker.measure(p.case, p.device, timeout)  # noqa: E731
+            close = worker.close
+        else:
+            measure, close = _in_process(settings), lambda: None
+        try:
+            for i, p in enumerate(todo):
+                if on_start:
+                    on_start(p, i, len(todo))
+                yield p, measure(p)
+        finally:
+            close()
+
+    return run
+
+
 def run_sweep(
     loaded: LoadedConfig,
     cases: Sequence[Case],
@@ -229,12 +262,16 @@ def run_sweep(
     on_start: Callable[[Planned, int, int], None] | None = None,
     on_done: Callable[[Planned, CaseResult], None] | None = None,
     on_note: Callable[[str], None] | None = None,
+    engine: Engine | None = None,
+    meta_extra: Mapping[str, Any] | None = None,
 ) -> Path:
     """Measure what is missing in `out_dir`, appending each case as it ends; write verdicts.
 
     With `case_timeout_s`, every case runs in a child process that is killed when the case
     takes longer (adbench.worker); otherwise in this process. On --resume, a directory left by
     a killed run is repaired first (adbench.store.results.repair): `on_note` hears what was dropped.
+    `engine` measures the planned cases elsewhere (adbench.run.engine_ray); this process stays
+    the only writer. `meta_extra` is merged into meta.json (e.g. the shard, the engine).
     """
     import jax
 
@@ -248,6 +285,7 @@ def run_sweep(
     meta = fingerprint(loaded, devices)
     meta["settings"]["max_memory_bytes"] = settings.max_memory_bytes
     meta["settings"]["case_timeout_s"] = case_timeout_s
+    meta.update(meta_extra or {})
     done: set[tuple[str, str]] = set()
     if resume:
         for note in repair(out_dir, planned):
@@ -261,40 +299,22 @@ def run_sweep(
             meta["resumed_at"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     writer.write_meta(meta)
     todo = plan(cases, devices, done)
-    measure: Callable[[Planned], CaseResult]
-    close: Callable[[], None]
-    if case_timeout_s is not None:
-        from adbench.run.worker import Worker
-
-        worker = Worker(loaded, settings)
-        timeout = case_timeout_s
-        measure = lambda p: worker.measure(p.case, p.device, timeout)  # noqa: E731
-        close = worker.close
-    else:
-        measure, close = _in_process(settings), lambda: None
+    if engine is None:
+        engine = local_engine(loaded, settings, case_timeout_s)
+    results = engine(todo, on_start)
     try:
         with _interruptible() as interrupted:
-            for i, p in enumerate(todo):
-                if on_start:
-                    on_start(p, i, len(todo))
-                result = measure(p)
+            for p, result in results:
                 writer.append_case(result.result_rows(), result.sample_rows())
                 if on_done:
                     on_done(p, result)
                 if interrupted():
                     raise KeyboardInterrupt
     finally:
-        close()
-    from adbench.analysis.crossover import crossovers_for
-    from adbench.analysis.verdict import judge
-    from adbench.store.results import load_results
+        results.close()
+    from adbench.run.derived import write_derived
 
-    stored = load_results(out_dir, with_verdicts=False)
-    margin = loaded.config.tie_margin
-    judged = judge(stored.results, stored.samples, margin=margin)
-    writer.write_verdicts(judged.verdicts)
-    writer.write_ranking(judged.ranking)
-    writer.write_crossovers(crossovers_for(stored.results, stored.samples, margin=margin))
+    write_derived(writer, loaded.config.tie_margin)
     meta["finished_at"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     writer.write_meta(meta)
     return out_dir
