@@ -225,7 +225,10 @@ def test_every_case_once_and_never_two_at_a_time_on_a_node(cluster, tmp_path):
 
 def test_driver_killed_then_resume_completes_without_duplicates(cluster, tmp_path):
     c, _ = cluster
-    slower = "modes: [jacfwd, jacrev]\ntime_budget_s: 0.3\nmin_sample_s: 0.0005\nmin_rounds: 3\nmax_rounds: 1000\n"
+    slower = (
+        "modes: [jacfwd, jacrev]\ntime_budget_s: 0.3\nmin_sample_s: 0.0005\n"
+        "min_rounds: 3\nmax_rounds: 1000\n"
+    )
     cfg, out = config(tmp_path, 6, slower), tmp_path / "out"
     proc = start_driver(cfg, out, c.address)
     try:
@@ -244,7 +247,10 @@ def test_driver_killed_then_resume_completes_without_duplicates(cluster, tmp_pat
 
 def test_a_node_killed_mid_run_and_the_sweep_completes(cluster, tmp_path):
     c, workers = cluster
-    slower = "modes: [jacfwd, jacrev]\ntime_budget_s: 0.4\nmin_sample_s: 0.0005\nmin_rounds: 3\nmax_rounds: 1000\n"
+    slower = (
+        "modes: [jacfwd, jacrev]\ntime_budget_s: 0.4\nmin_sample_s: 0.0005\n"
+        "min_rounds: 3\nmax_rounds: 1000\n"
+    )
     cfg, out = config(tmp_path, 6, slower), tmp_path / "out"
     proc = start_driver(cfg, out, c.address)
     try:
