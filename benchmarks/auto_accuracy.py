@@ -8,10 +8,10 @@
 The suite: the built-in families of configs/ci.yaml at a few more sizes, plus a Broyden-like
 tridiagonal residual (float32; CPU unless JAX_PLATFORMS says otherwise). For every case, each
 candidate (jacfwd, jacrev, linearize; sparse too on the tridiagonal family) is compiled ahead of
-time, costed by XLA, and timed with a plain interleaved loop
-(adbench.run.calibrate.interleaved: rounds in rotated order, each sample >= 1 ms, --budget
-seconds per case), in --passes passes over the whole suite; a strategy's time is the median over all rounds of its time / the round's fastest, times
-the fastest's median.
+time, costed by XLA, and timed with a plain interleaved loop (adbench.run.calibrate.interleaved:
+rounds in rotated order, each sample >= 1 ms, --budget seconds per case), in --passes passes over
+the whole suite; a strategy's time is the median over all rounds of its time / the round's fastest,
+times the fastest's median.
 
 Printed, on the *decisive* cases (in every pass, the bootstrap 95% interval of the paired
 per-round ratio slower / faster lies above 1.5, as verdicts judge a margin; a few-µs case that
