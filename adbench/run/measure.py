@@ -99,8 +99,11 @@ def _warm_sparse() -> None:
     import jax.numpy as jnp
 
     x = jnp.ones(3, dtype=jnp.float32)
-    strategies.sparse_coloring("jacobian", lambda v: v * v, x)
-    strategies.sparse_coloring("hessian", lambda v: jnp.sum(v**3), x)
+    try:
+        strategies.sparse_coloring("jacobian", lambda v: v * v, x)
+        strategies.sparse_coloring("hessian", lambda v: jnp.sum(v**3), x)
+    except Exception:  # noqa: S110 - e.g. asdex missing: the sparse strategy itself says why
+        return
     _sparse_ready.append(True)
 
 
