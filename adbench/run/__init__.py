@@ -1,0 +1,1 @@
+"""Running cases: configuration, cases, strategies and the measurements taken of them."""
