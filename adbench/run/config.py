@@ -49,17 +49,19 @@ class SizeRange(BaseModel):
         extra="forbid", frozen=True, populate_by_name=True, serialize_by_alias=True
     )
 
-    low: int = Field(alias="from", description="the smallest size, measured first")
-    high: int = Field(alias="to", description="the largest size, measured first; > from")
+    low: int = Field(alias="from", ge=1, description="the smallest size, measured first")
+    high: int = Field(alias="to", ge=1, description="the largest size, measured first; > from")
     search: Literal["crossover"] = Field(
         description="crossover: bisect (geometric midpoints) where the verdict changes"
     )
     resolution: float = Field(
         default=searching.DEFAULT_RESOLUTION,
+        gt=1,
         description="stop when each change is bracketed within this factor (> 1)",
     )
     max_cases: int = Field(
         default=searching.DEFAULT_MAX_CASES,
+        ge=searching.MIN_CASES,
         description="at most this many sizes, the two ends included (>= 2)",
     )
 
