@@ -315,6 +315,17 @@ def run(
         fail(exc.problems)
     # absolute from here on: a factory that changes directory cannot move the results
     loaded = api.absolute(loaded)
+    if chosen is not None or use_ray:
+        from adbench.run.sweep import searched_families
+
+        if searched := searched_families(loaded, cases):
+            how = f"--shard {chosen}" if chosen is not None else "--engine ray"
+            name, (first, _) = next(iter(searched.items()))
+            fail(
+                f"{loaded.where(name, first.axis)}: a searched size range chooses each size "
+                f"from the ones measured before it, so it cannot run with {how}; "
+                "run it on one machine (--only FAMILY)"
+            )
     meta_extra: dict[str, object] = {}
     if chosen is not None:
         cases, meta_extra["shard"] = _shard_cases(chosen, loaded, cases)
@@ -444,6 +455,14 @@ def _print_plan(
     out.print(f"run file {loaded.path} (name {loaded.config.name}); results {out_dir}", **_PLAIN)
     for line in plan_lines(plan):
         out.print(line, **_PLAIN)
+    from adbench.run.sweep import searched_families
+
+    for name, (search, _) in searched_families(loaded, cases).items():
+        out.print(
+            f"family {name}: searches {search.describe()}: its two ends above, then up to "
+            f"{search.max_cases - 2} more sizes where the verdict changes",
+            **_PLAIN,
+        )
 
 
 _PLAIN: dict[str, Any] = {"markup": False, "highlight": False, "soft_wrap": True}
@@ -532,7 +551,8 @@ class _Progress:
         if self._bar is not None:
             if self._task is None:
                 self._task = self._bar.add_task(label, total=n)
-            self._bar.update(self._task, description=label)
+            # n grows while a size range is searched (adbench.run.search)
+            self._bar.update(self._task, description=label, total=n)
         elif self.enabled:
             self.console.print(f"[{i + 1}/{n}] {label}", highlight=False, markup=False)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import math
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -23,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from adbench.errors import first_line
 from adbench.run import families
 from adbench.run import plan as planning
+from adbench.run import search as searching
 from adbench.store import schema
 
 Task = Literal["jacobian", "hessian", "laplacian"]
@@ -36,6 +38,96 @@ class ConfigError(Exception):
     def __init__(self, *problems: str) -> None:
         super().__init__("\n".join(problems))
         self.problems: tuple[str, ...] = problems
+
+
+class SizeRange(BaseModel):
+    """One dimension given as a range to search, ``{from: 10, to: 10000, search: crossover}``:
+    adbench measures the ends and bisects where the verdict changes (adbench.run.search).
+    Checked by :func:`_size_range`, which names the key at fault."""
+
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, populate_by_name=True, serialize_by_alias=True
+    )
+
+    low: int = Field(alias="from", ge=1, description="the smallest size, measured first")
+    high: int = Field(alias="to", ge=1, description="the largest size, measured first; > from")
+    search: Literal["crossover"] = Field(
+        description="crossover: bisect (geometric midpoints) where the verdict changes"
+    )
+    resolution: float = Field(
+        default=searching.DEFAULT_RESOLUTION,
+        gt=1,
+        description="stop when each change is bracketed within this factor (> 1)",
+    )
+    max_cases: int = Field(
+        default=searching.DEFAULT_MAX_CASES,
+        ge=searching.MIN_CASES,
+        description="at most this many sizes, the two ends included (>= 2)",
+    )
+
+
+class RangeError(ValueError):
+    """A fault in a size range; ``key`` is its sub-key at fault (None: the range itself), so
+    the message points at that key's line."""
+
+    def __init__(self, key: str | None, message: str) -> None:
+        super().__init__(message)
+        self.key = key
+
+
+_RANGE_KEYS = ("from", "to", "search", "resolution", "max_cases")
+_RANGE_EXAMPLE = "{from: 10, to: 10000, search: crossover}"
+
+
+def _size_range(v: Mapping[Any, Any]) -> SizeRange:
+    """A size range from its mapping, or RangeError naming the sub-key at fault."""
+    for key in v:
+        if key not in _RANGE_KEYS:
+            close = difflib.get_close_matches(str(key), _RANGE_KEYS, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise RangeError(
+                str(key), f"unknown key in a size range{hint} (it takes {', '.join(_RANGE_KEYS)})"
+            )
+    for key in ("from", "to"):
+        if key not in v:
+            raise RangeError(None, f"a size range needs `from` and `to`: {_RANGE_EXAMPLE}")
+        try:
+            _check_size(v[key])
+        except ValueError as exc:
+            raise RangeError(key, str(exc)) from None
+    if "search" not in v:
+        raise RangeError(
+            None,
+            f"a size range needs `search: crossover` ({_RANGE_EXAMPLE}); "
+            "for a fixed set of sizes give a list",
+        )
+    if v["search"] not in searching.SEARCHES:
+        raise RangeError(
+            "search", f"unknown search {v['search']!r}; valid: {', '.join(searching.SEARCHES)}"
+        )
+    if v["from"] >= v["to"]:
+        raise RangeError(
+            "to", f"the range is empty: `to` ({v['to']}) must be greater than `from` ({v['from']})"
+        )
+    res = v.get("resolution", searching.DEFAULT_RESOLUTION)
+    if isinstance(res, bool) or not isinstance(res, int | float) or not math.isfinite(res):
+        raise RangeError("resolution", f"must be a number > 1 (got {res!r})")
+    if res <= 1:
+        raise RangeError(
+            "resolution",
+            f"must be > 1: the factor within which each change is bracketed (got {res!r})",
+        )
+    most = v.get("max_cases", searching.DEFAULT_MAX_CASES)
+    if isinstance(most, bool) or not isinstance(most, int) or most < searching.MIN_CASES:
+        raise RangeError(
+            "max_cases", f"must be an integer >= 2, the two ends included (got {most!r})"
+        )
+    return SizeRange.model_validate(dict(v))
+
+
+def _listed(sizes: list[int] | SizeRange) -> list[int]:
+    """The sizes of a list, or the two ends of a range (what is measured first)."""
+    return [sizes.low, sizes.high] if isinstance(sizes, SizeRange) else sizes
 
 
 class FamilySpec(BaseModel):
@@ -54,8 +146,8 @@ class FamilySpec(BaseModel):
     strategies: list[str] | None = Field(default=None, min_length=1)
     batch: int | None = Field(default=None, ge=1, strict=True)
     chunk_size: int | None = Field(default=None, ge=1, strict=True)
-    d_in: list[int] | None = None
-    d_out: list[int] | None = None
+    d_in: list[int] | SizeRange | None = None
+    d_out: list[int] | SizeRange | None = None
     points: list[tuple[int, int]] | None = None
     params: dict[str, Any] = Field(default_factory=dict)
 
@@ -66,8 +158,12 @@ class FamilySpec(BaseModel):
             return v
         if isinstance(v, int):  # `d_in: 1` means [1]; a bool is rejected below
             v = [v]
+        if isinstance(v, dict):
+            return _size_range(v)
         if not isinstance(v, list) or not v:
-            raise ValueError("must be a non-empty list of positive integers")
+            raise ValueError(
+                f"must be a non-empty list of positive integers, or a size range {_RANGE_EXAMPLE}"
+            )
         for s in v:
             _check_size(s)
         return v
@@ -122,12 +218,14 @@ class FamilySpec(BaseModel):
     def sizes(self) -> list[tuple[int, int]]:
         """The (d_in, d_out) pairs in the order given: points, or the grid d_in-major.
 
-        A grid without ``d_out`` (allowed for the scalar tasks) has d_out = 1.
+        A grid without ``d_out`` (allowed for the scalar tasks) has d_out = 1; a size range
+        stands for its two ends (the sizes in between are chosen while measuring).
         """
         if self.points is not None:
             return [(int(a), int(b)) for a, b in self.points]
         assert self.d_in is not None
-        return [(a, b) for a in self.d_in for b in (self.d_out or [1])]
+        d_out = _listed(self.d_out) if self.d_out is not None else [1]
+        return [(a, b) for a in _listed(self.d_in) for b in d_out]
 
     @property
     def source(self) -> str:
@@ -356,6 +454,9 @@ def _message(err: Mapping[str, Any], data: Any = None) -> tuple[tuple[Any, ...],
     """Turn one pydantic error into (location, message) in adbench's words."""
     loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
     kind = err["type"]
+    cause = (err.get("ctx") or {}).get("error")
+    if isinstance(cause, RangeError) and cause.key is not None:
+        loc = (*loc, cause.key)  # the range's own key, on its own line
     if kind == "extra_forbidden":
         key = loc[-1]
         close = difflib.get_close_matches(str(key), _valid_keys(loc[:-1]), n=1)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from adbench.run import families, strategies
+from adbench.run.search import SizeSearch
 from adbench.store import schema
 
 if TYPE_CHECKING:
@@ -32,6 +33,8 @@ class FamilyPlan:
     ``strategies``: names of ``schema.STRATEGIES[task]``, in the order given (or the task's).
     ``chunk_size``: for the chunked strategies; None = the largest that fits the memory budget.
     ``sizes``: (d_in, d_out) pairs, d_out = 1 where a scalar task's family left it out.
+    ``search``: the searched dimension when one is a size range (``sizes`` then holds its two
+    ends; the sweep chooses the sizes in between, adbench.run.search), else None.
     """
 
     task: str
@@ -39,6 +42,7 @@ class FamilyPlan:
     batch: int
     chunk_size: int | None
     sizes: tuple[tuple[int, int], ...]
+    search: SizeSearch | None = None
 
 
 class PlanError(Exception):
@@ -82,6 +86,7 @@ def plan(config: RunConfig, index: int) -> FamilyPlan:
         )
     if spec.points is None and spec.d_out is None and task not in SCALAR_TASKS:
         raise PlanError(here, NO_SIZES)
+    searched = _search(spec.d_in, spec.d_out, here, who)
     sizes = tuple(spec.sizes())
     size_key = (*here, "points") if spec.points is not None else (*here, "d_out")
     for _, d_out in sizes:
@@ -98,7 +103,37 @@ def plan(config: RunConfig, index: int) -> FamilyPlan:
             if problem:
                 raise PlanError(here, problem)
     batch = spec.batch if spec.batch is not None else config.batch
-    return FamilyPlan(task, tuple(names), batch, chunk, sizes)
+    return FamilyPlan(task, tuple(names), batch, chunk, sizes, searched)
+
+
+def _search(d_in: Any, d_out: Any, here: tuple[Any, ...], who: str) -> SizeSearch | None:
+    """The searched dimension of a family (config.SizeRange on d_in or d_out), or None.
+
+    One dimension at a time, the other held at one size, so the search follows one axis and
+    the crossover is read along it (a range on each would need a 2-D search; a list of fixed
+    values, one search per value: give each its own family). A square family (d_in = d_out)
+    cannot be searched: its size rule refuses the ends.
+    """
+    ranges = [(axis, r) for axis, r in (("d_in", d_in), ("d_out", d_out)) if hasattr(r, "search")]
+    if not ranges:
+        return None
+    if len(ranges) == 2:
+        raise PlanError(
+            (*here, "d_out"),
+            f"{who}: search one dimension at a time: d_in and d_out are both ranges; "
+            "give one of them a single size",
+        )
+    axis, rng = ranges[0]
+    other = "d_out" if axis == "d_in" else "d_in"
+    values = d_out if axis == "d_in" else d_in
+    if values is not None and len(values) != 1:
+        raise PlanError(
+            (*here, other),
+            f"{who}: {axis} is a search range, so {other} must be one size (got {len(values)}); "
+            "search each one in a family of its own",
+        )
+    fixed = 1 if values is None else int(values[0])  # d_out left out: a scalar task
+    return SizeSearch(axis, rng.low, rng.high, fixed, rng.resolution, rng.max_cases)
 
 
 def _check_run(config: RunConfig) -> None:

@@ -15,15 +15,17 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from adbench.errors import first_line
+from adbench.run import search
 from adbench.run.cases import Case
 from adbench.run.config import LoadedConfig, resume_conflict
 from adbench.run.measure import Settings, measure_case
 from adbench.run.outcome import CaseResult, failed_case, this_host
+from adbench.run.search import SizeSearch
 from adbench.store import schema
 from adbench.store.merge import canonical_config_hash
 from adbench.store.results import (
@@ -112,6 +114,19 @@ def fingerprint(loaded: LoadedConfig, devices: Sequence[Any]) -> dict[str, Any]:
         "finished_at": None,
         "command": " ".join(sys.argv),
     }
+
+
+def searched_families(
+    loaded: LoadedConfig, cases: Sequence[Case]
+) -> dict[str, tuple[SizeSearch, Case]]:
+    """family -> (its size search, a case of it) for each family of `cases` with a size range;
+    the case (one of the range's ends) is the template the searched sizes are made from."""
+    out: dict[str, tuple[SizeSearch, Case]] = {}
+    for c in cases:
+        spec = loaded.plan(c.family).search
+        if spec is not None and c.family not in out:
+            out[c.family] = (spec, c)
+    return out
 
 
 @dataclass(frozen=True)
@@ -298,23 +313,103 @@ def run_sweep(
             meta["started_at"] = previous.get("started_at", meta["started_at"])
             meta["resumed_at"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     writer.write_meta(meta)
-    todo = plan(cases, devices, done)
-    if engine is None:
-        engine = local_engine(loaded, settings, case_timeout_s)
-    results = engine(todo, on_start)
-    try:
-        with _interruptible() as interrupted:
-            for p, result in results:
-                writer.append_case(result.result_rows(), result.sample_rows())
-                if on_done:
-                    on_done(p, result)
-                if interrupted():
-                    raise KeyboardInterrupt
-    finally:
-        results.close()
+    searched = searched_families(loaded, cases)
+    measured = 0  # cases handed to the engine so far: progress counts on across rounds
+    run_engine = engine if engine is not None else local_engine(loaded, settings, case_timeout_s)
+
+    def measure(todo: Sequence[Planned]) -> None:
+        nonlocal measured
+        if not todo:
+            return
+        first, total = measured, measured + len(todo)
+
+        def started(p: Planned, i: int, n: int) -> None:
+            if on_start:
+                on_start(p, first + i, first + n)
+
+        results = run_engine(todo, started)
+        try:
+            with _interruptible() as interrupted:
+                for p, result in results:
+                    writer.append_case(result.result_rows(), result.sample_rows())
+                    if on_done:
+                        on_done(p, result)
+                    if interrupted():
+                        raise KeyboardInterrupt
+        finally:
+            results.close()
+        measured = total
+
+    measure(plan([c for c in cases if c.family not in searched], devices, done))
+    for d in devices:
+        for name, (spec, template) in searched.items():
+            outcome = _search(loaded, spec, template, d, measure, done, out_dir)
+            if on_note:
+                on_note(f"{name} on {Planned(template, d).device_id}: {outcome.summary()}")
     from adbench.run.derived import write_derived
 
     write_derived(writer, loaded.config.tie_margin)
     meta["finished_at"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     writer.write_meta(meta)
     return out_dir
+
+
+def _search(
+    loaded: LoadedConfig,
+    spec: SizeSearch,
+    template: Case,
+    device: Any,
+    measure: Callable[[Sequence[Planned]], None],
+    done: set[tuple[str, str]],
+    out_dir: Path,
+) -> search.Outcome:
+    """Search one family's range on one device (adbench.run.search): each size is an ordinary
+    case, measured and stored like any other, or found stored (--resume) and not measured
+    again. Its verdict is read back from the stored rows with the verdicts' own function, so
+    the search acts on exactly what verdicts.csv will say."""
+    from adbench.run import families
+
+    fam = next(f for f in loaded.config.families if f.name == template.family)
+    rule = families.BUILTINS[fam.builtin] if fam.builtin is not None else None
+
+    def allowed(size: int) -> bool:
+        return rule is None or rule.check_sizes(*spec.point(size), fam.params) is None
+
+    def measure_sizes(sizes: Sequence[int]) -> dict[int, str]:
+        planned = {}
+        for size in sizes:
+            d_in, d_out = spec.point(size)
+            planned[size] = Planned(replace(template, d_in=d_in, d_out=d_out), device)
+        measure([p for p in planned.values() if (p.case.case_id, p.device_id) not in done])
+        return _stored_verdicts(out_dir, planned, loaded.config.tie_margin)
+
+    return search.run(spec, measure_sizes, allowed)
+
+
+def _stored_verdicts(
+    out_dir: Path, planned: Mapping[int, Planned], margin: float
+) -> dict[int, str]:
+    """size -> what its stored case says (search.verdict_of), judged from the stored rows as
+    verdicts.csv is (this host's rows first where several hosts measured it)."""
+    from adbench.analysis.verdict import judge
+    from adbench.store.results import load_results
+
+    stored = load_results(out_dir, with_verdicts=False)
+    some = next(iter(planned.values()))
+    ids = {p.case.case_id for p in planned.values()}
+
+    def mine(df: Any) -> Any:
+        return df[df["case_id"].isin(ids) & (df["device"] == some.device_id)]
+
+    samples = mine(stored.samples) if stored.samples is not None else None
+    rows: list[dict[str, Any]] = judge(  # type: ignore[assignment]
+        mine(stored.results), samples, margin=margin
+    ).verdicts.to_dict("records")
+    here = this_host()
+    rows.sort(key=lambda r: r.get("host") != here)  # this host's row first
+    by_case: dict[str, str] = {}
+    for r in rows:
+        by_case.setdefault(str(r["case_id"]), search.verdict_of(r, some.case.strategies))
+    return {
+        size: by_case[p.case.case_id] for size, p in planned.items() if p.case.case_id in by_case
+    }

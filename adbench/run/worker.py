@@ -24,7 +24,7 @@ import os
 import signal
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from adbench.run.cases import Case
@@ -74,6 +74,10 @@ class _Job:
     case_id: str
     platform: str
     device_id: int
+    # the sizes, for a case of a searched family the run file does not list (adbench.run.search)
+    family: str = ""
+    d_in: int = 0
+    d_out: int = 0
 
 
 def _die_with_parent() -> None:
@@ -99,6 +103,7 @@ def _child(conn: Any, loaded: LoadedConfig, settings: Settings) -> None:
         if settings.dtype == "float64":
             jax.config.update("jax_enable_x64", True)
         cases = {c.case_id: c for c in expand(loaded)}
+        templates = {c.family: c for c in cases.values()}
     except BaseException as exc:  # reported to the parent, which goes on
         conn.send(("failed", f"the measuring process could not start: {type(exc).__name__}: {exc}"))
         return
@@ -112,8 +117,11 @@ def _child(conn: Any, loaded: LoadedConfig, settings: Settings) -> None:
             return
         try:
             device = next(d for d in jax.devices(job.platform) if d.id == job.device_id)
+            case = cases.get(job.case_id) or replace(
+                templates[job.family], d_in=job.d_in, d_out=job.d_out
+            )
             with jax.default_device(device):
-                r = measure_case(cases[job.case_id], device, settings)
+                r = measure_case(case, device, settings)
             reply: tuple[str, Any] = (
                 "done",
                 (r.device, r.device_kind, r.platform, r.dtype, r.jit, r.strategies, r.started_at),
@@ -193,7 +201,9 @@ class Worker:
             problem = self._start()
             if problem is not None:
                 return failed(schema.STATUS_ERROR, problem)
-        job = _Job(case.case_id, str(device.platform), int(device.id))
+        job = _Job(
+            case.case_id, str(device.platform), int(device.id), case.family, case.d_in, case.d_out
+        )
         try:
             self._conn.send(job)
         except OSError:  # the child died while idle: start another, once
