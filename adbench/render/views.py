@@ -58,7 +58,9 @@ class Column:
     """name: the header; text: left-aligned words (else right-aligned numbers); priority: 0
     always shown, higher dropped first from a narrow terminal; winner: the cell coloured by the
     row's winner; prose: sentences that may wrap (every other cell keeps its lines whole); once:
-    the terminal shows the value only where it changes from the row above (family, case)."""
+    the terminal shows the value only where it changes from the row above (family, case); note:
+    a terminal too narrow for the column prints it below the table instead, one paragraph per
+    row, rather than leaving it out."""
 
     name: str
     text: bool = False
@@ -66,6 +68,7 @@ class Column:
     winner: bool = False
     prose: bool = False
     once: bool = False
+    note: bool = False
 
 
 @dataclass(frozen=True)
@@ -376,7 +379,7 @@ CROSSOVER_COLUMNS = (
     Column("tie [95% CI]"),
     Column("textbook tie", priority=2),
     Column("far from textbook", text=True, priority=1),
-    Column("reason", text=True, priority=6, prose=True),
+    Column("reason", text=True, priority=6, prose=True, note=True),
 )
 
 
