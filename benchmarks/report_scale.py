@@ -12,9 +12,12 @@ re-read every verdict and ranking row), the Markdown and terminal tables, and, w
 ``--figures K``, the figures of K families (matplotlib; their cost is per family, so the
 printed extrapolation is the figures' share of a full report).
 
-Measured on the project's 2-core machine (shared), 2,000 families: the page without figures
-took 160 s before it grouped the rows once (quadratic: 0.2 s at 100 families, 6.2 s at 400)
-and 0.6 s after; see the final report of issue 11 for the whole table.
+Measured on the project's 2-core machine, shared (load average 3-4), 2,000 families: the page
+without figures took 103 s while every family filtered every verdict and ranking row (quadratic:
+0.2 s at 100 families, 6.2 s at 400) and 0.2 s once they are grouped (html.render_html,
+views.verdict_views); the whole script ~41 s of CPU (writing the run 20-43 s, loading 6-13 s,
+views.build 12-31 s wall: the verdicts' and crossovers' per-case pandas work, linear). Figures
+cost ~1 s per family (3 PNGs), so an HTML report of 2,000 families with its plots takes ~35 min.
 """
 
 from __future__ import annotations
