@@ -115,9 +115,13 @@ def test_columns_is_honoured_when_piped():
 
 
 def test_no_color_means_no_ansi_code_at_all_even_on_a_terminal():
-    styled = report(V1, FORCE_COLOR="1", COLUMNS="200")  # a terminal, as Rich sees it
-    assert "\x1b[1m" in styled or "\x1b[1;" in styled  # bold family names, coloured winners
-    plain = report(V1, FORCE_COLOR="1", NO_COLOR="1", COLUMNS="200")
+    # a terminal, as Rich sees it; truecolor because Rich caches a style's codes in the shared
+    # (parsed once) Style object whatever the colour system: an 8-colour render here would leak
+    # into other tests' truecolor consoles
+    term = {"FORCE_COLOR": "1", "COLORTERM": "truecolor", "COLUMNS": "200"}
+    styled = report(V1, **term)
+    assert "\x1b[1m" in styled and "\x1b[1;38;2;" in styled  # bold names, coloured winners
+    plain = report(V1, **term, NO_COLOR="1")
     assert "\x1b[" not in plain
     assert "\x1b[" not in report(V1)  # piped
     assert re.sub(r"\x1b\[[0-9;]*m", "", styled) == plain
