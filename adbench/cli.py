@@ -64,10 +64,20 @@ def _main(
     both on your functions, sizes and devices, and get a verdict with its evidence."""
 
 
+NATURAL_WIDTH = 1000  # "as wide as the content": tables take their natural width, no padding
+
+
 def _console(stderr: bool = False) -> Console:
-    # NO_COLOR and non-TTY output are honoured by Rich itself; keep CI logs wide enough to read
-    width = None if sys.stdout.isatty() else 160
-    return Console(stderr=stderr, width=width, highlight=False)
+    """stdout's (or stderr's) console. On a terminal (as Rich sees it: a TTY, or FORCE_COLOR):
+    its width and styles. Elsewhere (a pipe, a file, a CI log): COLUMNS when set, else each table
+    at its natural width (the reasons wrapped at terminal.PROSE_MAX), never cut to a guessed
+    width nor padded to one. NO_COLOR (any non-empty value): no ANSI styles at all, bold and
+    italic included, not only colours (Rich alone drops only the colours)."""
+    plain = os.environ.get("NO_COLOR", "") != ""
+    console = Console(stderr=stderr, highlight=False, color_system=None if plain else "auto")
+    if not console.is_terminal and not os.environ.get("COLUMNS", "").strip().isdigit():
+        console.width = NATURAL_WIDTH
+    return console
 
 
 def fail(
@@ -182,11 +192,11 @@ def _write_output(path: Path, data: str | bytes, *, protect: Path | None = None)
 
 
 def _plain_text(*renderables: Any) -> str:
-    """Rich tables as plain text for a file: no colour codes, a fixed width."""
+    """Rich tables as plain text for a file: no ANSI codes, each at its natural width."""
     import io
 
     buf = io.StringIO()
-    console = Console(file=buf, width=160, no_color=True)
+    console = Console(file=buf, width=NATURAL_WIDTH, color_system=None)
     for r in renderables:
         console.print(r)
     return buf.getvalue()

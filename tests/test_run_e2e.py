@@ -38,7 +38,9 @@ families:
   - {name: ode, builtin: linear, points: [[4, 4]]}
 """
 
-# what `adbench run` prints on stdout (160 columns when not on a terminal), lines right-stripped
+# what `adbench run` prints on stdout (the table's natural width when not on a terminal and
+# COLUMNS is unset), lines right-stripped
+PLAIN = {"COLUMNS": None, "NO_COLOR": None, "FORCE_COLOR": None}
 EXPECTED_TABLE = Path(__file__).parent / "data" / "e2e" / "run_stdout.txt"
 
 
@@ -53,7 +55,8 @@ def test_run_with_a_fake_measurer_gives_exact_output(fake, tmp_path: Path) -> No
     config = tmp_path / "e2e.yaml"
     config.write_text(CONFIG, encoding="utf-8")
     out = tmp_path / "out"
-    r = CliRunner().invoke(app, ["run", str(config), "--out", str(out), "--device", "cpu"])
+    args = ["run", str(config), "--out", str(out), "--device", "cpu"]
+    r = CliRunner().invoke(app, args, env=PLAIN)
     assert fake.seen == ["power/1x10", "power/1x100", "power/1x1000", "ode/4x4"]
     assert r.exit_code == 1, r.output  # a strategy failed: recorded, and the run went on
     expected = EXPECTED_TABLE.read_text(encoding="utf-8").splitlines()

@@ -3,7 +3,13 @@ size: the input of the crossover estimate (:mod:`adbench.analysis.crossover`).
 
     axis "d_out"       d_in fixed, d_out varies      x = d_out
     axis "d_in"        d_out fixed, d_in varies      x = d_in
+    axis "d_in=d_out"  every case square (n -> n)    x = n (softmax, elementwise, broyden)
     axis "d_in/d_out"  both vary (a grid, points)    x = d_in / d_out (cases at one x averaged)
+
+A square family sits at d_in / d_out = 1 at every size, so on the ratio axis all its sizes would
+collapse into one point; along n its modes can still trade places (overheads grow differently),
+but there is no d_in/d_out crossover and the textbook rule says "either" at every size. The same
+axis names as :mod:`adbench.analysis.policy`.
 
 Each case's ratio is its own pair (:mod:`adbench.analysis.paired`): the estimate, the interval
 and the resamples its verdict's ``fwd_rev*`` columns came from, so a size's decision here is the
@@ -13,6 +19,7 @@ verdict's. Pure: tables in, values out.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +33,7 @@ from adbench.store import schema
 FWD, REV = "jacfwd", "jacrev"
 TIE = "tie"
 AXIS_D_OUT, AXIS_D_IN, AXIS_RATIO = "d_out", "d_in", "d_in/d_out"
+AXIS_SQUARE = "d_in=d_out"  # every case n -> n: x = n
 
 
 @dataclass(frozen=True)
@@ -88,22 +96,60 @@ def fit_power(x: Any, y: Any) -> PowerFit:
     return PowerFit(float(ly.mean() - slope * lx.mean()), slope, int(xa.size))
 
 
+def axis_of(d_in: Sequence[int], d_out: Sequence[int]) -> tuple[str, float]:
+    """The axis a family's cases vary along and the dimension held fixed (NaN when none).
+
+    d_in, d_out: shape (n,), one entry per case. Square cases only (every d_in = d_out) give
+    AXIS_SQUARE, whatever else holds; one d_in and several d_out give AXIS_D_OUT, one d_out and
+    several d_in AXIS_D_IN, anything else AXIS_RATIO.
+    """
+    pairs = list(zip(d_in, d_out, strict=True))
+    ins, outs = {a for a, _ in pairs}, {b for _, b in pairs}
+    if pairs and all(a == b for a, b in pairs):
+        return AXIS_SQUARE, math.nan
+    if len(ins) == 1 and len(outs) > 1:
+        return AXIS_D_OUT, float(next(iter(ins)))
+    if len(outs) == 1 and len(ins) > 1:
+        return AXIS_D_IN, float(next(iter(outs)))
+    return AXIS_RATIO, math.nan
+
+
+def position(axis: str, d_in: Any, d_out: Any) -> Any:
+    """x on the axis of cases with sizes d_in, d_out (scalars or arrays of one shape)."""
+    if axis == AXIS_D_OUT:
+        return d_out
+    if axis in (AXIS_D_IN, AXIS_SQUARE):
+        return d_in
+    return d_in / d_out
+
+
+def axis_word(axis: str) -> str:
+    """The axis as prose names it: "n" on square families, else its name."""
+    return "n" if axis == AXIS_SQUARE else axis
+
+
 def textbook_direction(axis: str) -> int:
     """Sign of d log(t_fwd / t_rev) / d log(x) that the textbook predicts along the axis.
 
     More outputs favour forward mode (-1 along d_out); more inputs favour reverse mode (+1 along
-    d_in and along d_in / d_out).
+    d_in and along d_in / d_out); along n of a square family it predicts nothing (0).
     """
-    return -1 if axis == AXIS_D_OUT else 1
+    return {AXIS_D_OUT: -1, AXIS_SQUARE: 0}.get(axis, 1)
 
 
 def textbook_tie(axis: str, fixed: float) -> float:
-    """Where the textbook puts the tie on the axis: d_in = d_out."""
+    """Where the textbook puts the tie on the axis: d_in = d_out; NaN along n of a square
+    family, which is at d_in = d_out everywhere."""
+    if axis == AXIS_SQUARE:
+        return math.nan
     return 1.0 if axis == AXIS_RATIO else float(fixed)
 
 
 def textbook_mode(axis: str, fixed: float, x: float) -> str:
-    """The mode the textbook advises at axis value x ("either" at the tie)."""
+    """The mode the textbook advises at axis value x ("either" at the tie, and everywhere on a
+    square family)."""
+    if axis == AXIS_SQUARE:
+        return "either"
     side = textbook_direction(axis) * (math.log(x) - math.log(textbook_tie(axis, fixed)))
     return "either" if side == 0 else (FWD if side < 0 else REV)
 
@@ -114,6 +160,8 @@ def ratio_at(axis: str, fixed: float, x: float) -> float:
         return fixed / x
     if axis == AXIS_D_IN:
         return x / fixed
+    if axis == AXIS_SQUARE:
+        return 1.0
     return x
 
 
@@ -150,17 +198,8 @@ def sweep_of(
                 rows.append((str(case_id), d_in, d_out, mf, mr, pairs.get(FWD, REV)))
     if not rows:
         return None
-    d_ins = {r[1] for r in rows}
-    d_outs = {r[2] for r in rows}
-    if len(d_ins) == 1 and len(d_outs) > 1:
-        axis, fixed = AXIS_D_OUT, float(rows[0][1])
-    elif len(d_outs) == 1 and len(d_ins) > 1:
-        axis, fixed = AXIS_D_IN, float(rows[0][2])
-    else:
-        axis, fixed = AXIS_RATIO, math.nan
-    case_x = np.array(
-        [{AXIS_D_OUT: r[2], AXIS_D_IN: r[1]}.get(axis, r[1] / r[2]) for r in rows], dtype=float
-    )
+    axis, fixed = axis_of([r[1] for r in rows], [r[2] for r in rows])
+    case_x = np.array([position(axis, r[1], r[2]) for r in rows], dtype=float)
     case_lr = np.log([r[5].estimate.ratio for r in rows])
     x, cases = np.unique(case_x, return_inverse=True)
     return Sweep(

@@ -3,7 +3,7 @@
 Along a family's sweep the time ratio ``t(jacfwd) / t(jacrev)`` moves with the sizes: forward
 mode costs about one JVP per input, reverse mode one VJP per output. Each case contributes its
 ratio, the median over the rounds in which both modes ran back to back, placed at what the sweep
-varies (d_out, d_in or d_in / d_out: :mod:`adbench.analysis.axis`).
+varies (d_out, d_in, d_in / d_out, or n when every case is square: :mod:`adbench.analysis.axis`).
 
 The modes tie where the log ratio crosses zero. A size counts for a mode only when the bootstrap
 interval of its ratio clears the practical margin: the verdict's own interval and decision
@@ -25,6 +25,9 @@ winner changes more than once). The textbook rule (forward when d_in < d_out) pu
 d_in = d_out; a family is flagged ``far_from_textbook`` when the whole interval lies more than
 ``far_factor`` (default 4) from it, when the modes swap the other way round, or when a size more
 than ``far_factor`` from the textbook tie is won by the mode the textbook advises against.
+A square family (every case n -> n) has no d_in/d_out crossover and no textbook tie (the rule
+says "either" at every size): its sizes are placed along n, the same rules find where the modes
+trade places there, and ``far_from_textbook`` is "n/a".
 """
 
 from __future__ import annotations
@@ -42,9 +45,11 @@ from adbench.analysis import stats
 from adbench.analysis.axis import (
     AXIS_D_OUT,
     AXIS_RATIO,
+    AXIS_SQUARE,
     FWD,
     REV,
     Sweep,
+    axis_word,
     boot_curves,
     fit_power,
     ratio_at,
@@ -64,6 +69,10 @@ OUTCOME_TIE = "tie"  # no size separates the modes beyond the margin
 OUTCOME_UNCLEAR = "unclear"  # the winner changes more than once along the axis
 OUTCOME_NA = "n/a"  # fewer than two sizes with both modes measured
 
+SQUARE_NOTE = (
+    "every case is square (d_in = d_out): there is no d_in/d_out crossover, and the textbook "
+    "rule says either mode at every size"
+)
 _GRID = 512  # points per bracket at which the interpolant is evaluated; refined linearly
 
 
@@ -201,7 +210,7 @@ def estimate(
             **base,
             outcome=OUTCOME_UNCLEAR,
             reason=f"the faster mode changes {changes.size} times along {_where(sw)}; "
-            "see the verdicts per case",
+            f"see the verdicts per case{_square_note(sw)}",
         )
     lo, hi = int(separated[changes[0]]), int(separated[changes[0] + 1])
     return _crossover(sw, base, lo, hi, far_factor, boot)
@@ -209,10 +218,16 @@ def estimate(
 
 def _where(sw: Sweep) -> str:
     fixed = ""
-    if sw.axis != AXIS_RATIO:
+    if sw.axis == AXIS_SQUARE:
+        fixed = " (d_in = d_out)"
+    elif sw.axis != AXIS_RATIO:
         other = "d_in" if sw.axis == AXIS_D_OUT else "d_out"
         fixed = f" ({other} = {fmt.size(sw.fixed)})"
-    return f"{sw.axis} {fmt.size(sw.x[0])}-{fmt.size(sw.x[-1])}{fixed}"
+    return f"{axis_word(sw.axis)} {fmt.size(sw.x[0])}-{fmt.size(sw.x[-1])}{fixed}"
+
+
+def _square_note(sw: Sweep) -> str:
+    return f"; {SQUARE_NOTE}" if sw.axis == AXIS_SQUARE else ""
 
 
 def _side(sw: Sweep, i: int) -> str:
@@ -242,9 +257,11 @@ def _crossover(
         low = high = math.nan
         note = "; no raw samples stored, so no interval"
     book = base["textbook"]
-    factor = math.exp(abs(log_tie - math.log(book)))
+    factor = math.exp(abs(log_tie - math.log(book)))  # NaN on a square family: no textbook tie
     rising = sw.log_ratio[hi] > sw.log_ratio[lo]  # jacfwd faster below the tie
-    if (1 if rising else -1) != textbook_direction(sw.axis):
+    if sw.axis == AXIS_SQUARE:
+        far, how = "n/a", SQUARE_NOTE
+    elif (1 if rising else -1) != textbook_direction(sw.axis):
         far, how = "yes", "the modes swap the other way round from the textbook"
     else:
         if math.isnan(low):
@@ -256,7 +273,7 @@ def _crossover(
     conf = f"{base['confidence']:.0%} CI"
     interval = "" if math.isnan(low) else f" ({conf} {fmt.size(low)}-{fmt.size(high)})"
     reason = (
-        f"tie at {sw.axis} = {fmt.size(tie)}{interval}, between {_side(sw, lo)} and "
+        f"tie at {axis_word(sw.axis)} = {fmt.size(tie)}{interval}, between {_side(sw, lo)} and "
         f"{_side(sw, hi)}; {how}{note}"
     )
     return Crossover(
@@ -293,7 +310,9 @@ def _tied(
     book = base["textbook"]
     strong = [x for x in sw.x if math.exp(abs(math.log(x) - math.log(book))) > far_factor]
     far = "n/a"
-    if strong:
+    if sw.axis == AXIS_SQUARE:
+        reason += f"; {SQUARE_NOTE}"
+    elif strong:
         far = "yes"
         modes = sorted({textbook_mode(sw.axis, sw.fixed, x) for x in strong})
         reason += (
@@ -314,7 +333,9 @@ def _throughout(
         for x, won in zip(sw.x, winner, strict=True)
         if won and textbook_mode(sw.axis, sw.fixed, x) not in (outcome, "either")
     ]
-    if against:
+    if sw.axis == AXIS_SQUARE:
+        factor, far, how = math.nan, "n/a", SQUARE_NOTE
+    elif against:
         factor = max(math.exp(abs(math.log(x) - math.log(book))) for x in against)
         far = "yes" if factor > far_factor else "no"
         how = (

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from adbench import fmt
-from adbench.analysis.axis import AXIS_D_IN, AXIS_D_OUT, AXIS_RATIO
+from adbench.analysis.axis import AXIS_D_IN, AXIS_D_OUT, AXIS_RATIO, AXIS_SQUARE, axis_of, position
 from adbench.store import schema
 
 if TYPE_CHECKING:
@@ -33,6 +33,7 @@ AXIS_LABELS = {
     AXIS_D_OUT: "d_out (outputs)",
     AXIS_D_IN: "d_in (inputs)",
     AXIS_RATIO: "d_in / d_out",
+    AXIS_SQUARE: "n (d_in = d_out)",
 }
 FAILED = "#b2182b"
 
@@ -69,6 +70,20 @@ def seconds_axis(ax: Axes) -> None:
         ax.yaxis.set_minor_formatter(NullFormatter())
 
 
+def log_x(ax: Axes, xs: Any) -> None:
+    """A log x axis, set before anything is drawn. With one distinct size (one case, or every
+    case at one x) the limits are that size / 2 to x 2: matplotlib cannot autoscale a lone
+    point on a log axis (a zero-width view, then a division by zero when a line spanning the
+    axes is added). xs: the x values to be drawn, any shape."""
+    import numpy as np
+
+    ax.set_xscale("log")
+    values = np.unique(np.asarray(xs, dtype=float))
+    values = values[np.isfinite(values) & (values > 0)]
+    if values.size == 1:
+        ax.set_xlim(values[0] / 2, values[0] * 2)
+
+
 def size_axis(ax: Axes) -> None:
     from matplotlib.ticker import FuncFormatter
 
@@ -92,13 +107,15 @@ def ratio_axis(ax: Axes) -> None:
 
 
 def axis_and_x(df: pd.DataFrame) -> tuple[str, pd.Series]:
-    """The axis a family's sweep varies along (as in adbench.analysis.crossover) and x per row."""
-    n_in, n_out = df["d_in"].nunique(), df["d_out"].nunique()
-    if n_in == 1 and n_out > 1:
-        return AXIS_D_OUT, df["d_out"].astype(float)
-    if n_out == 1 and n_in > 1:
-        return AXIS_D_IN, df["d_in"].astype(float)
-    return AXIS_RATIO, df["d_in"].astype(float) / df["d_out"].astype(float)
+    """The axis a family's sweep varies along (adbench.analysis.axis.axis_of, as the crossover
+    places it) and x per row: n on a square family, never d_in / d_out = 1 for every size."""
+    axis, _ = axis_of(df["d_in"].tolist(), df["d_out"].tolist())
+    return axis, x_on(axis, df)
+
+
+def x_on(axis: str, df: pd.DataFrame) -> pd.Series:
+    """x per row of a table with d_in and d_out columns, on a given axis."""
+    return position(axis, df["d_in"].astype(float), df["d_out"].astype(float))
 
 
 def select(df: pd.DataFrame, family: str, device: str, host: str = "") -> pd.DataFrame:
@@ -114,6 +131,8 @@ def fixed_note(axis: str, df: pd.DataFrame) -> str:
         return f", d_in = {int(df['d_in'].iloc[0])}"
     if axis == AXIS_D_IN:
         return f", d_out = {int(df['d_out'].iloc[0])}"
+    if axis == AXIS_SQUARE:
+        return ", d_in = d_out = n"
     return ""
 
 

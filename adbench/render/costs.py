@@ -18,6 +18,7 @@ from adbench.render.axes import (
     AXIS_LABELS,
     axis_and_x,
     figure,
+    log_x,
     marker,
     seconds_axis,
     select,
@@ -49,6 +50,7 @@ def compile_vs_run(
     df = df.assign(_x=xs.to_numpy(), _once=once)
     fig = figure(10.0, 4.0)
     left, right = fig.subplots(1, 2, width_ratios=[3, 2], sharex=True)
+    log_x(left, df["_x"])
     line = "-" if axis != AXIS_RATIO else "none"
     for name in strategies_in(df):
         m = df[df["strategy"] == name].sort_values("_x")
@@ -63,7 +65,6 @@ def compile_vs_run(
         )
         left.plot(m["_x"], m["median_s"], ls=line, label=f"{name} run (per call)", **style)
     for a in (left, right):
-        a.set_xscale("log")
         size_axis(a)
         a.set_xlabel(AXIS_LABELS[axis])
         a.grid(True, which="major", alpha=0.3)

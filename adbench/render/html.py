@@ -89,6 +89,11 @@ def table(view: views.View, *, drop: Sequence[str] = ()) -> str:
     return "".join(out)
 
 
+def _family_table(view: views.View | None) -> str:
+    """One family's table (its name is the heading above); None: it has no rows."""
+    return "<p>None.</p>" if view is None else table(view, drop=("family",))
+
+
 def _img(fig: NamedFigure, png: bytes) -> str:
     data = base64.b64encode(png).decode("ascii")
     return (
@@ -177,24 +182,27 @@ def render_html(
             "textbook rule (forward when d_in &lt; d_out).</p>",
             table(views.crossover_view(rep)),
         ]
+    # Every per-family table and figure list is grouped once here: looking each family up in
+    # the whole tables made the page quadratic in families (benchmarks/report_scale.py).
     cross = {(str(c["family"]), str(c["device"])): c for c in rep.crossovers.to_dict("records")}
+    verdicts = views.verdict_views(rep)
     many = views.many_strategies(rep)
+    ranking = views.ranking_views(rep) if many else {}
+    figs: dict[tuple[str, str], list[NamedFigure]] = {}
+    for fig in figures:
+        figs.setdefault((fig.family, fig.device), []).append(fig)
     pairs = rep.res.results[["family", "device"]].drop_duplicates().itertuples(index=False)
     for family, device in pairs:
-        family, device = str(family), str(device)
-        parts.append(f'<h2 id="{_e(family)}-{_e(device)}">{_e(family)} on {_e(device)}</h2>')
-        c = cross.get((family, device))
+        key = (str(family), str(device))
+        parts.append(f'<h2 id="{_e(key[0])}-{_e(key[1])}">{_e(key[0])} on {_e(key[1])}</h2>')
+        c = cross.get(key)
         if c is not None:
             parts.append(f'<p class="reason">Crossover: {_e(c.get("reason", ""))}</p>')
-        for fig in figures:
-            if fig.family == family and fig.device == device:
-                parts.append(_img(fig, png_bytes(fig.figure)))
-        parts.append(table(views.verdict_view(rep, family=family, device=device), drop=("family",)))
+        parts += [_img(fig, png_bytes(fig.figure)) for fig in figs.get(key, ())]
+        parts.append(_family_table(verdicts.get(key)))
         if many:
             parts.append("<h3>Every strategy, relative to the fastest</h3>")
-            parts.append(
-                table(views.ranking_view(rep, family=family, device=device), drop=("family",))
-            )
+            parts.append(_family_table(ranking.get(key)))
     parts.append(_failures(rep))
     parts.append("<h2>Environment</h2>")
     parts.append(_fingerprint(meta))

@@ -20,6 +20,20 @@ def table(view: views.View) -> list[str]:
     return out
 
 
+def link(path: str) -> str:
+    """A relative path as a Markdown link destination: percent-encoded, so a space or a
+    parenthesis in a file name (``report -o "my report.md"`` puts the plots in ``my
+    report_plots/``) cannot end the link early; '/' stays a separator."""
+    from urllib.parse import quote
+
+    return quote(path, safe="/")
+
+
+def _label(text: str) -> str:
+    """Text inside ``![...]``: brackets and backslashes escaped."""
+    return text.replace("\\", "\\\\").replace("[", "\\[").replace("]", "\\]")
+
+
 def to_markdown(rep: views.Report, images: Sequence[tuple[str, str, str, str]] = ()) -> str:
     """The report as one Markdown document.
 
@@ -48,7 +62,7 @@ def to_markdown(rep: views.Report, images: Sequence[tuple[str, str, str, str]] =
             if (family, device) not in shown:
                 shown.add((family, device))
                 lines += ["", f"### {family} on {device}"]
-            lines += ["", f"![{caption}]({path})"]
+            lines += ["", f"![{_label(caption)}]({link(path)})"]
     fails = views.failures(rep.res)
     if fails:
         lines += ["", "## Strategies that did not measure cleanly", ""]

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from adbench.analysis.axis import AXIS_RATIO
+from adbench.analysis.axis import AXIS_RATIO, AXIS_SQUARE
 from adbench.render.axes import (
     AXIS_LABELS,
     FAILED,
@@ -29,6 +29,7 @@ from adbench.render.axes import (
     axis_and_x,
     figure,
     fixed_note,
+    log_x,
     marker,
     num,
     png_bytes,
@@ -38,6 +39,7 @@ from adbench.render.axes import (
     size_axis,
     slug,
     strategies_in,
+    x_on,
 )
 from adbench.render.costs import compile_vs_run
 from adbench.render.views import Report, colour
@@ -87,6 +89,7 @@ def time_vs_size(
     grid = axis == AXIS_RATIO and df["d_in"].nunique() > 1 and df["d_out"].nunique() > 1
     fig = figure(7.5, 6.4)
     top, bottom = fig.subplots(2, 1, height_ratios=[3, 2], sharex=not grid)
+    log_x(top, df["d_out"] if grid else df["_x"])
     names = strategies_in(df)
     if grid:
         top_x = "d_out"
@@ -101,7 +104,6 @@ def time_vs_size(
         for name in names:
             _time_line(top, df, name, f"{name} median (95% CI band)")
     _mark_failures(top, df.assign(_x=df[top_x].astype(float)) if grid else df)
-    top.set_xscale("log")
     top.set_yscale("log")
     seconds_axis(top)
     size_axis(top)
@@ -109,7 +111,7 @@ def time_vs_size(
     top.set_xlabel("d_out (outputs)" if grid else "")
     top.set_title(f"{family} on {device}: run time{fixed_note(axis, df)}", loc="left")
     top.grid(True, which="major", alpha=0.3)
-    _relative_panel(bottom, select(ranking, family, device, host), axis, names, margin)
+    _relative_panel(bottom, select(ranking, family, device, host), axis, names, margin, own_x=grid)
     if not grid:
         _mark_ties(top, crossover, df["_x"], legend=False)
         _mark_ties(bottom, crossover, df["_x"], legend=True)
@@ -161,12 +163,13 @@ def _mark_failures(ax: Axes, df: pd.DataFrame) -> None:
 
 
 def _relative_panel(
-    ax: Axes, rank: pd.DataFrame, axis: str, names: list[str], margin: float
+    ax: Axes, rank: pd.DataFrame, axis: str, names: list[str], margin: float, *, own_x: bool
 ) -> None:
     rank = rank[rank["rel_time"].notna()]
+    rank = rank.assign(_x=x_on(axis, rank).to_numpy(float))
+    if own_x:  # a grid's bottom panel does not share the top's x axis
+        log_x(ax, rank["_x"])
     if not rank.empty:
-        _, xs = axis_and_x(rank) if axis != AXIS_RATIO else (axis, rank["d_in"] / rank["d_out"])
-        rank = rank.assign(_x=xs.to_numpy(float))
         ls = "none" if axis == AXIS_RATIO else "-"
         for name in names:
             m = rank[rank["strategy"] == name].sort_values("_x")
@@ -188,7 +191,6 @@ def _relative_panel(
             )
         ax.axhspan(1.0, 1 + margin, color="0.85", lw=0, label=f"tie margin +{margin:.0%}")
     ax.axhline(1.0, color="0.3", lw=0.8)
-    ax.set_xscale("log")
     ratio_axis(ax)
     ax.set_ylim(0.9, max(ax.get_ylim()[1], 2.0))
     size_axis(ax)
@@ -201,6 +203,8 @@ def _mark_ties(ax: Axes, crossover: Row | None, xs: pd.Series, *, legend: bool) 
     if crossover is None or xs.empty:
         return
     lo_x, hi_x = float(xs.min()), float(xs.max())
+    if legend and str(crossover.get("axis")) == AXIS_SQUARE:  # no textbook tie to draw
+        ax.plot([], [], ls="none", label="textbook: either mode (d_in = d_out at every n)")
     book = num(crossover, "textbook")
     if lo_x / 3 <= book <= hi_x * 3:
         ax.axvline(
@@ -238,6 +242,7 @@ def fwd_rev_ratio(
     fig = figure(7.5, 3.6)
     ax = fig.add_subplot()
     axis, xs = axis_and_x(v) if not v.empty else (AXIS_RATIO, pd.Series(dtype=float))
+    log_x(ax, xs)
     if not v.empty:
         v = v.assign(_x=xs.to_numpy(float)).sort_values("_x")
         x, r = v["_x"].to_numpy(float), v["fwd_rev_ratio"].to_numpy(float)
@@ -261,7 +266,6 @@ def fwd_rev_ratio(
         )
         _mark_ties(ax, crossover, v["_x"], legend=True)
     ax.axhline(1.0, color="0.3", lw=0.8)
-    ax.set_xscale("log")
     ratio_axis(ax)
     size_axis(ax)
     ax.set_xlabel(AXIS_LABELS[axis])
@@ -284,9 +288,11 @@ def fwd_rev_ratio(
 
 
 def is_grid(verdicts: pd.DataFrame, family: str, device: str, host: str = "") -> bool:
-    """True when the family's cases on the device vary both d_in and d_out (>= 2 values each)."""
+    """True when the family's cases on the device vary both d_in and d_out (>= 2 values each)
+    and not only along the diagonal (a square family is a line along n, not a grid)."""
     v = select(verdicts, family, device, host)
-    return bool(v["d_in"].nunique() >= 2 and v["d_out"].nunique() >= 2)
+    both = v["d_in"].nunique() >= 2 and v["d_out"].nunique() >= 2
+    return bool(both and (v["d_in"] != v["d_out"]).any())
 
 
 def winner_heatmap(verdicts: pd.DataFrame, family: str, device: str, *, host: str = "") -> Figure:
@@ -354,47 +360,45 @@ def report_figures(rep: Report) -> list[NamedFigure]:
     out: list[NamedFigure] = []
     cross = {(str(r["family"]), str(r["host"]), str(r["device"])): r for r in _records(rep)}
     many = res.results["host"].fillna("").nunique() > 1
-    keys = res.results.assign(host=res.results["host"].fillna(""))[["family", "host", "device"]]
-    for family, host, device in keys.drop_duplicates().itertuples(index=False):
-        family, host, device = str(family), str(host), str(device)
-        rows = select(res.results, family, device, host)
+    # each table split by (family, host, device) once: the figures of thousands of families
+    # never search the whole tables for each one
+    results, ranking, verdicts = (_groups(t) for t in (res.results, rep.ranking, rep.verdicts))
+    for (family, host, device), rows in results.items():
         if (rows["status"] == schema.STATUS_OK).sum() == 0:
             continue
-        row = cross.get((family, host, device))
+        key = (family, host, device)
+        rank = ranking.get(key, rep.ranking.iloc[:0])
+        verdict = verdicts.get(key, rep.verdicts.iloc[:0])
+        row = cross.get(key)
         where = (family, host, device) if many and host else (family, device)
         figs = [
             (
                 "time",
                 "run time of every strategy against size, and relative to the fastest",
-                time_vs_size(
-                    res.results, rep.ranking, family, device, row, margin=rep.margin, host=host
-                ),
+                time_vs_size(rows, rank, family, device, row, margin=rep.margin, host=host),
             )
         ]
-        if (
-            row is not None
-            and select(rep.verdicts, family, device, host)["fwd_rev_ratio"].notna().any()
-        ):
+        if row is not None and verdict["fwd_rev_ratio"].notna().any():
             figs.append(
                 (
                     "fwd-rev",
                     "jacfwd against jacrev, the crossover and the textbook's tie",
-                    fwd_rev_ratio(rep.verdicts, family, device, row, host=host),
+                    fwd_rev_ratio(verdict, family, device, row, host=host),
                 )
             )
-        if is_grid(rep.verdicts, family, device, host):
+        if is_grid(verdict, family, device, host):
             figs.append(
                 (
                     "heatmap",
                     "which strategy wins across the d_in × d_out grid",
-                    winner_heatmap(rep.verdicts, family, device, host=host),
+                    winner_heatmap(verdict, family, device, host=host),
                 )
             )
         figs.append(
             (
                 "compile",
                 "one-off cost against run time, and break-even calls",
-                compile_vs_run(res.results, rep.verdicts, family, device, host=host),
+                compile_vs_run(rows, verdict, family, device, host=host),
             )
         )
         label = "/".join(where[1:])
@@ -405,6 +409,15 @@ def report_figures(rep: Report) -> list[NamedFigure]:
                 )
             )
     return out
+
+
+def _groups(df: pd.DataFrame) -> dict[tuple[str, str, str], pd.DataFrame]:
+    """A table's rows per (family, host, device), host "" when missing, in the order run."""
+    keys = [df["family"].astype(str), df["host"].fillna("").astype(str), df["device"].astype(str)]
+    return {
+        (str(f), str(h), str(d)): group
+        for (f, h, d), group in df.groupby(keys, sort=False, dropna=False)
+    }
 
 
 def _records(rep: Report) -> list[dict[str, Any]]:

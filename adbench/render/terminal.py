@@ -2,11 +2,14 @@
 
 A :class:`FitTable` decides its columns when Rich renders it, from the width it is given. Cells
 never wrap inside a value (a strategy name, an interval, a size): only prose columns (reasons)
-wrap, and headers break at spaces. When the whole table does not fit, a tie's strategies are
-listed one per line, then the lowest-priority columns (:class:`adbench.render.views.Column`)
-are dropped, until it fits; so an 80-column terminal still shows every recommended strategy in
-full, and a wide one shows everything. Colours come from the strategy's colour; under NO_COLOR
-or on a non-terminal Rich drops styles and the words alone say it all.
+wrap, at word boundaries and at most PROSE_MAX cells wide, and headers break at spaces. When the
+whole table does not fit, headers break, a tie's strategies are listed one per line, then the
+lowest-priority columns (:class:`adbench.render.views.Column`) are dropped, until it fits; so an
+80-column terminal still shows every recommended strategy in full, and a wide one shows
+everything. A dropped column marked ``note`` (the crossover's reason) is printed below the table
+as one paragraph per row, so a narrow terminal loses no sentence and never wraps one a character
+per line. Colours come from the strategy's colour; the CLI's console drops every style under
+NO_COLOR and on a non-terminal, and the words alone say it all.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from rich.text import Text
 from adbench.render import views
 
 PROSE_MIN = 24  # a reason column narrower than this reads one word per line
+PROSE_MAX = 72  # ... and one wider than this is hard to read on a wide terminal or in a log
 
 
 def _width(text: str) -> int:
@@ -72,6 +76,7 @@ class FitTable:
                 justify="left" if c.text else "right",
                 no_wrap=not c.prose,
                 overflow="fold",
+                max_width=PROSE_MAX if c.prose else None,
             )
         previous: tuple[str, ...] | None = None
         group_before = None
@@ -121,8 +126,37 @@ class FitTable:
                     return last
         return last
 
+    def notes(self, keep: list[int], width: int) -> list[Text]:
+        """The ``note`` columns left out of the table, one paragraph per row that has one,
+        wrapped at spaces to ``width`` with later lines indented: "family: text" ("family on
+        device: text" when a family has rows on several devices)."""
+        v = self.view
+        dropped = [j for j, c in enumerate(v.columns) if c.note and j not in keep]
+        device = v.names.index("device") if "device" in v.names else None
+        labels = [row[0] for row in v.rows]
+        if device is not None and len(set(labels)) < len(labels):
+            labels = [f"{row[0]} on {row[device]}" for row in v.rows]
+        out = []
+        for j in dropped:
+            for label, row in zip(labels, v.rows, strict=True):
+                if row[j] in ("", "-"):
+                    continue
+                wrapped = textwrap.fill(
+                    f"{label}: {row[j]}",
+                    max(width, PROSE_MIN),
+                    subsequent_indent="  ",
+                    break_long_words=False,
+                    break_on_hyphens=False,
+                )
+                text = Text(wrapped)
+                text.stylize("bold", 0, len(label))
+                out.append(text)
+        return out
+
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        yield self._table(*self._choose(options.max_width))
+        keep, compact = self._choose(options.max_width)
+        yield self._table(keep, compact)
+        yield from self.notes(keep, options.max_width)
 
     def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
         return Measurement.get(console, options, self._table(*self._choose(options.max_width)))

@@ -21,6 +21,7 @@ from typing import Any
 import pandas as pd
 
 from adbench import fmt
+from adbench.analysis.axis import AXIS_SQUARE
 from adbench.store import schema
 from adbench.store.results import Results
 
@@ -57,7 +58,9 @@ class Column:
     """name: the header; text: left-aligned words (else right-aligned numbers); priority: 0
     always shown, higher dropped first from a narrow terminal; winner: the cell coloured by the
     row's winner; prose: sentences that may wrap (every other cell keeps its lines whole); once:
-    the terminal shows the value only where it changes from the row above (family, case)."""
+    the terminal shows the value only where it changes from the row above (family, case); note:
+    a terminal too narrow for the column prints it below the table instead, one paragraph per
+    row, rather than leaving it out."""
 
     name: str
     text: bool = False
@@ -65,6 +68,7 @@ class Column:
     winner: bool = False
     prose: bool = False
     once: bool = False
+    note: bool = False
 
 
 @dataclass(frozen=True)
@@ -217,40 +221,95 @@ VERDICT_COLUMNS = (
 )
 
 
+Key = tuple[str, str]  # (family, device)
+
+
+@dataclass(frozen=True)
+class _Row:
+    """One table row with the (family, device) it belongs to, the colour of its winner cell."""
+
+    key: Key
+    cells: tuple[str, ...]
+    winner: str
+
+
+def _assemble(
+    title: str, columns: Sequence[Column], rows: Sequence[_Row], optional: Sequence[str] = ()
+) -> View:
+    return _view(
+        title,
+        columns,
+        [r.cells for r in rows],
+        [r.key[0] for r in rows],
+        [r.winner for r in rows],
+        optional,
+    )
+
+
+def _pick(rows: Sequence[_Row], family: str | None, device: str | None) -> list[_Row]:
+    return [
+        r
+        for r in rows
+        if (family is None or r.key[0] == family) and (device is None or r.key[1] == device)
+    ]
+
+
+def _by_key(rows: Sequence[_Row]) -> dict[Key, list[_Row]]:
+    """Rows grouped by (family, device) in one pass, in the order they come."""
+    out: dict[Key, list[_Row]] = {}
+    for r in rows:
+        out.setdefault(r.key, []).append(r)
+    return out
+
+
+def _key(rec: Mapping[str, Any]) -> Key:
+    return (str(rec["family"]), str(rec["device"]))
+
+
+VERDICT_OPTIONAL = ("fastest unfit", "fwd/rev", "fwd/rev time [95% CI]", "fwd/rev flops")
+
+
 def verdict_view(rep: Report, *, family: str | None = None, device: str | None = None) -> View:
     """One row per case x host x device; a family (and device) alone when given."""
+    rows = _pick(_verdict_rows(rep), family, device)
+    return _assemble(f"adbench verdicts: {rep.name}", VERDICT_COLUMNS, rows, VERDICT_OPTIONAL)
+
+
+def verdict_views(rep: Report) -> dict[Key, View]:
+    """verdict_view of every (family, device), from one pass over the verdicts: a report of
+    thousands of families stays linear in their number."""
+    title = f"adbench verdicts: {rep.name}"
+    return {
+        k: _assemble(title, VERDICT_COLUMNS, rows, VERDICT_OPTIONAL)
+        for k, rows in _by_key(_verdict_rows(rep)).items()
+    }
+
+
+def _verdict_rows(rep: Report) -> list[_Row]:
     v = rep.verdicts
     many = _hosts(v) > 1
-    rows, groups, winners = [], [], []
+    out = []
     for rec in _rows_of(v):
-        if family is not None and rec["family"] != family:
-            continue
-        if device is not None and rec["device"] != device:
-            continue
         fwd_rev = _text(rec.get("fwd_rev"))
-        rows.append(
-            (
-                str(rec["family"]),
-                size_label(rec),
-                where_label(rec, many),
-                recommended_label(rec),
-                speedup_label(rec),
-                _text(rec.get("runner_up")) or "-",
-                fmt.seconds(rec.get("best_s")),
-                fmt.calls(rec.get("break_even_calls")),
-                _text(rec.get("fastest_unfit")) or "-",
-                fwd_rev if fwd_rev and fwd_rev != _text(rec.get("recommended")) else "-",
-                fmt.interval(
-                    rec.get("fwd_rev_ratio"), rec.get("fwd_rev_ci_low"), rec.get("fwd_rev_ci_high")
-                ),
-                fmt.num(rec.get("flop_ratio")),
-                _text(rec.get("textbook")) or "-",
-            )
+        cells = (
+            str(rec["family"]),
+            size_label(rec),
+            where_label(rec, many),
+            recommended_label(rec),
+            speedup_label(rec),
+            _text(rec.get("runner_up")) or "-",
+            fmt.seconds(rec.get("best_s")),
+            fmt.calls(rec.get("break_even_calls")),
+            _text(rec.get("fastest_unfit")) or "-",
+            fwd_rev if fwd_rev and fwd_rev != _text(rec.get("recommended")) else "-",
+            fmt.interval(
+                rec.get("fwd_rev_ratio"), rec.get("fwd_rev_ci_low"), rec.get("fwd_rev_ci_high")
+            ),
+            fmt.num(rec.get("flop_ratio")),
+            _text(rec.get("textbook")) or "-",
         )
-        groups.append(str(rec["family"]))
-        winners.append(_text(rec.get("recommended")) or "n/a")
-    optional = ("fastest unfit", "fwd/rev", "fwd/rev time [95% CI]", "fwd/rev flops")
-    return _view(f"adbench verdicts: {rep.name}", VERDICT_COLUMNS, rows, groups, winners, optional)
+        out.append(_Row(_key(rec), cells, _text(rec.get("recommended")) or "n/a"))
+    return out
 
 
 RANKING_COLUMNS = (
@@ -276,32 +335,39 @@ def _relative(rec: Mapping[str, Any]) -> str:
 
 def ranking_view(rep: Report, *, family: str | None = None, device: str | None = None) -> View:
     """One row per case x strategy x host x device: time relative to the fastest, rank, why."""
+    rows = _pick(_ranking_rows(rep), family, device)
+    return _assemble(f"ranking: {rep.name}", RANKING_COLUMNS, rows)
+
+
+def ranking_views(rep: Report) -> dict[Key, View]:
+    """ranking_view of every (family, device), from one pass over the ranking."""
+    title = f"ranking: {rep.name}"
+    return {
+        k: _assemble(title, RANKING_COLUMNS, rows)
+        for k, rows in _by_key(_ranking_rows(rep)).items()
+    }
+
+
+def _ranking_rows(rep: Report) -> list[_Row]:
     r = rep.ranking
     many = _hosts(r) > 1
-    rows, groups, winners = [], [], []
+    out = []
     for rec in _rows_of(r):
-        if family is not None and rec["family"] != family:
-            continue
-        if device is not None and rec["device"] != device:
-            continue
         ok = rec.get("status") == schema.STATUS_OK
         rank = fmt.number(rec.get("rank"))
-        rows.append(
-            (
-                str(rec["family"]),
-                size_label(rec),
-                where_label(rec, many),
-                str(rec["strategy"]),
-                "-" if rank is None else str(int(rank)),
-                _relative(rec) if ok else "-",
-                fmt.seconds(rec.get("median_s")),
-                fmt.seconds(rec.get("once_s")),
-                _text(rec.get("reason")),
-            )
+        cells = (
+            str(rec["family"]),
+            size_label(rec),
+            where_label(rec, many),
+            str(rec["strategy"]),
+            "-" if rank is None else str(int(rank)),
+            _relative(rec) if ok else "-",
+            fmt.seconds(rec.get("median_s")),
+            fmt.seconds(rec.get("once_s")),
+            _text(rec.get("reason")),
         )
-        groups.append(str(rec["family"]))
-        winners.append(str(rec["strategy"]) if rank == 1 else "")
-    return _view(f"ranking: {rep.name}", RANKING_COLUMNS, rows, groups, winners)
+        out.append(_Row(_key(rec), cells, str(rec["strategy"]) if rank == 1 else ""))
+    return out
 
 
 CROSSOVER_COLUMNS = (
@@ -313,7 +379,7 @@ CROSSOVER_COLUMNS = (
     Column("tie [95% CI]"),
     Column("textbook tie", priority=2),
     Column("far from textbook", text=True, priority=1),
-    Column("reason", text=True, priority=6, prose=True),
+    Column("reason", text=True, priority=6, prose=True, note=True),
 )
 
 
@@ -333,17 +399,17 @@ def crossover_view(rep: Report, crossovers: pd.DataFrame | None = None) -> View:
     rows, groups, winners = [], [], []
     for c in _rows_of(cross):
         fixed = "" if fmt.number(c.get("fixed")) is None else f" ({fmt.size(c['fixed'])} fixed)"
+        measured = fmt.number(c.get("axis_min")) is not None
+        square = c["axis"] == AXIS_SQUARE  # along n; the textbook says "either" everywhere
         rows.append(
             (
                 str(c["family"]),
                 where_label(c, many),
-                f"{c['axis']}{fixed}",
-                f"{fmt.size(c['axis_min'])}–{fmt.size(c['axis_max'])}"
-                if fmt.number(c.get("axis_min")) is not None
-                else "-",
+                "n (d_in = d_out)" if square else f"{c['axis']}{fixed}",
+                f"{fmt.size(c['axis_min'])}–{fmt.size(c['axis_max'])}" if measured else "-",
                 str(c["outcome"]),
                 _tie(c),
-                fmt.size(c.get("textbook")) if fmt.number(c.get("axis_min")) is not None else "-",
+                "-" if not measured else "either" if square else fmt.size(c.get("textbook")),
                 _text(c.get("far_from_textbook")) or "n/a",
                 _text(c.get("reason")),
             )

@@ -483,8 +483,8 @@ def _message(err: Mapping[str, Any], data: Any = None) -> tuple[tuple[Any, ...],
         return loc, f"{_family(loc, data)}must be an integer >= 1 (got {err.get('input')!r})"
     if kind == "string_pattern_mismatch":
         return loc, (
-            "names may use letters, digits, '_', '-' and '.', start with a letter or digit, "
-            f"and be at most 64 characters (got {err.get('input')!r})"
+            "names may use ASCII letters (A-Z, a-z), digits, '_', '-' and '.', start with a "
+            f"letter or digit, and be at most 64 characters (got {err.get('input')!r})"
         )
     msg = str(err["msg"])
     msg = msg.removeprefix("Value error, ")

@@ -190,7 +190,8 @@ CROSSOVER_COLUMNS = (
     "family",
     "host",
     "device",
-    "axis",  # what the sweep varies: "d_out" (d_in fixed), "d_in" (d_out fixed), "d_in/d_out"
+    "axis",  # what the sweep varies: "d_out" (d_in fixed), "d_in" (d_out fixed), "d_in/d_out",
+    #          or "d_in=d_out" (every case square: the axis is n; no textbook tie, "textbook" empty)
     "fixed",  # the dimension held fixed on a one-axis sweep; empty on "d_in/d_out"
     "n_sizes",  # distinct axis values with both modes measured ok
     "axis_min",
