@@ -285,29 +285,7 @@ def predict_case(
 
 
 def devices_for(which: str | None) -> list[Any]:
-    """JAX devices for ``--device``, as ``adbench run`` picks them: None -> the default backend's
-    first; "cpu" / "gpu" / "tpu" -> that platform's; "all" -> every platform's. ValueError naming
-    what is available otherwise.
+    """JAX devices for ``--device``, as ``adbench run`` picks them (adbench.run.devices)."""
+    from adbench.run.devices import select_devices
 
-    (The same rule as adbench.run.measure.select_devices, kept here because importing that
-    module pulls in scipy, seconds of the few that `adbench predict` takes.)
-    """
-    import jax
-
-    if which is None:
-        return [jax.devices()[0]]
-    if which == "all":
-        found: list[Any] = []
-        for platform in ("cpu", "gpu", "tpu"):
-            try:
-                found.extend(jax.devices(platform))
-            except RuntimeError:
-                continue
-        return found
-    try:
-        return list(jax.devices(which))
-    except RuntimeError:
-        have = sorted({d.platform for d in jax.devices()})
-        raise ValueError(
-            f"--device {which}: no such device here; available: {', '.join(have)}"
-        ) from None
+    return select_devices(which)

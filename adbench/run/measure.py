@@ -30,6 +30,7 @@ import numpy as np
 from adbench.errors import first_line
 from adbench.run import check, memory, strategies, timing
 from adbench.run.cases import Case
+from adbench.run.devices import select_devices
 from adbench.run.outcome import CaseResult, StrategyResult, this_host
 from adbench.store import schema
 
@@ -441,30 +442,3 @@ def measure_case(
                 positions=tuple(timing.round_order(order, r).index(m) for r in rounds),
             )
     return finish()
-
-
-def select_devices(which: str | None) -> list[Any]:
-    """JAX devices for --device: None -> the default backend's first device; 'cpu', 'gpu',
-    'tpu' -> that platform's devices; 'all' -> every device of every platform.
-
-    Raises ValueError naming what is available when the platform is absent.
-    """
-    import jax
-
-    if which is None:
-        return [jax.devices()[0]]
-    if which == "all":
-        devices = []
-        for platform in ("cpu", "gpu", "tpu"):
-            try:
-                devices.extend(jax.devices(platform))
-            except RuntimeError:
-                continue
-        return devices
-    try:
-        return list(jax.devices(which))
-    except RuntimeError:
-        have = sorted({d.platform for d in jax.devices()})
-        raise ValueError(
-            f"--device {which}: no such device here; available: {', '.join(have)}"
-        ) from None
