@@ -331,3 +331,19 @@ def test_eager_timing_when_jit_is_off():
     assert all(m.compile_s > 0 and m.cost["flops"] > 0 for m in eager.strategies)
     # op-by-op dispatch of a Jacobian costs far more than one compiled call
     assert np.median(eager.strategies[1].samples) > np.median(jitted.strategies[1].samples)
+
+
+def _printing(d_in, d_out):
+    def f(x):
+        jax.debug.callback(lambda v: None, x[0])  # a host round trip per call
+        return jnp.tanh(x) * 2.0
+
+    return f
+
+
+def test_a_function_calling_back_into_python_is_timed_with_a_warning():
+    r = measure_case(_case("printing", 3, 3, _printing), CPU, FAST)
+    assert [s.status for s in r.strategies] == ["ok", "ok"]
+    assert all("calls back into Python (debug_callback)" in s.reason for s in r.strategies)
+    plain = measure_case(_case("tanh", 3, 3, lambda d_in, d_out: jnp.tanh), CPU, FAST)
+    assert all(s.reason == "" for s in plain.strategies)

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from adbench.errors import first_line
-from adbench.run import check, memory, strategies, timing
+from adbench.run import callbacks, check, memory, strategies, timing
 from adbench.run.cases import Case
 from adbench.run.devices import select_devices
 from adbench.run.outcome import CaseResult, StrategyResult, this_host
@@ -355,7 +355,13 @@ def measure_case(
     names = list(case.strategies)
     results: dict[str, StrategyResult] = {}
 
+    warning = ""  # said on every clean row: the function calls back into Python
+
     def finish() -> CaseResult:
+        if warning:
+            for n, r in results.items():
+                if r.status == schema.STATUS_OK and not r.reason:
+                    results[n] = replace(r, reason=warning)
         return CaseResult(
             case=case,
             device=f"{device.platform}:{device.id}",
@@ -387,6 +393,9 @@ def measure_case(
             results.setdefault(n, StrategyResult(n, schema.STATUS_ERROR, built))
         return finish()
     fn, x = built
+    names_called = callbacks.python_callbacks(fn, x if case.batch == 1 else x[0])
+    if names_called:
+        warning = callbacks.callback_warning(names_called)
     if any(not strategies.get(case.task, n).dense for n in names):
         _warm_sparse()
 
