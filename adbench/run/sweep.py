@@ -22,7 +22,7 @@ from typing import Any
 from adbench.errors import first_line
 from adbench.run.cases import Case
 from adbench.run.config import LoadedConfig, resume_conflict
-from adbench.run.measure import Settings, measure_case
+from adbench.run.measure import Settings, measure_case, stop_meta
 from adbench.run.outcome import CaseResult, failed_case, this_host
 from adbench.store import schema
 from adbench.store.merge import canonical_config_hash
@@ -47,6 +47,8 @@ def settings_from(loaded: LoadedConfig, *, max_memory_bytes: int | None = None) 
         min_sample_s=c.min_sample_s,
         min_rounds=c.min_rounds,
         max_rounds=c.max_rounds,
+        stop_early=c.stop_early,
+        tie_margin=c.tie_margin,
         warmup=c.warmup,
         rtol=c.rtol,
         atol=c.atol,
@@ -285,6 +287,7 @@ def run_sweep(
     meta = fingerprint(loaded, devices)
     meta["settings"]["max_memory_bytes"] = settings.max_memory_bytes
     meta["settings"]["case_timeout_s"] = case_timeout_s
+    meta["settings"].update(stop_meta(settings))
     meta.update(meta_extra or {})
     done: set[tuple[str, str]] = set()
     if resume:
