@@ -99,3 +99,15 @@ def _series(data):
     import pandas as pd
 
     return {k: pd.Series(v) for k, v in data.items()}
+
+
+def test_a_tie_may_stop_at_the_verdict_s_alpha_a_decision_only_at_the_stricter_one():
+    """Nine rounds within 2% and one outlier at 3x: inside the margin at the tie looks'
+    confidence (98.3%), not at the decisive looks' (99.93%), whose interval reaches the outlier.
+    The rule stops this tie; a rule asking ties for the decisive confidence would not."""
+    r = [*jitter(1.0, n=9), 3.0]
+    data = rounds(a=r, b=np.ones(10))
+    rule = sq.rule(5, 50, M)
+    assert rule.tie_confidence == pytest.approx(1 - sq.ALPHA_TIE / 3) < rule.confidence
+    assert rule.settled(data)
+    assert not sq.settled(data, margin=M, confidence=rule.confidence)

@@ -36,7 +36,8 @@ from adbench.analysis import stats
 from adbench.analysis.paired import CasePairs
 
 FIRST_LOOK = 10
-ALPHA = 0.002
+ALPHA = 0.002  # spent by the looks on stopping with a decision (a recommendation)
+ALPHA_TIE = 0.05  # spent on stopping with a tie inside the margin (no recommendation)
 
 
 def looks(min_rounds: int, max_rounds: int, first: int = FIRST_LOOK) -> tuple[int, ...]:
@@ -64,14 +65,16 @@ def settled(
     *,
     margin: float,
     confidence: float,
+    tie_confidence: float | None = None,
     n_boot: int = 2000,
     seed: int = 0,
 ) -> bool:
     """True when more rounds would not be expected to change what the verdict separates.
 
     rounds: seconds per call of each strategy, shape (n,) each, entry i of all taken in round i.
-    A pair is *resolved* when its interval (at ``confidence``) clears the margin
-    (:func:`stats.decide`) or lies inside it (:func:`stats.within_margin`). The strategies no
+    A pair is *resolved* when its interval at ``confidence`` clears the margin
+    (:func:`stats.decide`) or its interval at ``tie_confidence`` (default: ``confidence``) lies
+    inside it (:func:`stats.within_margin`). The strategies no
     other one beats beyond the margin are the candidates for the fastest; the case is settled
     when every pair involving a candidate is resolved. With two strategies: the ratio is
     decisive, or a tie inside the margin. With more, it covers the verdict's cases: one
@@ -86,12 +89,11 @@ def settled(
         return True
     if min(len(v) for v in rounds.values()) < 2:
         return False
-    pairs = CasePairs(
-        {s: pd.Series(np.asarray(v, dtype=np.float64)) for s, v in rounds.items()},
-        confidence=confidence,
-        n_boot=n_boot,
-        seed=seed,
-    )
+    series = {s: pd.Series(np.asarray(v, dtype=np.float64)) for s, v in rounds.items()}
+    pairs = CasePairs(series, confidence=confidence, n_boot=n_boot, seed=seed)
+    tie_pairs = pairs
+    if tie_confidence is not None and tie_confidence != confidence:
+        tie_pairs = CasePairs(series, confidence=tie_confidence, n_boot=n_boot, seed=seed)
     candidates = [
         s for s in names if not any(pairs.faster(s, t, margin) == t for t in names if t != s)
     ]
@@ -101,25 +103,35 @@ def settled(
         for t in names:
             if t == s or pairs.faster(s, t, margin) is not None:
                 continue
-            if not stats.within_margin(pairs.get(s, t).estimate, margin):
+            if not stats.within_margin(tie_pairs.get(s, t).estimate, margin):
                 return False
     return True
 
 
 @dataclass(frozen=True)
 class StopRule:
-    """The stopping rule of one run: where to look, how sure each look must be, the margin."""
+    """The stopping rule of one run: where to look, how sure each look must be to stop with a
+    decision (``confidence``) or with a tie inside the margin (``tie_confidence``), the margin."""
 
     looks: tuple[int, ...]
     confidence: float
+    tie_confidence: float
     margin: float
 
     def settled(self, rounds: Mapping[str, Sequence[float]]) -> bool:
-        """:func:`settled` of ``rounds`` at this rule's confidence and margin."""
-        return settled(rounds, margin=self.margin, confidence=self.confidence)
+        """:func:`settled` of ``rounds`` under this rule."""
+        return settled(
+            rounds,
+            margin=self.margin,
+            confidence=self.confidence,
+            tie_confidence=self.tie_confidence,
+        )
 
 
 def rule(min_rounds: int, max_rounds: int, margin: float) -> StopRule:
-    """The default rule for these settings: :func:`looks`, Bonferroni over them."""
+    """The default rule for these settings: :func:`looks`, each alpha split evenly over them
+    (Bonferroni)."""
     at = looks(min_rounds, max_rounds)
-    return StopRule(at, look_confidence(len(at)), margin)
+    return StopRule(
+        at, look_confidence(len(at), ALPHA), look_confidence(len(at), ALPHA_TIE), margin
+    )

@@ -456,11 +456,17 @@ def measure_case(
 
 def stop_meta(settings: Settings) -> dict[str, Any]:
     """How timing stops, for meta.json's settings: ``stop_early`` and, when on, the looks (round
-    counts) and the confidence of each (adbench.analysis.sequential)."""
+    counts) and the confidence a look needs to stop decided or tied
+    (adbench.analysis.sequential)."""
     if not settings.stop_early:
         return {"stop_early": False}
     rule = sequential.rule(settings.min_rounds, settings.max_rounds, settings.tie_margin)
-    return {"stop_early": True, "stop_looks": list(rule.looks), "stop_confidence": rule.confidence}
+    return {
+        "stop_early": True,
+        "stop_looks": list(rule.looks),
+        "stop_confidence": rule.confidence,
+        "stop_tie_confidence": rule.tie_confidence,
+    }
 
 
 def select_devices(which: str | None) -> list[Any]:
