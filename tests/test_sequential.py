@@ -112,3 +112,14 @@ def test_a_tie_may_stop_at_the_verdict_s_alpha_a_decision_only_at_the_stricter_o
     assert rule.tie_confidence < rule.confidence
     assert rule.settled(data)
     assert not sq.settled(data, margin=M, confidence=rule.confidence)
+
+
+def test_a_strict_look_draws_enough_resamples_to_mean_its_confidence():
+    """With the verdict's 2000 resamples a 99.93% interval is the extreme resamples: here its
+    upper end, 0.904, clears the margin; with 15000 (five beyond each end) it reaches 0.965 and
+    the case goes on. A look that kept 2000 resamples would stop here."""
+    assert sq.resamples(0.95) == 2000 and sq.resamples(LOOK) == 15000
+    r = [0.84, 0.813, 0.729, 1.066, 0.874, 0.714, 0.74, 0.807, 0.685, 0.814]
+    data = rounds(a=r, b=np.ones(10))
+    assert CasePairs(_series(data), confidence=LOOK).faster("a", "b", M) == "a"  # 2000
+    assert not sq.settled(data, margin=M, confidence=LOOK)

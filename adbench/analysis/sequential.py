@@ -26,6 +26,7 @@ Why these numbers (benchmarks/sequential.py measures them, README "How a case is
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -60,6 +61,17 @@ def look_confidence(n_looks: int, alpha: float = ALPHA) -> float:
     return 1.0 - alpha / max(1, n_looks)
 
 
+def resamples(confidence: float, n_boot: int = 2000) -> int:
+    """Resamples enough for a percentile interval at ``confidence`` to mean it: at least
+    ``n_boot``, and at least five resamples beyond each end. With 2000, anything past 99.75%
+    is the extreme resamples themselves, whatever the confidence asked for: a 99.93% look
+    would really be a ~98% one (at 10 rounds, about [2nd, 9th] smallest of the rounds); with
+    15000 its tails hold five resamples each. The first 2000 of them are the verdict's own
+    (same seed), so the look's interval still contains the verdict's.
+    """
+    return max(n_boot, math.ceil(10.0 / (1.0 - confidence)))
+
+
 def settled(
     rounds: Mapping[str, Sequence[float]],
     *,
@@ -74,7 +86,8 @@ def settled(
     rounds: seconds per call of each strategy, shape (n,) each, entry i of all taken in round i.
     A pair is *resolved* when its interval at ``confidence`` clears the margin
     (:func:`stats.decide`) or its interval at ``tie_confidence`` (default: ``confidence``) lies
-    inside it (:func:`stats.within_margin`). The strategies no
+    inside it (:func:`stats.within_margin`); each interval from :func:`resamples` resamples
+    (``n_boot`` at least, seed ``seed``: the verdict's). The strategies no
     other one beats beyond the margin are the candidates for the fastest; the case is settled
     when every pair involving a candidate is resolved. With two strategies: the ratio is
     decisive, or a tie inside the margin. With more, it covers the verdict's cases: one
@@ -90,10 +103,14 @@ def settled(
     if min(len(v) for v in rounds.values()) < 2:
         return False
     series = {s: pd.Series(np.asarray(v, dtype=np.float64)) for s, v in rounds.items()}
-    pairs = CasePairs(series, confidence=confidence, n_boot=n_boot, seed=seed)
+    pairs = CasePairs(
+        series, confidence=confidence, n_boot=resamples(confidence, n_boot), seed=seed
+    )
     tie_pairs = pairs
     if tie_confidence is not None and tie_confidence != confidence:
-        tie_pairs = CasePairs(series, confidence=tie_confidence, n_boot=n_boot, seed=seed)
+        tie_pairs = CasePairs(
+            series, confidence=tie_confidence, n_boot=resamples(tie_confidence, n_boot), seed=seed
+        )
     candidates = [
         s for s in names if not any(pairs.faster(s, t, margin) == t for t in names if t != s)
     ]
