@@ -1,6 +1,7 @@
 """Does stopping a case's timing early change its verdict, and how much wall does it save?
 
     python benchmarks/sequential.py [CONFIG] [--runs K] [--trials N] [--samples SAMPLES_CSV]
+    python benchmarks/sequential.py --runs 0 --samples benchmarks/data/seed_samples.csv
 
 1. Real: `adbench run CONFIG` (default configs/seed.yaml) K times each way, alternating, with
    `stop_early: false` (every case spends its whole budget) and with the default
@@ -8,8 +9,10 @@
    rounds per case, and whether every case got the same verdict (recommended and tie set).
 2. Synthetic: per-round ratios t(a)/t(b) drawn at true ratios 1, 1/(1+m) (the margin's edge),
    1/1.2, 1/2, 1/10, 1/1000, with noise taken from real samples (the full-budget run's
-   samples.csv, or --samples): lognormal with the median and the largest per-case spread
-   (1.4826 x MAD of the log ratios), and the pooled residuals themselves resampled (heavy
+   samples.csv, or --samples; benchmarks/data/seed_samples.csv is a full-budget run of the
+   default config on this 2-core machine under load, per-case spreads 0.02-0.79): lognormal
+   with the median and the largest per-case spread (1.4826 x MAD of the log ratios), and the
+   pooled residuals themselves resampled (heavy
    tails, outliers included). Each trial draws `max_rounds` rounds; the full-budget verdict
    reads them all, the sequential rule stops at the first look that finds the verdict settled
    (adbench.analysis.sequential, the rule the run uses) and its verdict reads the rounds up to
