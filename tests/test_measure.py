@@ -4,6 +4,7 @@ batches, sparse info, memory. (The timing loop with a fake clock: tests/run/test
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from types import MappingProxyType
 
 import jax
@@ -13,7 +14,7 @@ import numpy as np
 from adbench.run import strategies as S
 from adbench.run.cases import Case
 from adbench.run.families import get_builtin
-from adbench.run.measure import Settings, measure_case
+from adbench.run.measure import Settings, measure_case, stop_meta
 from adbench.run.timing import round_order
 from adbench.store import schema
 
@@ -347,3 +348,34 @@ def test_a_function_calling_back_into_python_is_timed_with_a_warning():
     assert all("calls back into Python (debug_callback)" in s.reason for s in r.strategies)
     plain = measure_case(_case("tanh", 3, 3, lambda d_in, d_out: jnp.tanh), CPU, FAST)
     assert all(s.reason == "" for s in plain.strategies)
+
+
+class Ticks:
+    """A clock that moves 1 ms each time it is read: both strategies then take the same time
+    per sample whatever JAX does (a tie inside the margin), so round counts are exact."""
+
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def __call__(self) -> float:
+        self.t += 1e-3
+        return self.t
+
+
+def test_stop_early_settles_a_tie_at_the_first_look_and_false_spends_the_budget():
+    """Each round reads the clock 5 times (two per sample, one for the budget): 5 ms. A 0.2 s
+    budget is ~40 rounds; with stop_early the tie is settled at the first look (10)."""
+    base = Settings(time_budget_s=0.2, min_sample_s=0.0005, min_rounds=5, max_rounds=50)
+    rows = {}
+    for stop in (True, False):
+        r = measure_case(_case("linear", 3, 3), CPU, replace(base, stop_early=stop), clock=Ticks())
+        rows[stop] = {m.strategy: len(m.samples) for m in r.strategies}
+    assert rows[True] == {"jacfwd": 10, "jacrev": 10}
+    assert rows[False] == {"jacfwd": 40, "jacrev": 40}
+
+
+def test_stop_meta_names_the_looks_and_their_confidence():
+    on = stop_meta(Settings())  # min_rounds 5, max_rounds 50
+    assert on["stop_early"] is True and on["stop_looks"] == [10, 20, 40]
+    assert 0.999 < on["stop_confidence"] < 1
+    assert stop_meta(Settings(stop_early=False)) == {"stop_early": False}

@@ -227,7 +227,7 @@ def test_driver_killed_then_resume_completes_without_duplicates(cluster, tmp_pat
     c, _ = cluster
     slower = (
         "modes: [jacfwd, jacrev]\ntime_budget_s: 0.3\nmin_sample_s: 0.0005\n"
-        "min_rounds: 3\nmax_rounds: 1000\n"
+        "min_rounds: 3\nmax_rounds: 1000\nstop_early: false\n"  # the whole budget: slow enough
     )
     cfg, out = config(tmp_path, 6, slower), tmp_path / "out"
     proc = start_driver(cfg, out, c.address)
@@ -249,7 +249,7 @@ def test_a_node_killed_mid_run_and_the_sweep_completes(cluster, tmp_path):
     c, workers = cluster
     slower = (
         "modes: [jacfwd, jacrev]\ntime_budget_s: 0.4\nmin_sample_s: 0.0005\n"
-        "min_rounds: 3\nmax_rounds: 1000\n"
+        "min_rounds: 3\nmax_rounds: 1000\nstop_early: false\n"  # the whole budget: slow enough
     )
     cfg, out = config(tmp_path, 6, slower), tmp_path / "out"
     proc = start_driver(cfg, out, c.address)

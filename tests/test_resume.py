@@ -31,7 +31,10 @@ modes: [jacfwd, jacrev]
 families:
   - {name: lin, builtin: linear, points: [[2, 2], [3, 3], [4, 4], [5, 5], [6, 6], [7, 7]]}
 """
-SLOWER = "time_budget_s: 0.3\nmin_sample_s: 0.0005\nmin_rounds: 3\nmax_rounds: 1000\n"
+# each case spends its whole budget (stop_early: false), so a run lasts long enough to interrupt
+SLOWER = (
+    "time_budget_s: 0.3\nmin_sample_s: 0.0005\nmin_rounds: 3\nmax_rounds: 1000\nstop_early: false\n"
+)
 
 
 def rows(out: Path, name: str = schema.RESULTS_FILE) -> pd.DataFrame:
@@ -169,6 +172,7 @@ def test_resume_measures_only_an_added_family(finished, tmp_path):
         (("dtype: float32", "dtype: float64"), "cannot resume: dtype was 'float32'"),
         (("builtin: linear", "builtin: softmax"), "family 'lin': builtin was 'linear'"),
         (("min_rounds: 3", "min_rounds: 4"), "cannot resume: min_rounds was 3"),
+        (("stop_early: true", "stop_early: false"), "cannot resume: stop_early was True"),
     ],
 )
 def test_resume_with_other_settings_is_refused(finished, tmp_path, change, fragment):
@@ -267,3 +271,13 @@ def test_case_timeout_and_a_crashing_case_do_not_sink_the_sweep(tmp_path):
         assert set(df.loc[ok, "status"]) == {"ok"}
     assert elapsed < 50, "the sleeping case (60 s) was stopped"
     assert "slow/2x2 jacfwd/jacrev on cpu:0: timeout" in r.stderr
+
+
+def test_meta_records_how_timing_stops(finished):
+    """stop_early and its looks are in meta.json's settings (FAST: max_rounds 6, so no look)."""
+    import json
+
+    _, out = finished
+    meta = json.loads((out / schema.META_FILE).read_text())
+    assert meta["config"]["stop_early"] is True
+    assert meta["settings"]["stop_early"] is True and meta["settings"]["stop_looks"] == []

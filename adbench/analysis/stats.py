@@ -348,6 +348,12 @@ def decide(est: RatioEstimate, margin: float) -> int:
     return TIE
 
 
+def within_margin(est: RatioEstimate, margin: float) -> bool:
+    """True when the whole interval of the ratio lies inside ``[1 / (1 + margin), 1 + margin]``:
+    a tie the evidence places inside the margin, not one it merely cannot separate (NaN: no)."""
+    return 1.0 / (1.0 + margin) <= est.ci_low and est.ci_high <= 1.0 + margin
+
+
 def mann_whitney_p(a: ArrayLike, b: ArrayLike) -> float:
     """Two-sided Mann-Whitney U p-value that ``a`` and ``b`` (shapes (n,), (m,)) differ.
 

@@ -277,6 +277,11 @@ class RunConfig(BaseModel):
     min_sample_s: float = Field(default=0.005, gt=0, description="target length of one sample")
     min_rounds: int = Field(default=5, ge=1)
     max_rounds: int = Field(default=50, ge=1)
+    stop_early: bool = Field(
+        default=True,
+        description="stop timing a case once its verdict is settled, checked at preset looks "
+        "(false: every case spends its whole time budget)",
+    )
     warmup: int = Field(default=1, ge=0)
     tie_margin: float = Field(default=0.10, ge=0, lt=1)
     rtol: float | None = Field(default=None, gt=0)

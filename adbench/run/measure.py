@@ -8,7 +8,8 @@ consulted (adbench.run.memory); its first result is checked against the task's r
 timed *interleaved* by adbench.run.timing: one sample of each per round, back to back, the order
 rotated every round, so per-round ratios cancel most of the machine's drift. Every call is
 followed by ``block_until_ready``; the inner loop is calibrated so one sample lasts at least
-``min_sample_s``.
+``min_sample_s``. Timing stops early once the case's verdict is settled, asked only at the
+preset looks of adbench.analysis.sequential (``stop_early``; the budget stays the cap).
 
 Chunked strategies take the case's ``chunk_size`` or the largest chunk that fits the memory
 budget; one whose chunk holds the whole basis is ``skipped`` (its unchunked twin measures the
@@ -27,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from adbench.analysis import sequential
 from adbench.errors import first_line
 from adbench.run import callbacks, check, memory, strategies, timing
 from adbench.run.cases import Case
@@ -34,7 +36,14 @@ from adbench.run.devices import select_devices
 from adbench.run.outcome import CaseResult, StrategyResult, this_host
 from adbench.store import schema
 
-__all__ = ["CaseResult", "Settings", "StrategyResult", "measure_case", "select_devices"]
+__all__ = [
+    "CaseResult",
+    "Settings",
+    "StrategyResult",
+    "measure_case",
+    "select_devices",
+    "stop_meta",
+]
 
 Clock = timing.Clock
 Runner = timing.Runner
@@ -51,6 +60,8 @@ class Settings:
     min_sample_s: float = 0.005
     min_rounds: int = 5
     max_rounds: int = 50
+    stop_early: bool = True  # stop a case's timing once its verdict is settled (sequential)
+    tie_margin: float = 0.1  # the verdict's margin, which the stopping rule asks about
     warmup: int = 1
     rtol: float | None = None
     atol: float | None = None
@@ -433,6 +444,7 @@ def measure_case(
             )
             for m, r in runners.items()
         }
+        stop = sequential.rule(settings.min_rounds, settings.max_rounds, settings.tie_margin)
         samples = timing.interleave(
             runners,
             n_inner,
@@ -440,6 +452,8 @@ def measure_case(
             min_rounds=settings.min_rounds,
             max_rounds=settings.max_rounds,
             clock=clock,
+            looks=stop.looks,
+            settled=stop.settled if settings.stop_early else None,
         )
         order = list(runners)
         for m in order:
@@ -451,3 +465,18 @@ def measure_case(
                 positions=tuple(timing.round_order(order, r).index(m) for r in rounds),
             )
     return finish()
+
+
+def stop_meta(settings: Settings) -> dict[str, Any]:
+    """How timing stops, for meta.json's settings: ``stop_early`` and, when on, the looks (round
+    counts) and the confidence a look needs to stop decided or tied
+    (adbench.analysis.sequential)."""
+    if not settings.stop_early:
+        return {"stop_early": False}
+    rule = sequential.rule(settings.min_rounds, settings.max_rounds, settings.tie_margin)
+    return {
+        "stop_early": True,
+        "stop_looks": list(rule.looks),
+        "stop_confidence": rule.confidence,
+        "stop_tie_confidence": rule.tie_confidence,
+    }

@@ -23,7 +23,7 @@ from adbench.errors import first_line
 from adbench.run import search
 from adbench.run.cases import Case
 from adbench.run.config import LoadedConfig, resume_conflict
-from adbench.run.measure import Settings, measure_case
+from adbench.run.measure import Settings, measure_case, stop_meta
 from adbench.run.outcome import CaseResult, failed_case, this_host
 from adbench.run.search import SizeSearch
 from adbench.store import schema
@@ -49,6 +49,8 @@ def settings_from(loaded: LoadedConfig, *, max_memory_bytes: int | None = None) 
         min_sample_s=c.min_sample_s,
         min_rounds=c.min_rounds,
         max_rounds=c.max_rounds,
+        stop_early=c.stop_early,
+        tie_margin=c.tie_margin,
         warmup=c.warmup,
         rtol=c.rtol,
         atol=c.atol,
@@ -300,6 +302,7 @@ def run_sweep(
     meta = fingerprint(loaded, devices)
     meta["settings"]["max_memory_bytes"] = settings.max_memory_bytes
     meta["settings"]["case_timeout_s"] = case_timeout_s
+    meta["settings"].update(stop_meta(settings))
     meta.update(meta_extra or {})
     done: set[tuple[str, str]] = set()
     if resume:

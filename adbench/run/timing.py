@@ -1,21 +1,31 @@
-"""The timing loop, pure: the clock and the runners are arguments, so tests drive it with a fake
-clock and no JAX.
+"""The timing loop, pure: the clock, the runners and the stopping test are arguments, so tests
+drive it with a fake clock and no JAX.
 
 :func:`calibrate` sizes the inner loop of one strategy; :func:`interleave` then takes one sample
 of every strategy per round, back to back, the order rotated every round (:func:`round_order`),
 so per-round ratios cancel most of the machine's drift and no strategy is always timed right
 after the same neighbour. A runner is a zero-argument callable that returns only once its work is
-done (the JAX side wraps ``block_until_ready``).
+done (the JAX side wraps ``block_until_ready``). Whether a verdict is settled is not decided
+here: the caller passes the preset looks and a ``settled(samples) -> bool`` test
+(adbench.analysis.sequential, wired in adbench.run.measure).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 Clock = Callable[[], float]
 Runner = Callable[[], Any]
+# the samples so far (strategy -> seconds per call, one per round) -> may timing stop now?
+Settled = Callable[[Mapping[str, Sequence[float]]], bool]
+
+# A first call this many times longer than `min_sample_s` is timed alone (n_inner = 1) without
+# the two warm-up calls: a call slowed by what ran before was seen 1.5-3x slower here (see
+# settle_calls), so even a 3x slowdown leaves it over 3x the target, and the count is 1 either
+# way. For the default run's slow calls (jacrev of power 1 -> 10^4, ~0.3 s) that saves two calls.
+_LONG_CALL = 10.0
 
 
 def _sample(run: Runner, n: int, clock: Clock) -> float:
@@ -31,9 +41,11 @@ def calibrate(run: Runner, *, min_sample_s: float, max_inner: int, clock: Clock)
 
     Two untimed calls first, so the count is not set by a call slowed by whatever ran before
     (another strategy's memory traffic, XLA's worker threads winding down); then the count grows
-    geometrically, as timeit's autorange does.
+    geometrically, as timeit's autorange does. A first call over ``_LONG_CALL`` times the
+    target settles the count at 1 alone.
     """
-    run()
+    if _sample(run, 1, clock) >= _LONG_CALL * min_sample_s:
+        return 1
     run()
     n = 1
     while True:
@@ -82,6 +94,8 @@ def interleave(
     min_rounds: int,
     max_rounds: int,
     clock: Clock,
+    looks: Collection[int] = (),
+    settled: Settled | None = None,
 ) -> dict[str, list[float]]:
     """Time the strategies in rotating order (:func:`round_order` of the runners' order), one
     sample each per round, within a time budget. Returns seconds per call, one per round.
@@ -90,6 +104,9 @@ def interleave(
     previous sample; half a sample before the first). Stops after `max_rounds`, or once
     `budget_s` is spent and `min_rounds` are done; a case so slow that `min_rounds` would take
     over three budgets stops at the third (with >= 2 rounds, so a ratio can still be formed).
+    With `settled`, it also stops when `settled(samples)` is true after a round count listed in
+    `looks` (and at least `min_rounds`): only there, since every extra look is another chance
+    to stop on a fluke (adbench.analysis.sequential spends its error rate over these looks).
     """
     names = list(runners)
     samples: dict[str, list[float]] = {m: [] for m in names}
@@ -104,6 +121,8 @@ def interleave(
             settle[m] = settle_calls(n_inner[m], t, budget_s)
         spent = clock() - start
         done = r + 1
+        if settled is not None and done in looks and done >= min_rounds and settled(samples):
+            break
         if spent >= budget_s and done >= min_rounds:
             break
         if spent >= 3 * budget_s and done >= 2:

@@ -7,6 +7,7 @@ from collections import Counter
 
 import pytest
 
+from adbench.analysis import sequential
 from adbench.run.timing import calibrate, interleave, round_order, settle_calls
 
 
@@ -115,3 +116,142 @@ def test_interleave_caps_a_giant_case_at_three_budgets():
         runners, {"jacfwd": 1, "jacrev": 1}, budget_s=1.0, min_rounds=10, max_rounds=50, clock=clock
     )
     assert len(s["jacfwd"]) == 2
+
+
+# ----------------------------------------------------------------- stopping early (sequential)
+
+
+def jittered(clock: FakeClock, name: str, cost: float, spread: float = 0.02):
+    """A runner whose calls cost `cost` x (1 +- spread), cycling through a fixed pattern, so
+    the per-round ratios vary as real ones do, deterministically."""
+    pattern = [1.0, 1.0 + spread, 1.0 - spread, 1.0 + spread / 2, 1.0 - spread / 2]
+    calls = [0]
+
+    def run() -> None:
+        clock.calls.append(name)
+        clock.t += cost * pattern[calls[0] % len(pattern)]
+        calls[0] += 1
+
+    return run
+
+
+def _stopped(costs: dict[str, float], *, budget_s: float, spread: float = 0.02, **kw):
+    """Rounds each strategy got under the default stopping rule (margin 10%, min_rounds 5,
+    max_rounds 50: looks at 10, 20, 40), one call per sample, and the rounds it looked at."""
+    clock = FakeClock()
+    rule = sequential.rule(5, 50, 0.1)
+    looked: list[int] = []
+
+    def settled(samples) -> bool:
+        looked.append(len(next(iter(samples.values()))))
+        return rule.settled(samples)
+
+    runners = {n: jittered(clock, n, c, spread) for n, c in costs.items()}
+    s = interleave(
+        runners,
+        dict.fromkeys(costs, 1),
+        budget_s=budget_s,
+        min_rounds=5,
+        max_rounds=50,
+        clock=clock,
+        looks=rule.looks,
+        settled=settled,
+        **kw,
+    )
+    return {n: len(v) for n, v in s.items()}, looked
+
+
+def test_the_default_looks():
+    assert sequential.rule(5, 50, 0.1).looks == (10, 20, 40)
+
+
+def test_a_decisive_case_stops_at_the_first_look():
+    """x1000 apart: settled at round 10, long before the budget (100 rounds' worth)."""
+    rounds, looked = _stopped({"fast": 0.001, "slow": 1.0}, budget_s=100.0)
+    assert rounds == {"fast": 10, "slow": 10}
+    assert looked == [10]
+
+
+def test_a_tie_inside_the_margin_stops():
+    """2% apart with 2% jitter: every interval inside +-10%, a settled tie at the first look."""
+    rounds, looked = _stopped({"a": 0.01, "b": 0.0102}, budget_s=100.0)
+    assert rounds == {"a": 10, "b": 10}
+    assert looked == [10]
+
+
+def test_an_unclear_case_runs_to_the_budget():
+    """On the margin's edge (1.1x, jittered across it): no look settles it, so it runs until
+    the budget is spent (~0.21 s for the first round, ~0.42 s for each later one: a settle call
+    before each sample, the jitter averaging a little above: over 10 s after round 25), looking
+    at 10 and 20 only."""
+    rounds, looked = _stopped({"a": 0.1, "b": 0.11}, budget_s=10.0, spread=0.1)
+    assert rounds == {"a": 25, "b": 25}
+    assert looked == [10, 20]
+
+
+def test_looks_happen_only_at_the_preset_rounds():
+    """A test that always says "settled" stops at the first look, not at min_rounds nor after
+    round 1: checking after every round (or from min_rounds on) fails here."""
+    clock = FakeClock()
+    looked: list[int] = []
+
+    def always(samples) -> bool:
+        looked.append(len(samples["a"]))
+        return True
+
+    runners = {n: clock.runner(n, 0.01) for n in "ab"}
+    s = interleave(
+        runners,
+        dict.fromkeys("ab", 1),
+        budget_s=100.0,
+        min_rounds=5,
+        max_rounds=50,
+        clock=clock,
+        looks=(10, 20, 40),
+        settled=always,
+    )
+    assert looked == [10] and len(s["a"]) == 10
+
+    looked.clear()
+    never = lambda samples: bool(looked.append(len(samples["a"])))  # noqa: E731
+    s = interleave(
+        runners,
+        dict.fromkeys("ab", 1),
+        budget_s=100.0,
+        min_rounds=5,
+        max_rounds=50,
+        clock=clock,
+        looks=(3, 10, 20, 40),  # a look below min_rounds is skipped: min_rounds is the floor
+        settled=never,
+    )
+    assert looked == [10, 20, 40] and len(s["a"]) == 50
+
+
+def test_without_a_settled_test_the_whole_budget_is_spent():
+    """stop_early: false passes no test: the decisive x1000 case runs to its budget."""
+    clock = FakeClock()
+    runners = {"fast": clock.runner("f", 0.001), "slow": clock.runner("s", 0.1)}
+    s = interleave(
+        runners,
+        {"fast": 1, "slow": 1},
+        budget_s=3.0,
+        min_rounds=5,
+        max_rounds=50,
+        clock=clock,
+        looks=(10, 20, 40),
+        settled=None,
+    )
+    # 0.101 s for the first round, then 0.202 s (a settle call before each sample): over 3 s
+    # after round 16
+    assert len(s["fast"]) == 16
+
+
+def test_calibrate_times_a_long_first_call_alone():
+    """A first call 10x the target sets n_inner = 1 without the two warm-up calls; a shorter
+    one still gets them (a call slowed by its predecessor must not set the count)."""
+    clock = FakeClock()
+    assert calibrate(clock.runner("a", 0.06), min_sample_s=0.005, max_inner=100, clock=clock) == 1
+    assert clock.calls == ["a"]
+    clock.calls.clear()
+    assert calibrate(clock.runner("b", 0.04), min_sample_s=0.005, max_inner=100, clock=clock) == 1
+    assert clock.calls == ["b"] * 3
