@@ -75,12 +75,13 @@ def adbench_run(config: Path, out: Path, measure: str) -> float:
 
 
 def judged(base: Results, cur: Results, scope: Scope) -> dict[str, Any]:
-    """What each tier said about one pair: failed (the gate's exit), and regressions by tier."""
+    """What each tier said about one pair: failed (the gate's exit), and the (case, strategy)
+    pairs each tier called a regression."""
     cmp = gate.compare(base, cur, Settings(scope=scope, strict=scope is Scope.INSTRUCTIONS))
-    regressed: dict[Tier, set[str]] = {}
+    regressed: dict[Tier, set[tuple[str, str]]] = {}
     for f in cmp.findings:
         if f.kind is Kind.REGRESSION and f.case_id:
-            regressed.setdefault(f.tier, set()).add(f.case_id)
+            regressed.setdefault(f.tier, set()).add((f.case_id, f.strategy))
     not_comparable = [f for f in cmp.findings if f.kind is Kind.NOT_COMPARABLE]
     return {"failed": cmp.failed, "regressed": regressed, "not_comparable": not_comparable}
 
@@ -167,18 +168,26 @@ def main() -> None:
             aa_failed = sum(j["failed"] for j in aa)
         else:
             aa_failed = sum(bool(j["regressed"].get(own)) for j in aa)
-        detected = sum(INJECTED in j["regressed"].get(own, set()) for j in inj)
-        others = sum(bool(j["regressed"].get(own, set()) - {INJECTED}) for j in inj)
-        rows.append((tier, pct(aa_failed, len(aa)), pct(detected, len(inj)), pct(others, len(inj))))
+        cells = [tier, pct(aa_failed, len(aa))]
+        for strategy in ("jacfwd", "jacrev"):
+            hit = sum((INJECTED, strategy) in j["regressed"].get(own, set()) for j in inj)
+            cells.append(pct(hit, len(inj)))
+        others = sum(
+            any(case != INJECTED for case, _ in j["regressed"].get(own, set())) for j in inj
+        )
+        cells.append(pct(others, len(inj)))
+        rows.append(cells)
         nc = sum(bool(j["not_comparable"]) for j in aa + inj) if own is Tier.INSTRUCTIONS else 0
         if nc:
             print(f"  note: {nc} instruction comparisons had a 'not comparable' finding")
 
-    print("\n| tier | same-code comparisons failed | injected x1.5 (scan 60 steps) detected "
-          "| injected pairs flagging another case |")  # fmt: skip
-    print("|---|---|---|---|")
-    for tier, aa, det, other in rows:
-        print(f"| {tier} | {aa} | {det} | {other} |")
+    print(
+        "\n| tier | same-code comparisons failed | scan x1.5 detected, jacfwd (XLA's counts "
+        "identical) | scan x1.5 detected, jacrev | injected pairs flagging another case |"
+    )
+    print("|---|---|---|---|---|")
+    for cells in rows:
+        print("| " + " | ".join(cells) + " |")
 
     print("\nscan/64x256, 60 vs 40 steps, per pair (base i -> variant j):")
     for strategy in ("jacfwd", "jacrev"):
@@ -192,16 +201,20 @@ def main() -> None:
     if spreads:
         print(f"  spread of a count over its 3 repetitions: max {100 * max(spreads):.2f}% "
               f"over {len(spreads)} counts")  # fmt: skip
-    aa_moves = []
+    moves: dict[tuple[str, str], list[float]] = {}
     for m, a, b in same:
         if m != "instructions":
             continue
         ka = a.results.set_index(["case_id", "strategy"])["instructions"]
         kb = b.results.set_index(["case_id", "strategy"])["instructions"]
-        aa_moves += list((kb / ka - 1).abs().dropna())
-    if aa_moves:
-        print(f"  same code, instructions between processes: max {100 * max(aa_moves):.2f}% "
-              f"over {len(aa_moves)} case x strategies")  # fmt: skip
+        for key, move in (kb / ka - 1).abs().dropna().items():
+            moves.setdefault(key, []).append(float(move))
+    if moves:
+        print("  same code, instructions between processes (max over the same-code pairs):")
+        for (case, strategy), ms in moves.items():
+            count = float(runs["instructions", "base"][0].results.set_index(
+                ["case_id", "strategy"]).loc[(case, strategy), "instructions"])  # fmt: skip
+            print(f"    {case} {strategy}: {100 * max(ms):.2f}% ({count:.3g} per call)")
 
     if not args.no_ci:
         out = root / "ci_yaml"

@@ -50,6 +50,13 @@ META_MEASURE = schema.META_MEASURE
 META_FINGERPRINT, META_RUN = schema.META_INSTRUCTIONS_FINGERPRINT, schema.META_INSTRUCTIONS
 MEASURES = ("time", "instructions")
 
+# At most this many calls per counted region (fewer when they would take over 0.5 s under
+# callgrind, WorkerSpec.region_s). Tiny calls need many: a region's fixed cost (the client
+# requests, the loop) and malloc's noise are spread over its calls. Measured here (mean_squares
+# 3000 -> 1 under jacrev, ~56 k instructions per call): with 10 calls, repetitions 0.5-3% apart
+# and process medians up to 4% apart; with up to 100 (49-94 fitted), 0.1-0.9% and 0.3%. Calls
+# over ~1 M instructions fill the 0.5 s with fewer anyway.
+MAX_CALLS = 100
 # Seconds the valgrind'd process may take: the JAX import, then per strategy a trace + compile
 # and the counting. Measured: 26 case x strategies of configs/ci.yaml in 84-138 s on 2 cores;
 # this allows ~10x that before calling it hung.
@@ -172,7 +179,7 @@ def count_checked(
     targets: Sequence[Target],
     *,
     reps: int = 3,
-    calls: int = 10,
+    calls: int = MAX_CALLS,
     timeout_s: float | None = None,
     valgrind: str = "valgrind",
 ) -> ins.Counted:
@@ -253,7 +260,7 @@ class CountingEngine:
         case_timeout_s: float | None = None,
         on_note: Callable[[str], None] | None = None,
         reps: int = 3,
-        calls: int = 10,
+        calls: int = MAX_CALLS,
         valgrind: str = "valgrind",
     ) -> None:
         self.loaded = loaded
