@@ -130,6 +130,8 @@ def execute(
     from adbench.run.sweep import run_sweep, settings_from
     from adbench.store.writer import locked
 
+    if measure not in ("time", "instructions"):
+        raise ValueError(f"measure {measure!r}: expected time or instructions")
     out_dir = out_dir.absolute()
     loaded = absolute(loaded)
     settings = settings or settings_from(loaded, max_memory_bytes=max_memory_bytes)
@@ -140,8 +142,6 @@ def execute(
             engine = _counting_engine(
                 loaded, settings, devices, out_dir, extra, engine, resume, case_timeout_s, on_note
             )
-        elif measure != "time":
-            raise ValueError(f"measure {measure!r}: expected time or instructions")
         return run_sweep(
             loaded,
             cases,

@@ -48,7 +48,6 @@ from adbench.store import schema
 # meta.json keys of an instructions run (documented in adbench.store.schema)
 META_MEASURE = schema.META_MEASURE
 META_FINGERPRINT, META_RUN = schema.META_INSTRUCTIONS_FINGERPRINT, schema.META_INSTRUCTIONS
-MEASURES = ("time", "instructions")
 
 # At most this many calls per counted region (fewer when they would take over 0.5 s under
 # callgrind, WorkerSpec.region_s). Tiny calls need many: a region's fixed cost (the client
