@@ -115,27 +115,39 @@ def execute(
     on_note: Callable[[str], None] | None = None,
     engine: Engine | None = None,
     meta_extra: Mapping[str, Any] | None = None,
+    measure: str = "time",
 ) -> Path:
     """Measure `cases` into `out_dir` (absolute), holding the directory's lock throughout.
 
     `settings` (built from the run file and `max_memory_bytes` when not given) and `engine`
     (adbench.run.engine_ray; default: this machine) go to run_sweep; `meta_extra` (the shard,
-    the engine, device memory) is merged into meta.json. Raises ResultsError (LockedError:
-    another run holds the directory; WriteError: a file could not be written) and
+    the engine, device memory) is merged into meta.json. `measure`: "time", or "instructions"
+    (CPU devices only, no engine: adbench.run.count counts each strategy under valgrind instead
+    of timing it; raises InstructionsUnavailable without valgrind). Raises ResultsError
+    (LockedError: another run holds the directory; WriteError: a file could not be written) and
     KeyboardInterrupt; a case's own faults never raise.
     """
     from adbench.run.sweep import run_sweep, settings_from
     from adbench.store.writer import locked
 
+    if measure not in ("time", "instructions"):
+        raise ValueError(f"measure {measure!r}: expected time or instructions")
     out_dir = out_dir.absolute()
     loaded = absolute(loaded)
+    settings = settings or settings_from(loaded, max_memory_bytes=max_memory_bytes)
+    extra: dict[str, Any] = {**(meta_extra or {}), "measure": measure}
     with locked(out_dir):
+        _check_resume_measure(out_dir, measure, resume)
+        if measure == "instructions":
+            engine = _counting_engine(
+                loaded, settings, devices, out_dir, extra, engine, resume, case_timeout_s, on_note
+            )
         return run_sweep(
             loaded,
             cases,
             devices,
             out_dir,
-            settings=settings or settings_from(loaded, max_memory_bytes=max_memory_bytes),
+            settings=settings,
             resume=resume,
             force=force,
             case_timeout_s=case_timeout_s,
@@ -143,8 +155,53 @@ def execute(
             on_done=on_done,
             on_note=on_note,
             engine=engine,
-            meta_extra=meta_extra,
+            meta_extra=extra,
         )
+
+
+def _check_resume_measure(out_dir: Path, measure: str, resume: bool) -> None:
+    """A resumed run measures as the stored one did: ResultsError otherwise."""
+    from adbench.run.count import resume_conflict
+    from adbench.store import schema
+    from adbench.store.reader import ResultsError, read_meta
+
+    if resume and (out_dir / schema.META_FILE).is_file():
+        why = resume_conflict(read_meta(out_dir), measure)
+        if why:
+            raise ResultsError(f"{out_dir}: cannot resume: {why}")
+
+
+def _counting_engine(
+    loaded: LoadedConfig,
+    settings: Settings,
+    devices: Sequence[Any],
+    out_dir: Path,
+    meta: dict[str, Any],
+    engine: Engine | None,
+    resume: bool,
+    case_timeout_s: float | None,
+    on_note: Callable[[str], None] | None,
+) -> Engine:
+    """measure="instructions": the engine of adbench.run.count, after checking what it needs
+    (valgrind, CPU devices, no other engine); a resumed run keeps the counts' record."""
+    from adbench.run import count
+    from adbench.run.instructions import require_valgrind
+    from adbench.store import schema
+    from adbench.store.reader import read_meta
+
+    if engine is not None:
+        raise ValueError("measure='instructions' counts on this machine: no engine")
+    if any(getattr(d, "platform", "cpu") != "cpu" for d in devices):
+        raise ValueError("measure='instructions' counts CPU instructions: CPU devices only")
+    require_valgrind()
+    if resume and (out_dir / schema.META_FILE).is_file():
+        previous = read_meta(out_dir)
+        for key in (count.META_FINGERPRINT, count.META_RUN):
+            if key in previous:
+                meta[key] = previous[key]
+    return count.CountingEngine(
+        loaded, settings, meta, case_timeout_s=case_timeout_s, on_note=on_note
+    )
 
 
 def _identifier(text: str) -> str:

@@ -108,6 +108,11 @@ class EngineName(str, Enum):
     ray = "ray"
 
 
+class Measure(str, Enum):
+    time = "time"
+    instructions = "instructions"
+
+
 class Format(str, Enum):
     table = "table"
     md = "md"
@@ -293,6 +298,15 @@ def run(
             "local Ray."
         ),
     ] = None,
+    measure: Annotated[
+        Measure,
+        typer.Option(
+            help="time: time every strategy. instructions: compile and check them as usual, "
+            "then count each one's instructions per call under valgrind (CPU only, valgrind "
+            "needed; one process for the run, minutes): near-deterministic, it sees slowdowns "
+            "XLA's flops miss; gate on it with `adbench compare --tier instructions`.",
+        ),
+    ] = Measure.time,
 ) -> None:
     """Measure every case of a run file (jacfwd against jacrev by default) and store the
     results. Exit 0: all measured; 1: a case failed (recorded, the run went on); 2: bad input
@@ -311,6 +325,14 @@ def run(
         fail("--address needs --engine ray")
     if use_ray and case_timeout is not None:
         fail("--case-timeout is not supported with --engine ray yet")
+    counting = measure is Measure.instructions
+    if counting and device not in (None, Device.cpu):
+        fail(
+            f"--measure instructions counts CPU instructions under valgrind, not on "
+            f"--device {device.value if device else ''}: use --device cpu or leave it out"
+        )
+    if counting and use_ray:
+        fail("--measure instructions counts on this machine, in one process: not with --engine ray")
     from adbench.run import shard as sharding
 
     try:
@@ -347,14 +369,26 @@ def run(
 
     from adbench.run.sweep import check_target, settings_from
 
+    if counting:
+        from adbench.run.instructions import InstructionsUnavailable, require_valgrind
+
+        try:
+            require_valgrind()
+        except InstructionsUnavailable as exc:
+            fail(str(exc))
     try:
         check_target(out_dir, loaded, resume=resume, force=force)  # before JAX loads: fail fast
         if resume and (out_dir / "meta.json").is_file():
+            from adbench.run.count import resume_conflict
             from adbench.store.results import read_meta
 
-            why = sharding.check_resume(read_meta(out_dir), chosen)
+            stored = read_meta(out_dir)
+            why = sharding.check_resume(stored, chosen)
             if why:
                 fail(f"{out_dir}: cannot resume: {why}; use that --shard, or another --out")
+            why = resume_conflict(stored, measure.value)
+            if why:
+                fail(f"{out_dir}: cannot resume: {why}; use --force, or another --out")
     except ResultsError as exc:
         fail(str(exc))
     err = _console(stderr=True)
@@ -366,6 +400,7 @@ def run(
         "--shard": str(chosen) if chosen else None,
         "--engine": "ray" if use_ray else None,
         "--address": address,
+        "--measure": measure.value if counting else None,
     }
 
     def continue_with() -> str:
@@ -390,9 +425,10 @@ def run(
             from adbench.run.measure import select_devices
 
             try:
-                devices = select_devices(device.value if device else None)
+                devices = select_devices("cpu" if counting else device.value if device else None)
             except ValueError as exc:
                 fail(str(exc))
+            devices = devices[:1] if counting else devices  # one process counts one CPU
             from adbench.run.memory import device_report
 
             if accelerators := device_report(devices, case_env):
@@ -412,6 +448,7 @@ def run(
                 on_note=lambda note: err.print(f"note: {note}", markup=False, highlight=False),
                 engine=run_engine,
                 meta_extra=meta_extra,
+                measure=measure.value,
             )
     except WriteError as exc:  # disk full, a file-size limit, a read-only directory
         started = (out_dir / META_FILE).is_file()  # else nothing to continue: run it again
@@ -436,7 +473,11 @@ def run(
         fail(str(exc))
     for note in res.notes:
         err.print(f"note: {note}", markup=False, highlight=False)
-    if not quiet:
+    if not quiet and counting:
+        from adbench.render.counts import instructions_table
+
+        _console().print(instructions_table(res))
+    elif not quiet:
         _console().print(terminal.verdict_table(views.build(res)))
     err.print(f"results: {out_dir}", markup=False, highlight=False, soft_wrap=True)
     bad = views.failures(res)
@@ -702,6 +743,7 @@ class CompareFormat(str, Enum):
 class CompareTier(str, Enum):
     all = "all"
     deterministic = "deterministic"
+    instructions = "instructions"
 
 
 @app.command(short_help="Judge a run against a baseline run: exit 1 on a regression.")
@@ -721,25 +763,30 @@ def compare(
         typer.Option(
             "--threshold",
             "-t",
-            help="METRIC:N% (or METRIC:N, an absolute amount in seconds/flops/bytes); repeat for "
-            "several. METRIC: median (timing), flops, bytes_accessed, temp_bytes. Defaults: "
-            "median:15%, flops:1%, bytes_accessed:1%, temp_bytes:1%.",
+            help="METRIC:N% (or METRIC:N, an absolute amount in seconds/flops/bytes/instructions); "
+            "repeat for several. METRIC: median (timing), flops, bytes_accessed, temp_bytes, "
+            "instructions (per call, from run --measure instructions). Defaults: median:15%, "
+            "flops:1%, bytes_accessed:1%, temp_bytes:1%, instructions:5%.",
         ),
     ] = None,
     tier: Annotated[
         CompareTier,
         typer.Option(
-            help="all, or deterministic: XLA flops/bytes/memory, statuses and cases only, "
-            "identical from run to run; a CI gate with it cannot be flaky.",
+            help="all; deterministic: XLA flops/bytes/memory, statuses and cases only, identical "
+            "from run to run, so a CI gate with it cannot be flaky; instructions: instructions "
+            "per call (runs of `adbench run --measure instructions`), statuses and cases only: "
+            "near-deterministic, and it sees slowdowns XLA's counts miss (a loop with more "
+            "steps).",
         ),
     ] = CompareTier.all,
     strict: Annotated[
         bool,
         typer.Option(
             "--strict",
-            help="Fail (exit 1) also when the deterministic tier is not comparable (another jax, "
-            "jaxlib or backend than the baseline's) instead of reporting it: a gate that judged "
-            "nothing fails.",
+            help="Fail (exit 1) also when a tier is not comparable (deterministic: another jax, "
+            "jaxlib or backend than the baseline's; instructions: another valgrind, CPU under "
+            "valgrind, Python, jax, jaxlib, glibc or XLA_FLAGS, or no counts) instead of "
+            "reporting it: a gate that judged nothing fails.",
         ),
     ] = False,
     min_time: Annotated[
@@ -825,7 +872,8 @@ def export(
             "--metric",
             "-m",
             help="What to export; repeat for several: median, compile, flops, bytes_accessed, "
-            "temp_bytes. Default: median, flops, bytes_accessed, temp_bytes.",
+            "temp_bytes, instructions. Default: all of them but compile (a metric a run did "
+            "not measure, e.g. instructions of a timed run, is left out).",
         ),
     ] = None,
     output: Annotated[

@@ -68,6 +68,17 @@ def nbytes(x: Any, *, missing: str = MISSING) -> str:
     return f"{int(v)} B"
 
 
+def count(x: Any, *, missing: str = MISSING) -> str:
+    """A large count, such as instructions per call: 950, 12.3 k, 3.78 M, 1.2 G (powers of 1000)."""
+    v = number(x)
+    if v is None or math.isinf(v):
+        return missing
+    for unit, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(v) >= scale * 0.9995:
+            return f"{v / scale:.3g} {unit}"
+    return f"{v:.3g}"
+
+
 def size(x: Any, *, missing: str = MISSING) -> str:
     """A size or a size ratio: whole numbers written out (10000), others to 3 digits (68.7)."""
     v = number(x)

@@ -40,6 +40,8 @@ class S:
     lower_s: float = 0.01
     setup_s: float = 0.0
     spread: Sequence[float] = SPREAD
+    instructions: float | None = None  # per call, as `run --measure instructions` stores it
+    instructions_spread: float = 0.002
 
 
 @dataclass(frozen=True)
@@ -127,6 +129,11 @@ def rows(case: C) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
             "generated_code_bytes": 0.0,
             "max_abs_diff": 0.0,
             "max_abs": 1.0,
+            "instructions": s.instructions if s.instructions is not None else math.nan,
+            "instructions_spread": s.instructions_spread
+            if s.instructions is not None
+            else math.nan,
+            "instructions_reps": 3 if s.instructions is not None else math.nan,
             "started_at": 1.7e9,
             "ended_at": 1.7e9 + 1,
         }

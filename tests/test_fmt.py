@@ -55,3 +55,20 @@ def test_sizes_numbers_factors_intervals_calls():
         "never",
         "-",
     ]
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (950, "950"),
+        (999.8, "1 k"),  # a hair under a unit takes it
+        (12_345, "12.3 k"),
+        (3_780_000, "3.78 M"),
+        (48_188_176, "48.2 M"),
+        (1.2e9, "1.2 G"),
+        (math.inf, "-"),
+        (None, "-"),
+    ],
+)
+def test_counts(value, text):
+    assert fmt.count(value) == text

@@ -1,14 +1,20 @@
 """Baseline run vs current run -> findings. Loaded results in, values out (``load_runs`` aside).
 
 Every finding is collected first and reported together (improvements too); the comparison fails
-when any finding is a regression or a verdict flip (with ``strict``, also when the deterministic
-tier is not comparable). Four questions, four tiers, each per case x strategy x device:
+when any finding is a regression or a verdict flip (with ``strict``, also when a tier is not
+comparable). Five questions, five tiers, each per case x strategy x device:
 
 deterministic  flops, bytes accessed and temp memory from XLA's cost and memory analysis. They are
                identical from process to process, so an increase beyond a small tolerance (default
                1%) is a regression even on a noisy machine. They are compared only when the
                environment fingerprint (jax, jaxlib, backend) matches; otherwise the tier says "not
                comparable" instead of guessing.
+instructions   instructions per call counted under valgrind (runs of ``adbench run --measure
+               instructions``): a regression when they grow beyond a threshold (default 5%, x6
+               the run-to-run variation) and beyond their repetitions' spread; compared only
+               within one valgrind, CPU under valgrind, Python, jax, jaxlib, glibc and XLA_FLAGS
+               (see :mod:`adbench.compare.instructions`). It sees what XLA's counts miss (a loop
+               with more steps) without timing's noise.
 timing         current / baseline median, corrected for the drift of the whole run, against a
                noise floor measured across cases, with a significance test; see
                :mod:`adbench.compare.timing` for the method and why. Several runs per side
@@ -35,9 +41,11 @@ from typing import Any
 import pandas as pd
 
 from adbench import fmt
+from adbench.compare import instructions as compare_instructions
 from adbench.compare import timing as compare_timing
 from adbench.compare.model import (
     DETERMINISTIC_METRICS,
+    ROW_IDENTITY,
     Comparison,
     Drift,
     Finding,
@@ -51,7 +59,6 @@ from adbench.store import schema
 from adbench.store.results import Results, ResultsError, load_results
 
 FINGERPRINT_KEYS = ("jax_version", "jaxlib_version", "backend")
-ROW_IDENTITY = ("dtype", "jit", "device_kind")  # per row: must match for the deterministic tier
 DECISIVE_OFF = ("tie", "none", "n/a", "")
 
 
@@ -142,7 +149,9 @@ def compare(
                 "no case x strategy x device is in both runs: nothing was compared",
             )
         )
-    if comparable:
+    if s.scope is Scope.INSTRUCTIONS:
+        pass  # instruction counts alone, with statuses and cases
+    elif comparable:
         det, n = _deterministic(common, b_rows, c_rows, s)
         findings += det
         checked["deterministic"] = n
@@ -156,9 +165,36 @@ def compare(
                 "comparable for the same jax, jaxlib and backend; record a new baseline here",
             )
         )
+    counts = compare_instructions.judge(
+        common,
+        b_rows,
+        c_rows,
+        baseline.meta,
+        current.meta,
+        s,
+        required=s.scope is Scope.INSTRUCTIONS,
+    )
+    findings += counts.findings
+    if counts.comparable:
+        checked["instructions"] = counts.checked
     drifts: tuple[Drift, ...] = ()
     untimed: tuple[str, ...] = ()
-    if s.scope is Scope.ALL:
+    untimed_sides = [
+        name
+        for name, meta in (("baseline", baseline.meta), ("current", current.meta))
+        if meta.get(schema.META_MEASURE) == "instructions"
+    ]
+    if s.scope is Scope.ALL and untimed_sides:
+        findings.append(
+            Finding(
+                Kind.NOTE,
+                Tier.TIMING,
+                f"timing and verdicts not judged: the {' and '.join(untimed_sides)} "
+                f"run{'s' if len(untimed_sides) > 1 else ''} counted instructions instead of "
+                "timing",
+            )
+        )
+    elif s.scope is Scope.ALL:
         cpu_b, cpu_c = baseline.meta.get("cpu_model"), current.meta.get("cpu_model")
         if cpu_b != cpu_c:
             findings.append(
@@ -187,6 +223,8 @@ def compare(
         drifts=drifts,
         untimed=untimed,
         checked=checked,
+        instructions_fingerprint=counts.fingerprint,
+        instructions_comparable=counts.comparable,
     )
 
 

@@ -15,7 +15,11 @@ from typing import Any
 
 TIMING_METRICS = ("median",)
 DETERMINISTIC_METRICS = ("flops", "bytes_accessed", "temp_bytes")
-METRICS = TIMING_METRICS + DETERMINISTIC_METRICS
+INSTRUCTION_METRICS = ("instructions",)  # per call, counted under valgrind
+METRICS = TIMING_METRICS + DETERMINISTIC_METRICS + INSTRUCTION_METRICS
+# per row: must match for a count to be compared (the same jax may compile differently for
+# another dtype, jit setting or accelerator)
+ROW_IDENTITY = ("dtype", "jit", "device_kind")
 
 Key = tuple[str, str, str]  # (case_id, device, strategy); device as "host/device" across hosts
 
@@ -37,6 +41,7 @@ _KIND_ORDER = {k: i for i, k in enumerate(Kind)}
 
 class Tier(str, Enum):
     DETERMINISTIC = "deterministic"
+    INSTRUCTIONS = "instructions"
     TIMING = "timing"
     VERDICT = "verdict"
     STATUS = "status"
@@ -44,10 +49,13 @@ class Tier(str, Enum):
 
 
 class Scope(str, Enum):
-    """What to judge. ``deterministic`` skips timing and verdicts: it cannot be flaky (CI gates)."""
+    """What to judge, besides statuses and cases. ``deterministic`` skips timing and verdicts: it
+    cannot be flaky (CI gates). ``instructions`` judges instruction counts alone (runs of
+    ``adbench run --measure instructions``); a side without counts is "not comparable"."""
 
     ALL = "all"
     DETERMINISTIC = "deterministic"
+    INSTRUCTIONS = "instructions"
 
 
 class ThresholdError(ValueError):
@@ -60,7 +68,8 @@ _THRESHOLD_RE = re.compile(r"^\s*([a-z_]+)\s*:\s*(\d+(?:\.\d*)?|\.\d+)(?:e([+-]?
 @dataclass(frozen=True)
 class Threshold:
     """How much worse ``metric`` may get: a fraction (``median:15%`` -> 0.15) or an absolute amount
-    in the metric's unit (``temp_bytes:4096``: bytes; ``median:0.001``: seconds)."""
+    in the metric's unit (``temp_bytes:4096``: bytes; ``median:0.001``: seconds;
+    ``instructions:50000``: instructions per call)."""
 
     metric: str
     limit: float
@@ -107,6 +116,10 @@ DEFAULT_THRESHOLDS = (
     Threshold("flops", 0.01),
     Threshold("bytes_accessed", 0.01),
     Threshold("temp_bytes", 0.01),
+    # Counts of the same code moved <= 0.85% between processes and <= 0.58% within one
+    # (benchmarks/instructions_check.py); 5% leaves x6 room, and a loop with 1.5x the steps
+    # counts +45% (benchmarks/instructions_gate.py).
+    Threshold("instructions", 0.05),
 )
 
 
@@ -209,6 +222,10 @@ class Comparison:
     drifts: tuple[Drift, ...] = ()
     untimed: tuple[str, ...] = ()  # "case_id strategy (device)" judged by deterministic tier only
     checked: Mapping[str, int] = field(default_factory=dict)  # tier -> number of comparisons
+    # the instructions tier: its fingerprint (adbench.run.instructions.COMPARABLE_KEYS) and
+    # whether it compared; None when it did not apply (neither run counted instructions)
+    instructions_fingerprint: Mapping[str, tuple[Any, Any]] = field(default_factory=dict)
+    instructions_comparable: bool | None = None
 
     @property
     def failed(self) -> bool:
@@ -239,6 +256,13 @@ class Comparison:
                 k: {"baseline": b, "current": c} for k, (b, c) in self.fingerprint.items()
             },
             "deterministic_comparable": self.comparable,
+            "instructions": {
+                "comparable": self.instructions_comparable,
+                "fingerprint": {
+                    k: {"baseline": b, "current": c}
+                    for k, (b, c) in self.instructions_fingerprint.items()
+                },
+            },
             "timing": [
                 {
                     k: (v if not isinstance(v, float) or math.isfinite(v) else None)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from typing import Any
 
 from rich.console import Group
@@ -13,7 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from adbench import fmt
-from adbench.compare.model import Comparison, Finding, Kind
+from adbench.compare.model import Comparison, Finding, Kind, Scope
 
 KIND_STYLE = {
     Kind.REGRESSION: "bold red",
@@ -45,6 +46,8 @@ def metric_value(metric: str, v: Any) -> str:
         return fmt.seconds(v)
     if metric in ("bytes_accessed", "temp_bytes"):
         return fmt.nbytes(v)
+    if metric == "instructions":
+        return fmt.count(v)
     return fmt.num(v, 4)
 
 
@@ -88,15 +91,27 @@ def headline(cmp: Comparison) -> str:
 _FAIL = (Kind.REGRESSION, Kind.FLIP)
 
 
+def _env(fp: Mapping[str, tuple[Any, Any]]) -> str:
+    def shown(v: Any) -> str:
+        return "(none)" if v == "" else str(v)
+
+    return ", ".join(
+        f"{k} {shown(b)}" if b == c else f"{k} {shown(b)} -> {shown(c)}" for k, (b, c) in fp.items()
+    )
+
+
 def context_lines(cmp: Comparison) -> list[str]:
     """What was compared and how: environments, timing drift and noise, thresholds."""
-    fp = cmp.fingerprint
-    env = ", ".join(f"{k} {b}" if b == c else f"{k} {b} -> {c}" for k, (b, c) in fp.items())
-    tier = "compared" if cmp.comparable else "NOT comparable"
-    lines = [
-        f"baseline {cmp.baseline} -> current {cmp.current}",
-        f"deterministic tier {tier}: {env}",
-    ]
+    lines = [f"baseline {cmp.baseline} -> current {cmp.current}"]
+    if cmp.settings.scope is Scope.INSTRUCTIONS:
+        lines.append("deterministic tier not judged (--tier instructions)")
+    else:
+        tier = "compared" if cmp.comparable else "NOT comparable"
+        lines.append(f"deterministic tier {tier}: {_env(cmp.fingerprint)}")
+    if cmp.instructions_comparable is not None:
+        tier = "compared" if cmp.instructions_comparable else "NOT comparable"
+        env = _env(cmp.instructions_fingerprint) or "no counts on a side"
+        lines.append(f"instructions tier {tier}: {env}")
     for d in cmp.drifts:
         if math.isnan(d.factor):
             lines.append(
@@ -109,7 +124,7 @@ def context_lines(cmp: Comparison) -> list[str]:
                 f"x{d.factor:.3g}, noise +-{(math.exp(d.noise) - 1) * 100:.0f}%, "
                 f"noise floor x{d.floor:.3g}"
             )
-    if cmp.settings.scope.value != "all":
+    if cmp.settings.scope is not Scope.ALL:
         lines.append(f"scope {cmp.settings.scope.value}: timing and verdicts not judged")
     lines.append("thresholds: " + ", ".join(str(t) for t in cmp.settings.thresholds))
     return lines

@@ -12,7 +12,7 @@ across runs; only strategies that measured cleanly are exported.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,8 +34,10 @@ EXPORT_METRICS: dict[str, Metric] = {
     "flops": Metric("flops", "flops", 1.0),
     "bytes_accessed": Metric("bytes_accessed", "bytes", 1.0),
     "temp_bytes": Metric("temp_bytes", "bytes", 1.0),
+    "instructions": Metric("instructions", "instructions", 1.0),  # per call, under valgrind
 }
-DEFAULT_METRICS = ("median", "flops", "bytes_accessed", "temp_bytes")
+# a metric a run did not measure has no value and no entry: a timed run exports no instructions
+DEFAULT_METRICS = ("median", "flops", "bytes_accessed", "temp_bytes", "instructions")
 
 
 def _finite(v: Any) -> float | None:
@@ -44,6 +46,17 @@ def _finite(v: Any) -> float | None:
     except (TypeError, ValueError):
         return None
     return f if math.isfinite(f) else None
+
+
+def _count_extra(row: Mapping[Any, Any], meta: Mapping[str, Any], env: str) -> str:
+    """'median of 3 repetitions, spread 0.4%; valgrind-3.19.0, Intel(R) Core(TM) ...; jax ...'"""
+    reps, spread = _finite(row.get("instructions_reps")), _finite(row.get("instructions_spread"))
+    fp = meta.get(schema.META_INSTRUCTIONS_FINGERPRINT) or {}
+    what = f"median of {reps:.0f} repetitions" if reps is not None else "median"
+    if spread is not None:
+        what += f", spread {spread * 100:.2g}%"
+    where = ", ".join(str(fp[k]) for k in ("valgrind", "cpu_under_valgrind") if fp.get(k))
+    return f"{what}; {where + '; ' if where else ''}{env}"
 
 
 def github_action_benchmark(
@@ -84,6 +97,8 @@ def github_action_benchmark(
                         f"95% CI {lo * m.scale:.4g}-{hi * m.scale:.4g} us"
                         f"{f' over {int(n)} samples' if n is not None else ''}; {env}"
                     )
+            elif name == "instructions":
+                entry["extra"] = _count_extra(row, res.meta, env)
             else:
                 entry["extra"] = env
             out.append(entry)

@@ -47,6 +47,7 @@ from pathlib import Path
 from typing import Any
 
 from adbench.run import valgrind as vg
+from adbench.store import schema
 
 INSTALL_HINT = (
     "--measure instructions needs valgrind, not found on PATH: install it "
@@ -360,17 +361,10 @@ def run_under_valgrind(
 
 # --- comparability -------------------------------------------------------------------------------
 
-# Keys of fingerprint() that must agree for two counts to be compared; the host_* keys are kept
-# for the record (they decide cpu_under_valgrind through valgrind, and nothing else).
-COMPARABLE_KEYS = (
-    "valgrind",
-    "cpu_under_valgrind",
-    "python",
-    "jax",
-    "jaxlib",
-    "glibc",
-    "xla_flags",
-)
+# Keys of fingerprint() that must agree for two counts to be compared (part of the results
+# contract, so adbench compare reads them without this module); the host_* keys are kept for the
+# record (they decide cpu_under_valgrind through valgrind, and nothing else).
+COMPARABLE_KEYS = schema.INSTRUCTIONS_COMPARABLE
 
 
 def host_cpu() -> tuple[str, str]:

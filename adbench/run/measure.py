@@ -66,6 +66,7 @@ class Settings:
     rtol: float | None = None
     atol: float | None = None
     max_memory_bytes: int | None = None  # refuse a strategy whose XLA estimate exceeds this
+    timed: bool = True  # False: compile and check only (adbench.run.count counts instructions)
 
     def tolerances(self) -> tuple[float, float]:
         """(rtol, atol-as-a-fraction-of-max|D|) for checking a result against the reference."""
@@ -437,7 +438,7 @@ def measure_case(
             runners.pop(name, None)
         results[name] = r
 
-    if runners:
+    if runners and settings.timed:
         n_inner = {
             m: timing.calibrate(
                 r, min_sample_s=settings.min_sample_s, max_inner=1_000_000, clock=clock

@@ -27,6 +27,9 @@ class StrategyResult:
     """What one strategy of one case produced. ``samples`` are seconds per call, one per round;
     ``positions`` the strategy's place in each round's order (0 = first). ``info``: what the
     strategy chose (INFO_COLUMNS: chunk size; colours, direction and non-zeros of a sparse one).
+    ``instructions``: instructions per call counted under valgrind (adbench.run.count): the
+    median over ``instructions_reps`` repetitions, with their ``instructions_spread``; NaN when
+    the run measured time.
     """
 
     strategy: str
@@ -43,6 +46,9 @@ class StrategyResult:
     info: Mapping[str, Any] = field(default_factory=dict)
     max_abs_diff: float = math.nan
     max_abs: float = math.nan
+    instructions: float = math.nan
+    instructions_spread: float = math.nan
+    instructions_reps: float = math.nan
 
 
 @dataclass(frozen=True)
@@ -106,6 +112,9 @@ class CaseResult:
                 "first_call_s": m.first_call_s,
                 "max_abs_diff": m.max_abs_diff,
                 "max_abs": m.max_abs,
+                "instructions": m.instructions,
+                "instructions_spread": m.instructions_spread,
+                "instructions_reps": m.instructions_reps,
                 "started_at": self.started_at,
                 "ended_at": self.ended_at,
             }

@@ -288,7 +288,8 @@ def run_sweep(
     takes longer (adbench.worker); otherwise in this process. On --resume, a directory left by
     a killed run is repaired first (adbench.store.results.repair): `on_note` hears what was dropped.
     `engine` measures the planned cases elsewhere (adbench.run.engine_ray); this process stays
-    the only writer. `meta_extra` is merged into meta.json (e.g. the shard, the engine).
+    the only writer. `meta_extra` is merged into meta.json (e.g. the shard, the engine), at the
+    start and again at the end.
     """
     import jax
 
@@ -352,6 +353,7 @@ def run_sweep(
     from adbench.run.derived import write_derived
 
     write_derived(writer, loaded.config.tie_margin)
+    meta.update(meta_extra or {})  # again: an engine may add what it learnt (adbench.run.count)
     meta["finished_at"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     writer.write_meta(meta)
     return out_dir

@@ -64,6 +64,8 @@ _COMMON_KEYS = (
     "xla_flags",
     "git_commit",
     "config_hash",
+    "measure",  # time or instructions (adbench run --measure)
+    "instructions_fingerprint",  # what makes instruction counts comparable
 )
 # what each input contributes to the merged meta's `sources`
 _SOURCE_KEYS = (

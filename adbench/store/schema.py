@@ -232,6 +232,32 @@ META_KEYS = (
     "started_at",
     "finished_at",
     "command",
+    "measure",  # "time", or "instructions" (adbench run --measure instructions)
+)
+
+# SCHEMA note: `measure` and, on instructions runs, two more meta.json keys were added within
+# version 2; a reader that does not know them misreads nothing (a directory without `measure`
+# was timed, and its instruction columns are empty):
+#   instructions_fingerprint  what makes instruction counts comparable (adbench.run.instructions
+#                             .fingerprint): INSTRUCTIONS_COMPARABLE must agree between two runs;
+#                             the host's CPU model and flags are kept for the record
+#   instructions              how they were counted (tool, valgrind flags, repetitions, each
+#                             valgrind'd process's seconds) and `per_rep`: per "<case_id>
+#                             <strategy>", every repetition's instructions per call and the calls
+#                             it averaged (samples.csv holds seconds only)
+META_MEASURE, META_INSTRUCTIONS_FINGERPRINT, META_INSTRUCTIONS = (
+    "measure",
+    "instructions_fingerprint",
+    "instructions",
+)
+INSTRUCTIONS_COMPARABLE = (
+    "valgrind",
+    "cpu_under_valgrind",
+    "python",
+    "jax",
+    "jaxlib",
+    "glibc",
+    "xla_flags",
 )
 
 
