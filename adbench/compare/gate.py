@@ -54,6 +54,8 @@ from adbench.compare.model import (
     Scope,
     Settings,
     Tier,
+    cell_number,
+    cell_text,
 )
 from adbench.store import schema
 from adbench.store.results import Results, ResultsError, load_results
@@ -67,7 +69,7 @@ def _many_hosts(*dfs: pd.DataFrame) -> bool:
 
 
 def _where(r: Mapping[str, Any], many_hosts: bool) -> str:
-    host = _text(r.get("host"))
+    host = cell_text(r.get("host"))
     return f"{host}/{r['device']}" if many_hosts and host else str(r["device"])
 
 
@@ -75,17 +77,6 @@ def _rows(df: pd.DataFrame, many_hosts: bool) -> dict[Key, dict[str, Any]]:
     """results.csv rows by key; a key stored twice (a resumed run) keeps its last row."""
     records: list[dict[str, Any]] = df.to_dict("records")  # type: ignore[assignment]
     return {(str(r["case_id"]), _where(r, many_hosts), str(r["strategy"])): r for r in records}
-
-
-def _num(v: Any) -> float:
-    try:
-        return float(v)
-    except (TypeError, ValueError):
-        return math.nan
-
-
-def _text(v: Any) -> str:
-    return "" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v)
 
 
 def fingerprint(meta: Mapping[str, Any]) -> dict[str, Any]:
@@ -250,10 +241,10 @@ def _status(
 ) -> list[Finding]:
     out = []
     for key in common:
-        sb, sc = _text(b_rows[key]["status"]), _text(c_rows[key]["status"])
+        sb, sc = cell_text(b_rows[key]["status"]), cell_text(c_rows[key]["status"])
         if sb == sc:
             continue
-        why = _text(c_rows[key].get("reason"))
+        why = cell_text(c_rows[key].get("reason"))
         if sb == schema.STATUS_OK and sc == schema.STATUS_TIMEOUT:
             # how long a case takes depends on the machine: not a deterministic regression
             kind, msg = Kind.INCONCLUSIVE, f"now times out ({why or 'no reason given'})"
@@ -274,13 +265,13 @@ def _deterministic(
     for key in common:
         b, c = b_rows[key], c_rows[key]
         # the same jax may compile differently for another dtype, jit setting or accelerator
-        differs = [k for k in ROW_IDENTITY if _text(b.get(k)) != _text(c.get(k))]
+        differs = [k for k in ROW_IDENTITY if cell_text(b.get(k)) != cell_text(c.get(k))]
         if differs:
-            what = ", ".join(f"{k} {_text(b.get(k))} -> {_text(c.get(k))}" for k in differs)
+            what = ", ".join(f"{k} {cell_text(b.get(k))} -> {cell_text(c.get(k))}" for k in differs)
             out.append(Finding(Kind.NOT_COMPARABLE, Tier.DETERMINISTIC, f"{what}", *key))
             continue
         for metric in DETERMINISTIC_METRICS:
-            vb, vc = _num(b.get(metric)), _num(c.get(metric))
+            vb, vc = cell_number(b.get(metric)), cell_number(c.get(metric))
             if math.isnan(vb) or math.isnan(vc):
                 continue
             n += 1
@@ -309,10 +300,10 @@ def _deterministic(
 
 def _describe(v: Mapping[str, Any]) -> str:
     """A verdict in a few words: 'jacfwd 2x faster than jacrev', 'tie jacfwd|jacrev'."""
-    rec = _text(v.get("recommended"))
+    rec = cell_text(v.get("recommended"))
     if rec == "tie":
-        return f"tie {_text(v.get('tie_set'))}".strip()
-    speed, ru = _num(v.get("speedup")), _text(v.get("runner_up"))
+        return f"tie {cell_text(v.get('tie_set'))}".strip()
+    speed, ru = cell_number(v.get("speedup")), cell_text(v.get("runner_up"))
     if rec in DECISIVE_OFF or math.isnan(speed) or not ru:
         return rec or "?"
     return f"{rec} {fmt.factor(speed)} faster than {ru}"
@@ -320,8 +311,8 @@ def _describe(v: Mapping[str, Any]) -> str:
 
 def _decisive(v: Mapping[str, Any]) -> bool:
     """A verdict that names one strategy on the evidence of at least two that ran."""
-    n_ran = _num(v.get("n_ran"))
-    return _text(v.get("recommended")) not in DECISIVE_OFF and not n_ran < 2
+    n_ran = cell_number(v.get("n_ran"))
+    return cell_text(v.get("recommended")) not in DECISIVE_OFF and not n_ran < 2
 
 
 def _verdicts(bv: pd.DataFrame, cv: pd.DataFrame, many_hosts: bool) -> tuple[list[Finding], int]:
@@ -333,12 +324,12 @@ def _verdicts(bv: pd.DataFrame, cv: pd.DataFrame, many_hosts: bool) -> tuple[lis
     out, n = [], 0
     for key in sorted(b.keys() & c.keys()):
         vb, vc = b[key], c[key]
-        rb, rc = _text(vb.get("recommended")), _text(vc.get("recommended"))
-        judged = [v for v in (vb, vc) if _decisive(v) or _text(v.get("recommended")) == "tie"]
+        rb, rc = cell_text(vb.get("recommended")), cell_text(vc.get("recommended"))
+        judged = [v for v in (vb, vc) if _decisive(v) or cell_text(v.get("recommended")) == "tie"]
         if len(judged) < 2:
             continue  # a side has no evidence-based verdict: the status tier says why
         n += 1
-        tie_b, tie_c = (set(_text(v.get("tie_set")).split("|")) for v in (vb, vc))
+        tie_b, tie_c = (set(cell_text(v.get("tie_set")).split("|")) for v in (vb, vc))
         if rb == rc and (rb != "tie" or tie_b == tie_c):  # a tie set's order is not its content
             continue
         change = f"{_describe(vb)} -> {_describe(vc)}"

@@ -25,7 +25,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from adbench import fmt
-from adbench.compare.model import ROW_IDENTITY, Finding, Key, Kind, Settings, Tier
+from adbench.compare.model import (
+    ROW_IDENTITY,
+    Finding,
+    Key,
+    Kind,
+    Settings,
+    Tier,
+    cell_number,
+    cell_text,
+)
 from adbench.store import schema
 
 COMPARABLE_KEYS = schema.INSTRUCTIONS_COMPARABLE
@@ -42,20 +51,9 @@ class Judged:
     comparable: bool | None = None
 
 
-def _num(v: Any) -> float:
-    try:
-        return float(v)
-    except (TypeError, ValueError):
-        return math.nan
-
-
-def _text(v: Any) -> str:
-    return "" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v)
-
-
 def counted(rows: Mapping[Key, Mapping[str, Any]]) -> bool:
     """Whether any row holds an instruction count (the run was made with --measure instructions)."""
-    return any(math.isfinite(_num(r.get("instructions"))) for r in rows.values())
+    return any(math.isfinite(cell_number(r.get("instructions"))) for r in rows.values())
 
 
 def fingerprint(meta: Mapping[str, Any]) -> dict[str, Any]:
@@ -100,13 +98,13 @@ def judge(
     t = s.threshold("instructions")
     for key in common:
         b, c = b_rows[key], c_rows[key]
-        if not (_text(b.get("status")) == _text(c.get("status")) == schema.STATUS_OK):
+        if not (cell_text(b.get("status")) == cell_text(c.get("status")) == schema.STATUS_OK):
             continue  # the status tier has said what happened
-        vb, vc = _num(b.get("instructions")), _num(c.get("instructions"))
-        differs = [k for k in ROW_IDENTITY if _text(b.get(k)) != _text(c.get(k))]
+        vb, vc = cell_number(b.get("instructions")), cell_number(c.get("instructions"))
+        differs = [k for k in ROW_IDENTITY if cell_text(b.get(k)) != cell_text(c.get(k))]
         if differs or math.isnan(vb) != math.isnan(vc):
             why = (
-                ", ".join(f"{k} {_text(b.get(k))} -> {_text(c.get(k))}" for k in differs)
+                ", ".join(f"{k} {cell_text(b.get(k))} -> {cell_text(c.get(k))}" for k in differs)
                 or f"counted in the {'current' if math.isnan(vb) else 'baseline'} run only"
             )
             out.append(Finding(Kind.NOT_COMPARABLE, Tier.INSTRUCTIONS, why, *key, "instructions"))
@@ -115,7 +113,10 @@ def judge(
             continue
         n += 1
         ratio = vc / vb if vb else (1.0 if vc == 0 else math.inf)
-        spreads = (_num(b.get("instructions_spread")), _num(c.get("instructions_spread")))
+        spreads = (
+            cell_number(b.get("instructions_spread")),
+            cell_number(c.get("instructions_spread")),
+        )
         spread = max((x for x in spreads if math.isfinite(x)), default=0.0)
         if t.exceeded(vc, vb):
             if ratio - 1.0 > spread:

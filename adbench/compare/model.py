@@ -274,3 +274,16 @@ class Comparison:
             "checked": dict(self.checked),
             "findings": [f.to_dict() for f in self.findings],
         }
+
+
+def cell_number(v: Any) -> float:
+    """A results cell as a float; NaN for an empty or non-numeric cell."""
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def cell_text(v: Any) -> str:
+    """A results cell as text; "" for an empty (NaN) cell."""
+    return "" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v)
