@@ -22,10 +22,10 @@ def __getattr__(name: str) -> Any:  # lazy, so `import adbench` and `adbench --h
         from adbench.api import load_results
 
         return load_results
-    if name == "run":  # the package adbench.run, callable as adbench.api.run (see its docstring)
-        import adbench.run
+    if name == "run":
+        from adbench.api import run
 
-        return adbench.run
+        return run
     if name in ("jacobian", "hessian", "laplacian"):
         from adbench import auto
 

@@ -24,14 +24,14 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+from adbench.config.model import ConfigError, LoadedConfig
 from adbench.dry_run import PlannedCase, RunPlan
-from adbench.run.config import ConfigError, LoadedConfig
 from adbench.store.reader import Results, load_results
 
 if TYPE_CHECKING:
-    from adbench.run.cases import Case
-    from adbench.run.measure import CaseResult, Settings
-    from adbench.run.sweep import Engine, Planned
+    from adbench.config.cases import Case
+    from adbench.measure.case import CaseResult, Settings
+    from adbench.session.sweep import Engine, Planned
 
 
 __all__ = ["Results", "execute", "load_results", "plan_run", "run", "select_families"]
@@ -76,7 +76,7 @@ def plan_run(
     done: Collection[tuple[str, str]] = (),
 ) -> RunPlan:
     """The dry run of `cases`: nothing imported but the config, nothing measured."""
-    from adbench.run import memory
+    from adbench.measure import memory
 
     itemsize = 8 if loaded.config.dtype == "float64" else 4
     rows = []
@@ -120,14 +120,14 @@ def execute(
     """Measure `cases` into `out_dir` (absolute), holding the directory's lock throughout.
 
     `settings` (built from the run file and `max_memory_bytes` when not given) and `engine`
-    (adbench.run.engine_ray; default: this machine) go to run_sweep; `meta_extra` (the shard,
+    (adbench.session.engine_ray; default: this machine) go to run_sweep; `meta_extra` (the shard,
     the engine, device memory) is merged into meta.json. `measure`: "time", or "instructions"
-    (CPU devices only, no engine: adbench.run.count counts each strategy under valgrind instead
+    (CPU devices only, no engine: adbench.count.engine counts each strategy under valgrind instead
     of timing it; raises InstructionsUnavailable without valgrind). Raises ResultsError
     (LockedError: another run holds the directory; WriteError: a file could not be written) and
     KeyboardInterrupt; a case's own faults never raise.
     """
-    from adbench.run.sweep import run_sweep, settings_from
+    from adbench.session.sweep import run_sweep, settings_from
     from adbench.store.writer import locked
 
     if measure not in ("time", "instructions"):
@@ -161,7 +161,7 @@ def execute(
 
 def _check_resume_measure(out_dir: Path, measure: str, resume: bool) -> None:
     """A resumed run measures as the stored one did: ResultsError otherwise."""
-    from adbench.run.count import resume_conflict
+    from adbench.count.engine import resume_conflict
     from adbench.store import schema
     from adbench.store.reader import ResultsError, read_meta
 
@@ -182,10 +182,10 @@ def _counting_engine(
     case_timeout_s: float | None,
     on_note: Callable[[str], None] | None,
 ) -> Engine:
-    """measure="instructions": the engine of adbench.run.count, after checking what it needs
+    """measure="instructions": the engine of adbench.count.engine, after checking what it needs
     (valgrind, CPU devices, no other engine); a resumed run keeps the counts' record."""
-    from adbench.run import count
-    from adbench.run.instructions import require_valgrind
+    from adbench.count import engine as count
+    from adbench.count.instructions import require_valgrind
     from adbench.store import schema
     from adbench.store.reader import read_meta
 
@@ -245,8 +245,8 @@ def _from_factory(
     settings: Mapping[str, Any],
 ) -> tuple[LoadedConfig, list[Case], bool]:
     """(config, cases, importable) for a factory given as a Python object."""
-    from adbench.run.cases import Case, expand
-    from adbench.run.config import NAME_PATTERN, factory_call_problem, validate_mapping
+    from adbench.config.cases import Case, expand
+    from adbench.config.model import NAME_PATTERN, factory_call_problem, validate_mapping
 
     label = getattr(factory, "__name__", "factory")
     run_name = name or re.sub(r"[^A-Za-z0-9_.-]", "_", label).strip("_.-")[:64] or "run"
@@ -318,10 +318,10 @@ def run(
     Raises ConfigError (every problem listed) and ResultsError; a failing case is recorded in
     its rows (``status``, ``reason``), as on the command line.
     """
-    from adbench.run import memory
-    from adbench.run.cases import expand
-    from adbench.run.config import load_config, validate_mapping
-    from adbench.run.measure import select_devices
+    from adbench.config.cases import expand
+    from adbench.config.model import load_config, validate_mapping
+    from adbench.measure import memory
+    from adbench.measure.case import select_devices
 
     if callable(target):
         loaded, cases, importable = _from_factory(target, sizes, params, name, settings)

@@ -2,9 +2,9 @@
 
 Each returns a function of one array x, shape (d_in,), used like ``jax.jacfwd(f)`` /
 ``jax.hessian(f)``, inside ``jax.jit``, ``jax.vmap`` and ``jax.grad`` too. Which strategy of
-:mod:`adbench.run.strategies` computes it is decided per input shape, dtype and device the first
-time that combination is seen (while tracing, from the abstract value: shape and dtype are known
-then), and cached:
+:mod:`adbench.strategies.registry` computes it is decided per input shape, dtype and device the
+first time that combination is seen (while tracing, from the abstract value: shape and dtype are
+known then), and cached:
 
 1. ``strategy="jacrev"`` (any registry name): forced;
 2. a ``policy`` (from ``adbench policy RESULTS_DIR``) that covers the family, task, device kind and
@@ -43,8 +43,8 @@ from adbench import fmt
 from adbench.analysis import policy as pol
 from adbench.analysis import predict as pr
 from adbench.errors import first_line
-from adbench.run import strategies as S
-from adbench.run.calibrate import calibrate
+from adbench.measure.calibrate import calibrate
+from adbench.strategies import registry as S
 
 AUTO = "auto"
 
@@ -302,8 +302,8 @@ class AutoDerivative:
         out_shape: tuple[int, ...],
         d_out: int,
     ) -> tuple[dict[str, Any], dict[str, str]]:
-        from adbench.run import costs as C
-        from adbench.run import memory
+        from adbench.measure import costs as C
+        from adbench.measure import memory
 
         budget = self._max_memory
         if budget == "default":

@@ -22,12 +22,12 @@ from rich.console import Console
 if TYPE_CHECKING:  # only for annotations: these modules import jax or pandas
     from rich.progress import Progress, TaskID
 
-    from adbench.run.cases import Case
-    from adbench.run.config import LoadedConfig
-    from adbench.run.engine_ray import RayEngine
-    from adbench.run.measure import CaseResult, Settings
-    from adbench.run.shard import Shard
-    from adbench.run.sweep import Engine, Planned
+    from adbench.config.cases import Case
+    from adbench.config.model import LoadedConfig
+    from adbench.measure.case import CaseResult, Settings
+    from adbench.session.engine_ray import RayEngine
+    from adbench.session.shard import Shard
+    from adbench.session.sweep import Engine, Planned
 
 app = typer.Typer(
     name="adbench",
@@ -158,7 +158,7 @@ def _positive_seconds(value: float | None) -> float | None:
 
 def _memory_budget(text: str | None) -> int | None:
     """--max-memory: None means the default (a share of available memory), 'off' no guard."""
-    from adbench.run import memory
+    from adbench.measure import memory
 
     if text is None:
         return memory.default_budget()
@@ -312,8 +312,8 @@ def run(
     results. Exit 0: all measured; 1: a case failed (recorded, the run went on); 2: bad input
     or a results directory that cannot be written."""
     from adbench import api
-    from adbench.run.cases import expand
-    from adbench.run.config import ConfigError, default_config_path, load_config
+    from adbench.config.cases import expand
+    from adbench.config.model import ConfigError, default_config_path, load_config
     from adbench.store.repair import count_stored
     from adbench.store.results import ResultsError, WriteError
     from adbench.store.schema import META_FILE
@@ -333,7 +333,7 @@ def run(
         )
     if counting and use_ray:
         fail("--measure instructions counts on this machine, in one process: not with --engine ray")
-    from adbench.run import shard as sharding
+    from adbench.session import shard as sharding
 
     try:
         chosen = sharding.parse_shard(shard) if shard is not None else None
@@ -348,7 +348,7 @@ def run(
     # absolute from here on: a factory that changes directory cannot move the results
     loaded = api.absolute(loaded)
     if chosen is not None or use_ray:
-        from adbench.run.sweep import searched_families
+        from adbench.session.sweep import searched_families
 
         if searched := searched_families(loaded, cases):
             how = f"--shard {chosen}" if chosen is not None else "--engine ray"
@@ -367,10 +367,10 @@ def run(
         _print_plan(loaded, cases, out_dir, budget, resume=resume)
         return
 
-    from adbench.run.sweep import check_target, settings_from
+    from adbench.session.sweep import check_target, settings_from
 
     if counting:
-        from adbench.run.instructions import InstructionsUnavailable, require_valgrind
+        from adbench.count.instructions import InstructionsUnavailable, require_valgrind
 
         try:
             require_valgrind()
@@ -379,7 +379,7 @@ def run(
     try:
         check_target(out_dir, loaded, resume=resume, force=force)  # before JAX loads: fail fast
         if resume and (out_dir / "meta.json").is_file():
-            from adbench.run.count import resume_conflict
+            from adbench.count.engine import resume_conflict
             from adbench.store.results import read_meta
 
             stored = read_meta(out_dir)
@@ -412,24 +412,24 @@ def run(
     try:
         settings = settings_from(loaded, max_memory_bytes=budget)
         run_engine = None
-        if use_ray:  # Ray is imported only here (adbench.run.engine_ray)
+        if use_ray:  # Ray is imported only here (adbench.session.engine_ray)
             remote, devices, run_engine, meta_extra["engine"] = _ray(
                 address, device, loaded, settings, default_budget=max_memory is None
             )
         else:
             case_env = dict(os.environ)  # what cases run with (a --case-timeout child too)
             if case_timeout is not None:
-                from adbench.run.worker import prepare_parent
+                from adbench.session.worker import prepare_parent
 
                 prepare_parent()
-            from adbench.run.measure import select_devices
+            from adbench.measure.case import select_devices
 
             try:
                 devices = select_devices("cpu" if counting else device.value if device else None)
             except ValueError as exc:
                 fail(str(exc))
             devices = devices[:1] if counting else devices  # one process counts one CPU
-            from adbench.run.memory import device_report
+            from adbench.measure.memory import device_report
 
             if accelerators := device_report(devices, case_env):
                 meta_extra["device_memory"] = accelerators
@@ -506,7 +506,7 @@ def _print_plan(
     out.print(f"run file {loaded.path} (name {loaded.config.name}); results {out_dir}", **_PLAIN)
     for line in plan_lines(plan):
         out.print(line, **_PLAIN)
-    from adbench.run.sweep import searched_families
+    from adbench.session.sweep import searched_families
 
     for name, (search, _) in searched_families(loaded, cases).items():
         out.print(
@@ -523,7 +523,7 @@ def _shard_cases(
     chosen: Shard, loaded: LoadedConfig, cases: list[Case]
 ) -> tuple[list[Case], dict[str, object]]:
     """--shard: the shard's cases and what meta.json records about it; exit 2 if empty."""
-    from adbench.run import shard as sharding
+    from adbench.session import shard as sharding
 
     mine = sharding.select(
         cases,
@@ -545,7 +545,7 @@ def _ray(
 ) -> tuple[RayEngine, list[Any], Engine, dict[str, Any]]:
     """--engine ray: connect (exit 2 if Ray is missing or unreachable), pick the platforms, and
     build the engine; without --max-memory each node takes its own default budget."""
-    from adbench.run.engine_ray import EngineError, RayEngine
+    from adbench.session.engine_ray import EngineError, RayEngine
 
     remote = None
     try:
@@ -602,7 +602,7 @@ class _Progress:
         if self._bar is not None:
             if self._task is None:
                 self._task = self._bar.add_task(label, total=n)
-            # n grows while a size range is searched (adbench.run.search)
+            # n grows while a size range is searched (adbench.config.search)
             self._bar.update(self._task, description=label, total=n)
         elif self.enabled:
             self.console.print(f"[{i + 1}/{n}] {label}", highlight=False, markup=False)
@@ -713,7 +713,7 @@ def merge(
 ) -> None:
     """Join results directories of the same config (shards of a sweep, or runs on several
     machines) into one; every row keeps its host, verdicts and crossovers are recomputed."""
-    from adbench.run.derived import write_derived
+    from adbench.session.derived import write_derived
     from adbench.store.merge import merge_results
     from adbench.store.results import ResultsError
 
@@ -906,8 +906,8 @@ def validate(
     """Check a run file: every problem is listed (file, line, key), nothing is measured. The
     modules named by `callable:` keys are imported (that runs their code) to check that each
     factory exists and accepts its params; no factory is called. Exit 0: valid; 2: not."""
-    from adbench.run.cases import expand
-    from adbench.run.config import ConfigError, load_config
+    from adbench.config.cases import expand
+    from adbench.config.model import ConfigError, load_config
 
     try:
         loaded = load_config(config)
@@ -924,7 +924,7 @@ def schema() -> None:
     editor's YAML support at it for completion and checking as you type."""
     import json
 
-    from adbench.run.config import RunConfig
+    from adbench.config.model import RunConfig
 
     doc = {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -942,7 +942,7 @@ def init(
 ) -> None:
     """Write run.yaml (commented, every first-needed key) and my_functions.py (a factory stub)
     into DIR; they run as they are: `adbench run DIR/run.yaml`."""
-    from adbench.run.starter import starter_files
+    from adbench.config.starter import starter_files
     from adbench.store.writer import WriteError, atomic_write_text
 
     files = starter_files(directory)
@@ -1026,8 +1026,8 @@ def predict(
     """Predict each case's fastest strategy from XLA's cost analysis: compile only, run nothing."""
     import time
 
-    from adbench.run.cases import expand
-    from adbench.run.config import ConfigError, default_config_path, load_config
+    from adbench.config.cases import expand
+    from adbench.config.model import ConfigError, default_config_path, load_config
     from adbench.store import predictions as pst
 
     started = dt.datetime.now(dt.timezone.utc).isoformat()
@@ -1046,7 +1046,7 @@ def predict(
     import jax
 
     from adbench.analysis.predict import machine_for
-    from adbench.run import costs
+    from adbench.measure import costs
 
     try:
         devices = costs.devices_for(device.value if device else None)

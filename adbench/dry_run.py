@@ -14,7 +14,7 @@ class PlannedCase:
     family: str
     d_in: int
     d_out: int
-    memory_bytes: int  # the Jacobian on the device + its host copies (adbench.run.memory)
+    memory_bytes: int  # the Jacobian on the device + its host copies (adbench.measure.memory)
     over_budget: bool  # refused by the memory guard before its factory runs
     stored_on: tuple[str, ...]  # devices it is already stored on (--resume)
 

@@ -8,7 +8,7 @@
 The suite: the built-in families of configs/ci.yaml at a few more sizes, plus a Broyden-like
 tridiagonal residual (float32; CPU unless JAX_PLATFORMS says otherwise). For every case, each
 candidate (jacfwd, jacrev, linearize; sparse too on the tridiagonal family) is compiled ahead of
-time, costed by XLA, and timed with a plain interleaved loop (adbench.run.calibrate.interleaved:
+time, costed by XLA, and timed with a plain interleaved loop (adbench.measure.calibrate.interleaved:
 rounds in rotated order, each sample >= 1 ms, --budget seconds per case), in --passes passes over
 the whole suite; a strategy's time is the median over all rounds of its time / the round's fastest,
 times the fastest's median.
@@ -51,9 +51,9 @@ import numpy as np  # noqa: E402
 import adbench  # noqa: E402
 from adbench.analysis import predict as pr  # noqa: E402
 from adbench.analysis import stats  # noqa: E402
-from adbench.run import costs as C  # noqa: E402
-from adbench.run.calibrate import interleaved, relative_medians  # noqa: E402
-from adbench.run.families import get_builtin  # noqa: E402
+from adbench.config.families import get_builtin  # noqa: E402
+from adbench.measure import costs as C  # noqa: E402
+from adbench.measure.calibrate import interleaved, relative_medians  # noqa: E402
 
 FWD, REV = "jacfwd", "jacrev"
 DENSE = ("jacfwd", "jacrev", "linearize")

@@ -3,7 +3,7 @@
     python benchmarks/fidelity.py [CONFIG] [--rounds N]
 
 For each round: a fresh process times every case x strategy of CONFIG (default
-configs/seed.yaml) with plain `timeit` (the strategy's derivative from adbench.run.strategies,
+configs/seed.yaml) with plain `timeit` (the strategy's derivative from adbench.strategies.registry,
 jitted, compiled and warmed up first, `block_until_ready` on each call, autorange loop, 7
 repeats; a batch is B inputs drawn like adbench's default input, or B copies of the factory's
 x0); then `adbench run` runs (its wall time measured, JAX import included); then the timeit
@@ -46,9 +46,9 @@ def timeit_child(config: str) -> None:
     import jax.numpy as jnp
     import numpy as np
 
-    from adbench.run import strategies
-    from adbench.run.cases import expand
-    from adbench.run.config import load_config
+    from adbench.config.cases import expand
+    from adbench.config.model import load_config
+    from adbench.strategies import registry as strategies
 
     loaded = load_config(config)
     if loaded.config.dtype == "float64":

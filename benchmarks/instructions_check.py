@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/instructions_check.py          # (a) (b) (c): 6-8.5 min, 2 cores
     .venv/bin/python benchmarks/instructions_check.py --flags  # the settings study: ~4.5 min
 
-Drives adbench/run/instructions.py (one valgrind'd process per run) and prints:
+Drives adbench/count/instructions.py (one valgrind'd process per run) and prints:
 
 (a) stability: jacfwd/jacrev of a 64x64 tanh-linear map and of a 40-step lax.scan RNN, counted
     in 2 separate valgrind processes x 3 repetitions: the spread of instructions per call within
@@ -18,7 +18,7 @@ Drives adbench/run/instructions.py (one valgrind'd process per run) and prints:
 ``--flags`` compares worker settings on the (a) cases, one process each: pinned to one CPU (the
 choice), not pinned, pinned with XLA's Eigen single-threaded, pinned with JAX's CPU dispatch
 synchronous, pinned with valgrind's --fair-sched=yes; spreads with idle-pool spinning filtered
-(adbench.run.valgrind.IDLE_FUNCTIONS) and counted. Then the share of each count that the calling
+(adbench.count.valgrind.IDLE_FUNCTIONS) and counted. Then the share of each count that the calling
 thread executes (--separate-threads=yes dumps that thread only): what is left ran on XLA's pool
 threads and is counted. Figures, not assertions.
 
@@ -51,7 +51,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(REPO))
 
-from adbench.run import instructions as ins  # noqa: E402
+from adbench.count import instructions as ins  # noqa: E402
 
 MODES = ("jacfwd", "jacrev")
 STABILITY = [("lin64", "linear", 64, 64, 0), ("rnn40", "rnn", 64, 256, 40)]
@@ -103,10 +103,11 @@ def build_ci_jobs() -> list[ins.Job]:
     import jax.numpy as jnp
 
     try:  # the package is being restructured; either layout
-        from adbench.run.cases import expand  # type: ignore[import-not-found]
-        from adbench.run.config import load_config  # type: ignore[import-not-found]
+        from adbench.config.cases import expand  # type: ignore[import-not-found]
+        from adbench.config.model import load_config  # type: ignore[import-not-found]
     except ImportError:
         from adbench.cases import expand
+
         from adbench.config import load_config
 
     loaded = load_config(str(REPO / "configs" / "ci.yaml"))

@@ -4,7 +4,7 @@
     .venv/bin/python benchmarks/report_scale.py --families 500 --figures 5
 
 A synthetic results directory is written through the real writer (``ResultsWriter`` rows from
-tests/builders.py, then ``adbench.run.derived.write_derived`` as a run ends): per family one
+tests/builders.py, then ``adbench.session.derived.write_derived`` as a run ends): per family one
 case, 10 -> 100, jacfwd and jacrev with 9 paired rounds. Then each step of `adbench report -f
 html` is timed on its own: loading, ``views.build`` (the ranking and crossovers recomputed),
 the page without its figures (the part that grew with families x families while every family
@@ -39,7 +39,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from builders import META, C, S, rows  # noqa: E402
 
 from adbench.render import html, markdown, terminal, views  # noqa: E402
-from adbench.run.derived import write_derived  # noqa: E402
+from adbench.session.derived import write_derived  # noqa: E402
 from adbench.store.results import ResultsWriter, load_results  # noqa: E402
 
 

@@ -1,4 +1,4 @@
-"""Time every strategy of adbench/run/strategies.py on the cases behind its claims.
+"""Time every strategy of adbench/strategies/registry.py on the cases behind its claims.
 
     .venv/bin/python benchmarks/strategies_micro.py            # ~70 s on 2 cores
     .venv/bin/python benchmarks/strategies_micro.py --repeat 9 # tighter medians
@@ -39,7 +39,7 @@ import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
-from adbench.run import strategies as S  # noqa: E402
+from adbench.strategies import registry as S  # noqa: E402
 
 CHUNK = 256
 

@@ -201,7 +201,7 @@ def write_run(
 @dataclass
 class FakeMeasurer:
     """Stands in for the measuring function `adbench run` calls per case (see
-    adbench.run.sweep._in_process): returns the rows of the case spec with that case_id."""
+    adbench.session.sweep._in_process): returns the rows of the case spec with that case_id."""
 
     cases: dict[str, C]
     seen: list[str] = field(default_factory=list)

@@ -11,7 +11,7 @@ import pytest
 from jax.experimental import sparse
 
 import adbench
-from adbench.run.calibrate import interleaved, relative_medians
+from adbench.measure.calibrate import interleaved, relative_medians
 
 # power at the seed's size (R^1 -> R^10000); mean_squares at R^2000 -> R, since the reference
 # jax.jacfwd would build a 400 MB tangent matrix at 10^4 (the full size is checked by hand: see

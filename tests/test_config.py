@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from adbench.run import config as config_module
-from adbench.run.cases import expand
-from adbench.run.config import ConfigError, load_config, parse_config, resume_conflict
+from adbench.config import model as config_module
+from adbench.config.cases import expand
+from adbench.config.model import ConfigError, load_config, parse_config, resume_conflict
 from adbench.store import schema
 
 REPO = Path(__file__).resolve().parent.parent

@@ -1,4 +1,4 @@
-"""adbench run --measure instructions (adbench.run.count): options refused before anything runs,
+"""adbench run --measure instructions (adbench.count.engine): options refused before anything runs,
 the wiring with the valgrind'd process faked (counts land in results.csv, repetitions and the
 fingerprint in meta.json, statuses from the check kept), and one real run under valgrind."""
 
@@ -17,8 +17,8 @@ import pytest
 from typer.testing import CliRunner
 
 from adbench.cli import app
-from adbench.run import count
-from adbench.run import instructions as ins
+from adbench.count import engine as count
+from adbench.count import instructions as ins
 from adbench.store import schema
 
 runner = CliRunner()
@@ -104,8 +104,8 @@ class FakeValgrind:
     def __call__(self, loaded, settings, targets, **_: Any) -> ins.Counted:
         import jax
 
-        from adbench.run import measure
-        from adbench.run.cases import expand
+        from adbench.config.cases import expand
+        from adbench.measure import case as measure
 
         self.targets = list(targets)
         if self.fail:
@@ -197,8 +197,8 @@ def test_a_failed_counting_is_each_counted_rows_error(
 
 
 def test_with_counts_and_run_record() -> None:
-    from adbench.run.cases import Case
-    from adbench.run.outcome import CaseResult, StrategyResult
+    from adbench.config.cases import Case
+    from adbench.measure.outcome import CaseResult, StrategyResult
 
     case = Case("f", 2, 3, "builtin:f", factory=lambda d_in, d_out: None)
     result = CaseResult(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from adbench.run import memory
+from adbench.measure import memory
 
 GIB = 2**30
 

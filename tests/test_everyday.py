@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 import adbench
 from adbench.cli import app
-from adbench.run.config import ConfigError
+from adbench.config.model import ConfigError
 from adbench.store import schema
 from adbench.store.reader import Results, load_results
 

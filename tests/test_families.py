@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from adbench.run.families import BUILTINS, Builtin, get_builtin
+from adbench.config.families import BUILTINS, Builtin, get_builtin
 
 # (family, d_in, d_out, params): small sizes valid for each family, incl. the d_out = 1 edge.
 CASES = [
@@ -241,6 +241,6 @@ def test_get_builtin_unknown_lists_names() -> None:
 
 
 def test_module_imports_without_jax() -> None:
-    code = "import adbench.run.families, sys; assert 'jax' not in sys.modules, 'jax imported'"
+    code = "import adbench.config.families, sys; assert 'jax' not in sys.modules, 'jax imported'"
     root = Path(__file__).resolve().parents[1]
     subprocess.run([sys.executable, "-c", code], check=True, cwd=root)

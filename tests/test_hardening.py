@@ -18,7 +18,7 @@ from conftest import FAST
 from typer.testing import CliRunner
 
 from adbench.cli import app
-from adbench.run.config import ConfigError, load_config, parse_config
+from adbench.config.model import ConfigError, load_config, parse_config
 from adbench.store import schema
 from adbench.store.reader import load_results
 
@@ -265,7 +265,7 @@ def test_python_callbacks_are_found_in_the_traced_program():
     import jax.numpy as jnp
     import numpy as np
 
-    from adbench.run.callbacks import callback_warning, python_callbacks
+    from adbench.measure.callbacks import callback_warning, python_callbacks
 
     x = jnp.ones(3)
 

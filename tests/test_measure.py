@@ -1,5 +1,5 @@
 """Real measurements of small cases: every strategy's rows, the reference check, chunked twins,
-batches, sparse info, memory. (The timing loop with a fake clock: tests/run/test_timing.py.)"""
+batches, sparse info, memory. (The timing loop with a fake clock: tests/measure/test_timing.py.)"""
 
 from __future__ import annotations
 
@@ -11,12 +11,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from adbench.run import strategies as S
-from adbench.run.cases import Case
-from adbench.run.families import get_builtin
-from adbench.run.measure import Settings, measure_case, stop_meta
-from adbench.run.timing import round_order
+from adbench.config.cases import Case
+from adbench.config.families import get_builtin
+from adbench.measure.case import Settings, measure_case, stop_meta
+from adbench.measure.timing import round_order
 from adbench.store import schema
+from adbench.strategies import registry as S
 
 CPU = jax.devices("cpu")[0]
 FAST = Settings(time_budget_s=0.02, min_sample_s=0.0002, min_rounds=3, max_rounds=4)

@@ -15,7 +15,7 @@ from conftest import FAST
 from typer.testing import CliRunner
 
 from adbench.cli import app
-from adbench.run import memory
+from adbench.measure import memory
 from adbench.store import schema
 
 CALLABLES = Path(__file__).resolve().parent / "data" / "bad_callables.py"

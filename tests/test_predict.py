@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from adbench.analysis import predict as pr
 from adbench.cli import app
-from adbench.run import costs as C
+from adbench.measure import costs as C
 from adbench.store import predictions as pst
 from adbench.store import schema
 

@@ -23,7 +23,7 @@ from ray.cluster_utils import Cluster
 from typer.testing import CliRunner
 
 from adbench.cli import app
-from adbench.run import engine_ray
+from adbench.session import engine_ray
 from adbench.store import schema
 
 # Ray starts its node processes with subprocess and a preexec_fn (fork, then exec at once); JAX

@@ -13,7 +13,7 @@ from builders import C, FakeMeasurer, S
 from typer.testing import CliRunner
 
 from adbench.cli import app
-from adbench.run import sweep
+from adbench.session import sweep
 from adbench.store import schema
 
 MS = 1e-3

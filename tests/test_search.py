@@ -1,4 +1,4 @@
-"""Adaptive crossover search (adbench.run.search): the bisection on its own with a fake verdict
+"""Adaptive crossover search (adbench.config.search): the bisection on its own with a fake verdict
 function, then `adbench run` on a searched family with a fake measurer (exact timings, so the
 verdicts are known), --resume, and one real measurement in a --case-timeout child."""
 
@@ -15,8 +15,9 @@ from builders import C, S, rows
 from typer.testing import CliRunner
 
 from adbench.cli import app
-from adbench.run import search, sweep
-from adbench.run.search import SizeSearch, midpoint, next_sizes
+from adbench.config import search
+from adbench.config.search import SizeSearch, midpoint, next_sizes
+from adbench.session import sweep
 from adbench.store import schema
 
 runner = CliRunner()
@@ -146,7 +147,7 @@ def test_the_verdict_of_a_size() -> None:
 
 
 def test_a_range_is_planned_as_its_two_ends(tmp_path: Path) -> None:
-    from adbench.run.config import parse_config
+    from adbench.config.model import parse_config
 
     text = (
         "families:\n  - name: l\n    builtin: linear\n    d_in: 100\n"
@@ -283,9 +284,9 @@ def test_a_searched_size_is_measured_in_a_case_timeout_child(write_config) -> No
     """The child process builds a case the run file does not list (a size between the ends)."""
     import jax
 
-    from adbench.run.cases import expand
-    from adbench.run.config import load_config
-    from adbench.run.worker import Worker
+    from adbench.config.cases import expand
+    from adbench.config.model import load_config
+    from adbench.session.worker import Worker
 
     loaded = load_config(
         write_config(

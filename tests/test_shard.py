@@ -12,8 +12,8 @@ import pytest
 from typer.testing import CliRunner
 
 from adbench.cli import app
-from adbench.run.cases import Case
-from adbench.run.shard import Shard, assign, cost_s, parse_shard, select
+from adbench.config.cases import Case
+from adbench.session.shard import Shard, assign, cost_s, parse_shard, select
 from adbench.store import schema
 
 runner = CliRunner()
@@ -145,8 +145,8 @@ def test_three_shards_merged_are_one_unsharded_run(write_config, tmp_path):
 def test_a_reordered_config_gives_the_same_shards(write_config, tmp_path):
     a = write_config(FIVE, name="a.yaml")
     b = write_config(FIVE_REORDERED, name="b.yaml")
-    from adbench.run.cases import expand
-    from adbench.run.config import load_config
+    from adbench.config.cases import expand
+    from adbench.config.model import load_config
 
     for k in (1, 2):
         picked = [

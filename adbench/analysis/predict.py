@@ -1,11 +1,11 @@
 """Which strategy will be fastest, predicted from XLA's cost analysis before anything is timed.
 
 Pure: no JAX, no I/O. The numbers come from compiling each strategy ahead of time
-(:mod:`adbench.run.costs`): ``flops``, ``bytes_accessed`` and ``transcendentals`` from
+(:mod:`adbench.measure.costs`): ``flops``, ``bytes_accessed`` and ``transcendentals`` from
 ``compiled.cost_analysis()``, ``temp_bytes`` from ``compiled.memory_analysis()``. They are exact
 for a given jax/jaxlib/backend and known in milliseconds, but they are counts, not times: FLOPs are
 counted before some optimisations (jax#13956), dots are miscounted on GPU (jax#22249) and a loop
-body is counted once (:mod:`adbench.run.costs` scales chunked strategies by their trip count).
+body is counted once (:mod:`adbench.measure.costs` scales chunked strategies by their trip count).
 How often the prediction is right is measured, not assumed: benchmarks/auto_accuracy.py.
 
 The cost model, per call:

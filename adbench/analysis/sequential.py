@@ -3,7 +3,7 @@ settled, with the error rate spent across the looks (pure; numpy, scipy and pand
 
 Checking after every round and stopping at the first interval that clears the margin would turn
 a 2.5% one-sided error into a much larger one (each look is another chance to be fooled). So the
-timing loop (adbench.run.timing) asks only at preset round counts, :func:`looks`, and each look
+timing loop (adbench.measure.timing) asks only at preset round counts, :func:`looks`, and each look
 uses a stricter interval than the verdict's 95%: Bonferroni, the total interim error ``ALPHA``
 split evenly over the K looks (confidence ``1 - ALPHA / K``). The looks ask through the verdict's
 own pairs (:class:`adbench.analysis.paired.CasePairs`, seed 0, 2000 resamples) and decision

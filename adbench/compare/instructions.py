@@ -1,7 +1,7 @@
 """The instructions tier of `adbench compare`: did a case x strategy execute more instructions per
 call than in the baseline? Pure: rows and meta in, findings out.
 
-The counts come from ``adbench run --measure instructions`` (adbench.run.count): instructions
+The counts come from ``adbench run --measure instructions`` (adbench.count.engine): instructions
 per call under valgrind's callgrind, the median over >= 3 repetitions, with their spread. They
 see what XLA's flops miss (a loop body is counted once by XLA, executed N times here: a
 ``lax.scan`` with 1.5x the steps counts +45% with identical flops, bytes and temp memory) and,

@@ -222,7 +222,7 @@ class Comparison:
     drifts: tuple[Drift, ...] = ()
     untimed: tuple[str, ...] = ()  # "case_id strategy (device)" judged by deterministic tier only
     checked: Mapping[str, int] = field(default_factory=dict)  # tier -> number of comparisons
-    # the instructions tier: its fingerprint (adbench.run.instructions.COMPARABLE_KEYS) and
+    # the instructions tier: its fingerprint (adbench.count.instructions.COMPARABLE_KEYS) and
     # whether it compared; None when it did not apply (neither run counted instructions)
     instructions_fingerprint: Mapping[str, tuple[Any, Any]] = field(default_factory=dict)
     instructions_comparable: bool | None = None

@@ -237,7 +237,7 @@ def _merged_meta(runs: Sequence[Results], hosts: Sequence[str]) -> dict[str, Any
     return meta
 
 
-# Recomputes the derived tables of a directory (adbench.run.derived.write_derived): passed in,
+# Recomputes the derived tables of a directory (adbench.session.derived.write_derived): passed in,
 # because recomputing them is the analysis's work, which the store does not import.
 Derive = Callable[[ResultsWriter, float], None]
 

@@ -39,7 +39,7 @@ CROSSOVER_FILE = "crossover.csv"
 RANKING_FILE = "ranking.csv"
 META_FILE = "meta.json"
 
-# Tasks and their strategies: names are part of the results contract (adbench.run.strategies
+# Tasks and their strategies: names are part of the results contract (adbench.strategies.registry
 # implements them and checks it matches this table). The first strategy of each task is its
 # reference: every other strategy's result is checked against it.
 TASKS = ("jacobian", "hessian", "laplacian")
@@ -238,7 +238,7 @@ META_KEYS = (
 # SCHEMA note: `measure` and, on instructions runs, two more meta.json keys were added within
 # version 2; a reader that does not know them misreads nothing (a directory without `measure`
 # was timed, and its instruction columns are empty):
-#   instructions_fingerprint  what makes instruction counts comparable (adbench.run.instructions
+#   instructions_fingerprint  what makes instruction counts comparable (adbench.count.instructions
 #                             .fingerprint): INSTRUCTIONS_COMPARABLE must agree between two runs;
 #                             the host's CPU model and flags are kept for the record
 #   instructions              how they were counted (tool, valgrind flags, repetitions, each

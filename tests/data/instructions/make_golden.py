@@ -1,13 +1,13 @@
-"""Cut a real callgrind output down to the golden file tests/run/test_instructions.py reads.
+"""Cut a real callgrind output down to the golden file tests/count/test_instructions.py reads.
 
     .venv/bin/python tests/data/instructions/make_golden.py FULL_CALLGRIND_OUT > callgrind.out
 
 FULL_CALLGRIND_OUT comes from a real count (valgrind 3.19, the flags of VALGRIND_FLAGS):
 
     from pathlib import Path
-    from adbench.run import instructions as ins
+    from adbench.count import instructions as ins
     spec = ins.WorkerSpec(builder="instructions_jobs:scan_jobs", kwargs={"steps": [4, 8]},
-                          reps=3, calls=2, sys_path=("tests/run",))
+                          reps=3, calls=2, sys_path=("tests/count",))
     ins.run_under_valgrind(spec, workdir=Path("/tmp/golden"), timeout=600)
 
 Each part keeps its header, its totals line, every block of an idle function (so the parsed
@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 
-from adbench.run.valgrind import IDLE_FUNCTIONS, parse_callgrind  # noqa: E402
+from adbench.count.valgrind import IDLE_FUNCTIONS, parse_callgrind  # noqa: E402
 
 SPACE = {"ob": "ob", "cob": "ob", "fl": "fl", "fi": "fl", "fe": "fl", "cfi": "fl", "cfl": "fl"}
 SPACE |= {"fn": "fn", "cfn": "fn"}

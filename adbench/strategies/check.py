@@ -119,7 +119,7 @@ def sparse_times(
     """D v for a sparse D given as BCOO parts, without densifying D: (B, m), B = 1 unbatched.
 
     data: (nnz,) or (B, nnz); indices: (nnz, 2) or (1 | B, nnz, 2), (row, column) pairs shared
-    by the batch (adbench.run.strategies keeps one copy); shape: (m, n) of one point; v: (n,).
+    by the batch (adbench.strategies.registry keeps one copy); shape: (m, n) of one point; v: (n,).
     Entries outside the shape (BCOO padding) are ignored.
     """
     m, n = shape

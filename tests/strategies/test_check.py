@@ -1,4 +1,4 @@
-"""The correctness check (adbench.run.check), pure numpy: who judges, what counts as a
+"""The correctness check (adbench.strategies.check), pure numpy: who judges, what counts as a
 disagreement, what a sparse result must match off its pattern."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-from adbench.run.check import check_product, cross_check, sparse_times
+from adbench.strategies.check import check_product, cross_check, sparse_times
 
 REF = np.array([[2.0, -1.0, 0.0], [-1.0, 2.0, -1.0], [0.0, -1.0, 2.0]])  # tridiagonal
 TOL = {"rtol": 1e-6, "atol": 1e-6}

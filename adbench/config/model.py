@@ -4,7 +4,7 @@ Errors are :class:`ConfigError` with one line naming the file, the line and the 
 ``my.yaml:7: families[1].d_out: sizes must be positive integers (got -3)``.
 
 What a family measures (task, strategies, batch, chunk size, each given by the family or
-inherited from the run) is resolved by adbench.run.plan; those checks need both levels, so they
+inherited from the run) is resolved by adbench.config.plan; those checks need both levels, so they
 run after pydantic's, on the validated config, and still name the line of the key at fault.
 """
 
@@ -21,10 +21,10 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from adbench.config import families
+from adbench.config import plan as planning
+from adbench.config import search as searching
 from adbench.errors import first_line
-from adbench.run import families
-from adbench.run import plan as planning
-from adbench.run import search as searching
 from adbench.store import schema
 
 Task = Literal["jacobian", "hessian", "laplacian"]
@@ -42,7 +42,7 @@ class ConfigError(Exception):
 
 class SizeRange(BaseModel):
     """One dimension given as a range to search, ``{from: 10, to: 10000, search: crossover}``:
-    adbench measures the ends and bisects where the verdict changes (adbench.run.search).
+    adbench measures the ends and bisects where the verdict changes (adbench.config.search).
     Checked by :func:`_size_range`, which names the key at fault."""
 
     model_config = ConfigDict(
@@ -211,7 +211,7 @@ class FamilySpec(BaseModel):
             problem = families.BUILTINS[self.builtin].check_params(self.params)
             if problem:
                 raise ValueError(problem)
-        # sizes against the builtin's rule: in adbench.run.plan, once the task (and so d_out's
+        # sizes against the builtin's rule: in adbench.config.plan, once the task (and so d_out's
         # default) is known
         return self
 
@@ -581,7 +581,7 @@ def validate_mapping(data: Any, path: Path) -> RunConfig:
 
 
 def _check_plans(config: RunConfig, path: Path, lines: Mapping[tuple[Any, ...], int]) -> None:
-    """Each family's task, strategies, batch and chunk size fit together (adbench.run.plan);
+    """Each family's task, strategies, batch and chunk size fit together (adbench.config.plan);
     every family's problem is listed at once."""
     problems = []
     for i in range(len(config.families)):

@@ -1,7 +1,7 @@
 """What measuring a case produced, and the rows of the results tables it becomes.
 
 ``CaseResult`` holds one ``StrategyResult`` per planned strategy of a case on one device; the
-measuring code (adbench.run.measure), the worker process (adbench.run.worker, which sends them
+measuring code (adbench.measure.case), the worker process (adbench.session.worker, which sends them
 through a pipe) and the sweep (which hands their rows to the writer) share these value types.
 Rows have exactly the columns of ``schema.RESULT_COLUMNS`` and ``schema.SAMPLE_COLUMNS``.
 """
@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from adbench.analysis import stats
-from adbench.run.cases import Case
+from adbench.config.cases import Case
 from adbench.store import schema
 
 # columns filled from Prepared.info; its other keys (the colouring's kind) are not stored
@@ -27,7 +27,7 @@ class StrategyResult:
     """What one strategy of one case produced. ``samples`` are seconds per call, one per round;
     ``positions`` the strategy's place in each round's order (0 = first). ``info``: what the
     strategy chose (INFO_COLUMNS: chunk size; colours, direction and non-zeros of a sparse one).
-    ``instructions``: instructions per call counted under valgrind (adbench.run.count): the
+    ``instructions``: instructions per call counted under valgrind (adbench.count.engine): the
     median over ``instructions_reps`` repetitions, with their ``instructions_spread``; NaN when
     the run measured time.
     """

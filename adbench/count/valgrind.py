@@ -3,7 +3,7 @@
 Client requests are valgrind.h's special instruction sequence: a no-op on a real CPU, a call into
 the tool under valgrind. Python cannot emit machine code, so a 29-byte x86-64 function is written
 to an executable page and called through ctypes; outside valgrind it returns its default and does
-nothing. They give :mod:`adbench.run.instructions` what ``--dump-before=getppid`` with
+nothing. They give :mod:`adbench.count.instructions` what ``--dump-before=getppid`` with
 ``os.getppid()`` as the marker cannot: instrumentation switched on only for the counting (the JAX
 import and compiles run at ~valgrind's minimum slowdown instead of callgrind's), counters zeroed
 right before a region, and a dump *labelled* with the region's name. x86-64 only.

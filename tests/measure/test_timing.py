@@ -1,4 +1,4 @@
-"""The timing loop (adbench.run.timing) with a fake clock: calibration, settling, interleaving
+"""The timing loop (adbench.measure.timing) with a fake clock: calibration, settling, interleaving
 with the order rotated every round, stopping rules. No JAX, no wall clock."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from collections import Counter
 import pytest
 
 from adbench.analysis import sequential
-from adbench.run.timing import calibrate, interleave, round_order, settle_calls
+from adbench.measure.timing import calibrate, interleave, round_order, settle_calls
 
 
 class FakeClock:

@@ -34,11 +34,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from adbench.run.cases import Case
+from adbench.config.cases import Case
 
 COMPILE_S = 0.15  # per strategy: trace + lower + compile + first call, a typical small case
 ENTRY_S = 1e-7  # per strategy and Jacobian entry: building, copying and checking it
-METHOD = "greedy by estimated cost (adbench.run.shard), cases sorted by case id"
+METHOD = "greedy by estimated cost (adbench.session.shard), cases sorted by case id"
 
 _SHARD = re.compile(r"\s*(\d+)\s*/\s*(\d+)\s*")
 

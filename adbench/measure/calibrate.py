@@ -1,8 +1,8 @@
 """A short interleaved timing of compiled candidates: ``adbench.jacobian(f, calibrate=True)``.
 
 Small and local on purpose (no statistics beyond medians): it decides between a few compiled
-programs within a second or so, inside user code. adbench's measuring loop (adbench.run.measure,
-or adbench.run.timing once it exists) is the one that records samples and intervals; this one
+programs within a second or so, inside user code. adbench's measuring loop (adbench.measure.case,
+or adbench.measure.timing once it exists) is the one that records samples and intervals; this one
 could use it once that loop is a plain function of runners and a clock.
 """
 

@@ -12,12 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from adbench.run import families, strategies
-from adbench.run.search import SizeSearch
+from adbench.config import families
+from adbench.config.search import SizeSearch
 from adbench.store import schema
+from adbench.strategies import registry as strategies
 
 if TYPE_CHECKING:
-    from adbench.run.config import RunConfig
+    from adbench.config.model import RunConfig
 
 SCALAR_TASKS = ("hessian", "laplacian")
 NO_SIZES = (
@@ -34,7 +35,7 @@ class FamilyPlan:
     ``chunk_size``: for the chunked strategies; None = the largest that fits the memory budget.
     ``sizes``: (d_in, d_out) pairs, d_out = 1 where a scalar task's family left it out.
     ``search``: the searched dimension when one is a size range (``sizes`` then holds its two
-    ends; the sweep chooses the sizes in between, adbench.run.search), else None.
+    ends; the sweep chooses the sizes in between, adbench.config.search), else None.
     """
 
     task: str

@@ -25,7 +25,7 @@ import numpy as np
 
 from adbench.analysis.predict import Costs, Prediction, machine_for, predict
 from adbench.errors import first_line
-from adbench.run import strategies as S
+from adbench.strategies import registry as S
 
 
 @dataclass(frozen=True)
@@ -285,7 +285,7 @@ def predict_case(
 
 
 def devices_for(which: str | None) -> list[Any]:
-    """JAX devices for ``--device``, as ``adbench run`` picks them (adbench.run.devices)."""
-    from adbench.run.devices import select_devices
+    """JAX devices for ``--device``, as ``adbench run`` picks them (adbench.measure.devices)."""
+    from adbench.measure.devices import select_devices
 
     return select_devices(which)

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from adbench.run import instructions as ins
-from adbench.run import valgrind as vg
+from adbench.count import instructions as ins
+from adbench.count import valgrind as vg
 
 GOLDEN = Path(__file__).resolve().parents[1] / "data" / "instructions" / "callgrind.out"
 JOBS_DIR = str(Path(__file__).resolve().parent)

@@ -27,10 +27,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
-from adbench.run.cases import Case
-from adbench.run.config import LoadedConfig
-from adbench.run.measure import Settings
-from adbench.run.outcome import CaseResult, failed_case, this_host
+from adbench.config.cases import Case
+from adbench.config.model import LoadedConfig
+from adbench.measure.case import Settings
+from adbench.measure.outcome import CaseResult, failed_case, this_host
 from adbench.store import schema
 
 # Seconds the child may take to import JAX and the user's factories before a case is sent.
@@ -74,7 +74,7 @@ class _Job:
     case_id: str
     platform: str
     device_id: int
-    # the sizes, for a case of a searched family the run file does not list (adbench.run.search)
+    # the sizes, for a case of a searched family the run file does not list (adbench.config.search)
     family: str = ""
     d_in: int = 0
     d_out: int = 0
@@ -96,9 +96,9 @@ def _child(conn: Any, loaded: LoadedConfig, settings: Settings) -> None:
     try:
         import jax
 
+        from adbench.config.cases import expand
         from adbench.errors import first_line
-        from adbench.run.cases import expand
-        from adbench.run.measure import measure_case
+        from adbench.measure.case import measure_case
 
         if settings.dtype == "float64":
             jax.config.update("jax_enable_x64", True)

@@ -1,11 +1,11 @@
 """One case on one device -> one measurement per strategy.
 
-For each strategy of the case's task (adbench.run.strategies) the derivative is prepared (sparse:
-pattern detected and coloured, ``setup_s``), lowered and compiled ahead of time (trace/lower and
-compile seconds recorded apart), XLA's cost and memory analyses are read and the memory guard
-consulted (adbench.run.memory); its first result is checked against the task's reference
-(adbench.run.check), so a wrong derivative is never timed; then every strategy that passed is
-timed *interleaved* by adbench.run.timing: one sample of each per round, back to back, the order
+For each strategy of the case's task (adbench.strategies.registry) the derivative is prepared
+(sparse: pattern detected and coloured, ``setup_s``), lowered and compiled ahead of time
+(trace/lower and compile seconds recorded apart), XLA's cost and memory analyses are read and the
+memory guard consulted (adbench.measure.memory); its first result is checked against the task's reference
+(adbench.strategies.check), so a wrong derivative is never timed; then every strategy that passed is
+timed *interleaved* by adbench.measure.timing: one sample of each per round, back to back, the order
 rotated every round, so per-round ratios cancel most of the machine's drift. Every call is
 followed by ``block_until_ready``; the inner loop is calibrated so one sample lasts at least
 ``min_sample_s``. Timing stops early once the case's verdict is settled, asked only at the
@@ -29,12 +29,14 @@ from typing import Any
 import numpy as np
 
 from adbench.analysis import sequential
+from adbench.config.cases import Case
 from adbench.errors import first_line
-from adbench.run import callbacks, check, memory, strategies, timing
-from adbench.run.cases import Case
-from adbench.run.devices import select_devices
-from adbench.run.outcome import CaseResult, StrategyResult, this_host
+from adbench.measure import callbacks, memory, timing
+from adbench.measure.devices import select_devices
+from adbench.measure.outcome import CaseResult, StrategyResult, this_host
 from adbench.store import schema
+from adbench.strategies import check
+from adbench.strategies import registry as strategies
 
 __all__ = [
     "CaseResult",
@@ -66,7 +68,7 @@ class Settings:
     rtol: float | None = None
     atol: float | None = None
     max_memory_bytes: int | None = None  # refuse a strategy whose XLA estimate exceeds this
-    timed: bool = True  # False: compile and check only (adbench.run.count counts instructions)
+    timed: bool = True  # False: compile and check only (adbench.count.engine counts instructions)
 
     def tolerances(self) -> tuple[float, float]:
         """(rtol, atol-as-a-fraction-of-max|D|) for checking a result against the reference."""

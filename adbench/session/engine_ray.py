@@ -13,7 +13,7 @@ What is guaranteed, and how:
   as ``gpu:0``). A node given more slots runs that many cases at once; that is only sound for
   GPU cases on a node with as many GPUs, and gives up node exclusivity.
 * **The driver is the only writer.** Tasks return their measurement; the driver appends each
-  case to the results files as ``ray.wait`` hands it back (adbench.run.sweep), so killing the
+  case to the results files as ``ray.wait`` hands it back (adbench.session.sweep), so killing the
   driver (even with kill -9) loses only the cases in flight, and ``--resume`` measures them.
 * **A node that dies costs nothing but time.** Ray re-runs a task whose node or worker died
   (``max_retries``), on another node when that one is gone. The driver keeps the first result
@@ -48,9 +48,9 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the module stays light: Ray imports it in every worker before NumPy loads
-    from adbench.run.config import LoadedConfig
-    from adbench.run.measure import CaseResult, Settings
-    from adbench.run.sweep import Engine, Planned, StartHook
+    from adbench.config.model import LoadedConfig
+    from adbench.measure.case import CaseResult, Settings
+    from adbench.session.sweep import Engine, Planned, StartHook
 
 from adbench.errors import first_line
 
@@ -173,9 +173,9 @@ def measure_on_node(
     import jax
     import ray
 
-    from adbench.run import memory
-    from adbench.run.cases import expand
-    from adbench.run.measure import measure_case
+    from adbench.config.cases import expand
+    from adbench.measure import memory
+    from adbench.measure.case import measure_case
 
     if settings.dtype == "float64":
         jax.config.update("jax_enable_x64", True)
@@ -279,7 +279,7 @@ class RayEngine:
         }
 
     def engine(self, loaded: LoadedConfig, settings: Settings, *, node_budget: bool) -> Engine:
-        """An engine for adbench.run.sweep.run_sweep (see the module docstring)."""
+        """An engine for adbench.session.sweep.run_sweep (see the module docstring)."""
         import ray
 
         def run(
@@ -321,7 +321,7 @@ class RayEngine:
         import ray
         from ray.exceptions import RayError, RayTaskError
 
-        from adbench.run.outcome import failed_case
+        from adbench.measure.outcome import failed_case
         from adbench.store import schema
 
         try:

@@ -16,9 +16,9 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from adbench.config import families
+from adbench.config.model import ConfigError, FamilySpec, LoadedConfig, factory_call_problem
 from adbench.errors import first_line
-from adbench.run import families
-from adbench.run.config import ConfigError, FamilySpec, LoadedConfig, factory_call_problem
 from adbench.store import schema
 
 Factory = Callable[..., Any]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from adbench.run.instructions import Job
+from adbench.count.instructions import Job
 
 
 def scan_jobs(steps: list[int], d: int = 32) -> list[Job]:

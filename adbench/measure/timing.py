@@ -7,7 +7,7 @@ so per-round ratios cancel most of the machine's drift and no strategy is always
 after the same neighbour. A runner is a zero-argument callable that returns only once its work is
 done (the JAX side wraps ``block_until_ready``). Whether a verdict is settled is not decided
 here: the caller passes the preset looks and a ``settled(samples) -> bool`` test
-(adbench.analysis.sequential, wired in adbench.run.measure).
+(adbench.analysis.sequential, wired in adbench.measure.case).
 """
 
 from __future__ import annotations

@@ -11,13 +11,13 @@ case x mode takes 84-138 s, most of it tracing and compiling under valgrind.
 One valgrind'd process per config, so the JAX import is paid once:
 
 * the parent (:func:`run_under_valgrind`) writes a :class:`WorkerSpec` and launches
-  ``valgrind --tool=callgrind --instr-atstart=no ... python -m adbench.run.instructions SPEC``;
+  ``valgrind --tool=callgrind --instr-atstart=no ... python -m adbench.count.instructions SPEC``;
 * the worker (:func:`main`) pins itself to one CPU, imports JAX and calls the spec's builder,
   which compiles every case x strategy and returns :class:`Job` runners. All of this runs with
   instrumentation *off*, at about valgrind's minimum slowdown;
 * :func:`count_regions` switches instrumentation on and, per repetition and job, zeroes the
   counters, makes ``calls`` calls and dumps the counters under a label (client requests, see
-  :mod:`adbench.run.valgrind`). Callgrind merges all threads into one profile
+  :mod:`adbench.count.valgrind`). Callgrind merges all threads into one profile
   (``--separate-threads=no``): work XLA runs on its pool threads is inside the region, and
   with ``--separate-threads=yes`` it would not be (a dump then holds the calling thread only);
 * the parent parses the labelled dumps and :func:`summarise` gives instructions per call with
@@ -46,7 +46,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from adbench.run import valgrind as vg
+from adbench.count import valgrind as vg
 from adbench.store import schema
 
 INSTALL_HINT = (
@@ -252,7 +252,7 @@ def count_regions(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Worker: ``python -m adbench.run.instructions SPEC.json``, run under valgrind.
+    """Worker: ``python -m adbench.count.instructions SPEC.json``, run under valgrind.
 
     Writes ``worker.json`` next to the spec: the regions marked, the CPU seen, phase seconds.
     Pinned to one CPU first: XLA sizes its thread pools from the CPUs it may use, so a 2-core and
@@ -261,7 +261,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     args = list(sys.argv[1:] if argv is None else argv)
     if len(args) != 1:
-        print("usage: python -m adbench.run.instructions SPEC.json", file=sys.stderr)
+        print("usage: python -m adbench.count.instructions SPEC.json", file=sys.stderr)
         return 2
     spec_path = Path(args[0])
     spec = WorkerSpec(**json.loads(spec_path.read_text(encoding="utf-8")))
@@ -330,7 +330,7 @@ def run_under_valgrind(
         stale.unlink(missing_ok=True)
     spec_path.write_text(json.dumps(dataclasses.asdict(spec)), encoding="utf-8")
     argv = [*valgrind_command(out, log, valgrind), *extra_flags]
-    argv += [sys.executable, "-m", "adbench.run.instructions", str(spec_path)]
+    argv += [sys.executable, "-m", "adbench.count.instructions", str(spec_path)]
     started = time.perf_counter()
     try:
         proc = subprocess.run(

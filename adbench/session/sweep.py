@@ -19,13 +19,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from adbench.config import search
+from adbench.config.cases import Case
+from adbench.config.model import LoadedConfig, resume_conflict
+from adbench.config.search import SizeSearch
 from adbench.errors import first_line
-from adbench.run import search
-from adbench.run.cases import Case
-from adbench.run.config import LoadedConfig, resume_conflict
-from adbench.run.measure import Settings, measure_case, stop_meta
-from adbench.run.outcome import CaseResult, failed_case, this_host
-from adbench.run.search import SizeSearch
+from adbench.measure.case import Settings, measure_case, stop_meta
+from adbench.measure.outcome import CaseResult, failed_case, this_host
 from adbench.store import schema
 from adbench.store.merge import canonical_config_hash
 from adbench.store.results import (
@@ -239,7 +239,7 @@ Engine = Callable[[Sequence[Planned], StartHook], Generator[tuple[Planned, CaseR
 
 def local_engine(loaded: LoadedConfig, settings: Settings, case_timeout_s: float | None) -> Engine:
     """One case at a time on this machine: in this process, or in a child process that is
-    killed past `case_timeout_s` (adbench.run.worker)."""
+    killed past `case_timeout_s` (adbench.session.worker)."""
 
     def run(
         todo: Sequence[Planned], on_start: StartHook
@@ -247,7 +247,7 @@ def local_engine(loaded: LoadedConfig, settings: Settings, case_timeout_s: float
         measure: Callable[[Planned], CaseResult]
         close: Callable[[], None]
         if case_timeout_s is not None:
-            from adbench.run.worker import Worker
+            from adbench.session.worker import Worker
 
             worker = Worker(loaded, settings)
             timeout = case_timeout_s
@@ -287,7 +287,7 @@ def run_sweep(
     With `case_timeout_s`, every case runs in a child process that is killed when the case
     takes longer (adbench.worker); otherwise in this process. On --resume, a directory left by
     a killed run is repaired first (adbench.store.results.repair): `on_note` hears what was dropped.
-    `engine` measures the planned cases elsewhere (adbench.run.engine_ray); this process stays
+    `engine` measures the planned cases elsewhere (adbench.session.engine_ray); this process stays
     the only writer. `meta_extra` is merged into meta.json (e.g. the shard, the engine), at the
     start and again at the end.
     """
@@ -350,10 +350,10 @@ def run_sweep(
             outcome = _search(loaded, spec, template, d, measure, done, out_dir)
             if on_note:
                 on_note(f"{name} on {Planned(template, d).device_id}: {outcome.summary()}")
-    from adbench.run.derived import write_derived
+    from adbench.session.derived import write_derived
 
     write_derived(writer, loaded.config.tie_margin)
-    meta.update(meta_extra or {})  # again: an engine may add what it learnt (adbench.run.count)
+    meta.update(meta_extra or {})  # again: an engine may add what it learnt (adbench.count.engine)
     meta["finished_at"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     writer.write_meta(meta)
     return out_dir
@@ -368,11 +368,11 @@ def _search(
     done: set[tuple[str, str]],
     out_dir: Path,
 ) -> search.Outcome:
-    """Search one family's range on one device (adbench.run.search): each size is an ordinary
+    """Search one family's range on one device (adbench.config.search): each size is an ordinary
     case, measured and stored like any other, or found stored (--resume) and not measured
     again. Its verdict is read back from the stored rows with the verdicts' own function, so
     the search acts on exactly what verdicts.csv will say."""
-    from adbench.run import families
+    from adbench.config import families
 
     fam = next(f for f in loaded.config.families if f.name == template.family)
     rule = families.BUILTINS[fam.builtin] if fam.builtin is not None else None

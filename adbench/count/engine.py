@@ -5,12 +5,12 @@ Why: XLA's cost analysis counts a loop body once, so a ``lax.scan`` with 1.5x th
 same flops, bytes and temp memory, and wall time sees the change but moves x1.6-x2.5 between
 processes on a shared machine. Instructions counted under callgrind see the extra steps and move
 <= 0.85% between processes (benchmarks/instructions_check.py; the measuring engine is
-:mod:`adbench.run.instructions`). A run of this kind is what ``adbench compare --tier
+:mod:`adbench.count.instructions`). A run of this kind is what ``adbench compare --tier
 instructions`` gates on.
 
 Two halves:
 
-* the parent, :class:`CountingEngine` (an engine of :mod:`adbench.run.sweep`): measures each
+* the parent, :class:`CountingEngine` (an engine of :mod:`adbench.session.sweep`): measures each
   planned case with ``Settings(timed=False)`` — prepared, compiled, XLA's costs read, checked
   against the task's reference, exactly as a timed run minus the timing loop — then counts every
   strategy that passed in ONE valgrind'd process (:func:`count_checked`) and yields each case
@@ -19,10 +19,10 @@ Two halves:
   ``instructions_spread`` and ``instructions_reps`` are filled; the timing columns stay empty and
   samples.csv gets nothing (its ``seconds`` are seconds). The per-repetition counts go to
   meta.json (``instructions.per_rep``), with the fingerprint that makes counts comparable
-  (``instructions_fingerprint``, see :func:`adbench.run.instructions.fingerprint`).
+  (``instructions_fingerprint``, see :func:`adbench.count.instructions.fingerprint`).
 * the worker, :func:`build`, called inside the valgrind'd process: re-creates the same cases (the
-  run file, its factories, the same inputs as :mod:`adbench.run.measure` makes them) and the
-  strategies that passed, compiles them and returns one :class:`~adbench.run.instructions.Job`
+  run file, its factories, the same inputs as :mod:`adbench.measure.case` makes them) and the
+  strategies that passed, compiles them and returns one :class:`~adbench.count.instructions.Job`
   per case x strategy, labelled ``"<case_id> <strategy>"``. It must not import typer (the CLI).
 
 Cases are yielded only once the whole run is counted: an interrupted counting keeps no case.
@@ -39,10 +39,10 @@ from collections.abc import Callable, Generator, Iterable, Mapping, MutableMappi
 from pathlib import Path
 from typing import Any
 
-from adbench.run import instructions as ins
-from adbench.run.config import LoadedConfig
-from adbench.run.measure import Settings
-from adbench.run.outcome import CaseResult
+from adbench.config.model import LoadedConfig
+from adbench.count import instructions as ins
+from adbench.measure.case import Settings
+from adbench.measure.outcome import CaseResult
 from adbench.store import schema
 
 # meta.json keys of an instructions run (documented in adbench.store.schema)
@@ -104,9 +104,10 @@ def build(
     """
     import jax
 
-    from adbench.run import measure, strategies
-    from adbench.run.cases import expand
-    from adbench.run.config import load_config
+    from adbench.config.cases import expand
+    from adbench.config.model import load_config
+    from adbench.measure import case as measure
+    from adbench.strategies import registry as strategies
 
     s = Settings(**dict(settings))
     if s.dtype == "float64":
@@ -185,10 +186,10 @@ def count_checked(
     """Count ``targets`` of ``loaded`` in one valgrind'd process. Its files (spec, callgrind's
     output, valgrind's log: 13-21 MB for configs/ci.yaml) are deleted after a success and kept
     after a failure, whose message then names the directory. Raises
-    :class:`~adbench.run.instructions.InstructionsUnavailable` (no valgrind) and
-    :class:`~adbench.run.instructions.InstructionsFailed`."""
+    :class:`~adbench.count.instructions.InstructionsUnavailable` (no valgrind) and
+    :class:`~adbench.count.instructions.InstructionsFailed`."""
     spec = ins.WorkerSpec(
-        builder="adbench.run.count:build",
+        builder="adbench.count.engine:build",
         kwargs={
             "config_path": str(loaded.path.absolute()),
             "targets": [[t.case_id, t.strategy, t.chunk_size] for t in targets],
@@ -240,8 +241,8 @@ def run_record(
 
 
 class CountingEngine:
-    """An engine for :func:`adbench.run.sweep.run_sweep` that checks every planned case in this
-    process (or, with ``case_timeout_s``, in the killable child of adbench.run.worker), counts
+    """An engine for :func:`adbench.session.sweep.run_sweep` that checks every planned case in this
+    process (or, with ``case_timeout_s``, in the killable child of adbench.session.worker), counts
     the clean strategies under valgrind, and yields every case with its counts.
 
     ``meta``: the run's ``meta_extra`` dict, which the sweep merges into meta.json at the start
@@ -272,7 +273,7 @@ class CountingEngine:
     def __call__(
         self, todo: Sequence[Any], on_start: Callable[[Any, int, int], None] | None
     ) -> Generator[tuple[Any, CaseResult], None, None]:
-        from adbench.run.sweep import local_engine
+        from adbench.session.sweep import local_engine
 
         check = local_engine(self.loaded, self.settings, self.case_timeout_s)
         checked = list(check(todo, on_start))
