@@ -3,20 +3,19 @@
 For each strategy of the case's task (adbench.strategies.registry) the derivative is prepared
 (sparse: pattern detected and coloured, ``setup_s``), lowered and compiled ahead of time
 (trace/lower and compile seconds recorded apart), XLA's cost and memory analyses are read and the
-memory guard consulted (adbench.measure.memory); its first result is checked against the task's reference
-(adbench.strategies.check), so a wrong derivative is never timed; then every strategy that passed is
-timed *interleaved* by adbench.measure.timing: one sample of each per round, back to back, the order
-rotated every round, so per-round ratios cancel most of the machine's drift. Every call is
+memory guard consulted (adbench.measure.memory); its first result is checked against the task's
+reference (adbench.strategies.check), so a wrong derivative is never timed; then every strategy that
+passed is timed *interleaved* by adbench.measure.timing: one sample of each per round, back to back,
+the order rotated every round, so per-round ratios cancel most of the machine's drift. Every call is
 followed by ``block_until_ready``; the inner loop is calibrated so one sample lasts at least
-``min_sample_s``. Timing stops early once the case's verdict is settled, asked only at the
-preset looks of adbench.analysis.sequential (``stop_early``; the budget stays the cap).
+``min_sample_s``. Timing stops early once the case's verdict is settled, asked only at the preset
+looks of adbench.analysis.sequential (``stop_early``; the budget stays the cap).
 
-Chunked strategies take the case's ``chunk_size`` or the largest chunk that fits the memory
-budget; one whose chunk holds the whole basis is ``skipped`` (its unchunked twin measures the
-same computation). A failure of one strategy (it does not compile, raises, disagrees, would not
-fit) is that strategy's status and reason; the others go on. A fault of the case itself (the
-factory raises, the output has the wrong shape) is every strategy's.
-"""
+Chunked strategies take the case's ``chunk_size`` or the largest chunk that fits the memory budget;
+one whose chunk holds the whole basis is ``skipped`` (its unchunked twin measures the same
+computation). A failure of one strategy (it does not compile, raises, disagrees, would not fit) is
+that strategy's status and reason; the others go on. A fault of the case itself (the factory raises,
+the output has the wrong shape) is every strategy's."""
 
 from __future__ import annotations
 
