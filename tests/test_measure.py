@@ -118,7 +118,7 @@ def test_the_default_chunk_is_the_largest_that_fits_the_budget():
 
 def _doubling(f, x0, chunk):
     """A wrong Jacobian 'strategy': twice jax.jacrev."""
-    return S._Derived(lambda x: 2 * jax.jacrev(f)(x))
+    return S.Derived(lambda x: 2 * jax.jacrev(f)(x))
 
 
 def test_a_wrong_strategy_is_a_mismatch_and_the_others_are_timed(monkeypatch):
@@ -231,7 +231,7 @@ def test_a_batch_of_a_hessian_checks_every_point(monkeypatch):
     whole (B, n, n) result is compared and it is a mismatch."""
 
     def off_far_out(f, x0, chunk):
-        return S._Derived(lambda x: jax.hessian(f)(x) + (x[0] > 1.0))
+        return S.Derived(lambda x: jax.hessian(f)(x) + (x[0] > 1.0))
 
     wrong = S.Strategy("rev_over_rev", "hessian", True, False, "wrong", derive=off_far_out)
     registry = {t: dict(v) for t, v in S.STRATEGIES.items()}
@@ -295,7 +295,7 @@ def test_a_wrong_sparse_result_too_big_to_densify_is_still_caught(monkeypatch):
             out = derived.fn(x)
             return sparse.BCOO((out.data.at[7].mul(2.0), out.indices), shape=out.shape)
 
-        return S._Derived(jac, derived.setup_s, derived.info, derived.pattern)
+        return S.Derived(jac, derived.setup_s, derived.info, derived.pattern)
 
     wrong = S.Strategy("sparse", "jacobian", False, False, "wrong", derive=one_off)
     registry = {t: dict(v) for t, v in S.STRATEGIES.items()}
