@@ -14,7 +14,7 @@ from typing import Any
 
 from adbench.version import __version__
 
-__all__ = ["__version__", "hessian", "jacobian", "laplacian", "load_results", "run"]
+__all__ = ["__version__", "bench", "hessian", "jacobian", "laplacian", "load_results", "run"]
 
 
 def __getattr__(name: str) -> Any:  # lazy, so `import adbench` and `adbench --help` stay light
@@ -22,6 +22,10 @@ def __getattr__(name: str) -> Any:  # lazy, so `import adbench` and `adbench --h
         from adbench.api import load_results
 
         return load_results
+    if name == "bench":
+        from adbench.benchmark import bench
+
+        return bench
     if name == "run":
         from adbench.api import run
 
