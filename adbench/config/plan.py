@@ -80,8 +80,12 @@ def plan(config: RunConfig, index: int) -> FamilyPlan:
         note = " inherits the run's strategies, so give it its own `strategies:`"
     else:
         names, where, note = list(schema.DEFAULT_STRATEGIES[task]), here, ""
-        if spec.per_example is not None and "per_example" in schema.STRATEGIES[task]:
-            names.append("per_example")  # declared: measured beside the whole-function ones
+    names = list(names)
+    # declaring per_example adds its strategy beside the whole-function ones, unless the family
+    # lists its own strategies (then it is measured only where listed)
+    declared = spec.per_example is not None and "per_example" in schema.STRATEGIES[task]
+    if declared and spec.strategies is None and "per_example" not in names:
+        names.append("per_example")
     explicit = spec.strategies is not None or config.run_strategies is not None
     if spec.per_example is not None and "per_example" not in schema.STRATEGIES[task]:
         raise PlanError(

@@ -93,7 +93,7 @@ def build(
     out = made(case)
     if isinstance(out, _Failure):
         return out.reason
-    if isinstance(out, tuple) and len(out) == 2 and callable(out[0]) and isinstance(out[1], tuple):
+    if _is_args(case, out):
         return _structured(case, out[0], out[1], dtype=dtype, device=device, detect=detect)
     if case.sizes:
         return (
@@ -106,6 +106,19 @@ def build(
             f"example arguments; it returned {_kind(out)}"
         )
     return _flat(case, out, dtype=dtype, seed=seed, device=device)
+
+
+def _is_args(case: Case, out: Any) -> bool:
+    """Is ``out`` a factory's (fn, args)? A tuple second element is args, except where an old
+    factory of a d_in x d_out family gave its x0 as a tuple of d_in numbers (kept as x0)."""
+    if not (isinstance(out, tuple) and len(out) == 2 and callable(out[0])):
+        return False
+    second = out[1]
+    if not isinstance(second, tuple):
+        return False
+    declared = case.d_in > 0 and not case.sizes and case.argnums == (0,)
+    numbers = all(isinstance(v, int | float | np.number) and not isinstance(v, bool) for v in second)
+    return not (declared and case.per_example is None and numbers and len(second) == case.d_in)
 
 
 def _kind(value: Any) -> str:

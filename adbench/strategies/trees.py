@@ -147,15 +147,16 @@ def _check_leaves(tree: Any, what: str) -> None:
 
 
 def _cast(tree: Any, dtype: Any) -> Any:
-    """Floating leaves as jax arrays of ``dtype``; other leaves (integers, bools) kept."""
+    """Floating arrays (numpy or JAX) as jax arrays of ``dtype``; every other leaf (Python
+    numbers, integer arrays, static values such as functions) kept as it is."""
     import jax
     import jax.numpy as jnp
 
     def one(leaf: Any) -> Any:
-        if not hasattr(leaf, "dtype") and not isinstance(leaf, int | float | np.ndarray):
+        kind = getattr(leaf, "dtype", None)
+        if kind is None or not np.issubdtype(np.dtype(kind), np.floating):
             return leaf
-        arr = jnp.asarray(leaf)
-        return arr.astype(dtype) if jnp.issubdtype(arr.dtype, jnp.floating) else arr
+        return jnp.asarray(leaf, dtype=dtype)
 
     return jax.tree_util.tree_map(one, tree)
 
