@@ -375,7 +375,9 @@ def measure_case(
         guard()
         if len(results) == len(names):
             return finish()
-    detect = case.per_example is None and case.offer_detected and case.task == "jacobian"
+    # looked for whenever not declared (recorded either way); offered only when the strategies
+    # were not listed by hand
+    detect = case.per_example is None and case.task == "jacobian"
     built = build.build(
         case, dtype=settings.dtype, seed=settings.seed, device=device, detect=detect
     )
@@ -398,7 +400,8 @@ def measure_case(
         )
         measured_in = case.d_in == 0
         case = replace(case, d_in=st.d_in, d_out=st.d_out)
-        if pe is not None and pe.how == "detected" and "per_example" not in names:
+        offer = pe is not None and pe.how == "detected" and case.offer_detected
+        if offer and "per_example" not in names:
             names.append("per_example")  # offered: measured beside the whole-function ones
         if budget is not None and measured_in:
             guard()
