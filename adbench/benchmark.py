@@ -115,10 +115,11 @@ class BenchResult:
         with locked(d):
             writer.write_meta(self.meta)
             cols = list(schema.RESULT_COLUMNS)
-            writer.append_case(
-                self.results.reindex(columns=cols).to_dict("records"),
-                self.samples.reindex(columns=list(schema.SAMPLE_COLUMNS)).to_dict("records"),
-            )
+            results: list[dict[str, Any]] = self.results.reindex(columns=cols).to_dict("records")  # type: ignore[assignment]
+            samples: list[dict[str, Any]] = self.samples.reindex(
+                columns=list(schema.SAMPLE_COLUMNS)
+            ).to_dict("records")  # type: ignore[assignment]
+            writer.append_case(results, samples)
             writer.write_verdicts(self.verdicts)
             writer.write_ranking(self.ranking)
             writer.write_meta(self.meta)

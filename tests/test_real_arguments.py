@@ -25,7 +25,7 @@ min_rounds: 3
 max_rounds: 6
 """
 
-FACTORIES = '''
+FACTORIES = """
 import sys
 
 import jax.numpy as jnp
@@ -34,7 +34,8 @@ import numpy as np
 
 def _params(width):
     rng = np.random.default_rng(0)
-    return {"w1": rng.normal(size=(width, 1)), "b1": np.zeros(width), "w2": rng.normal(size=(1, width))}
+    w1, w2 = rng.normal(size=(width, 1)), rng.normal(size=(1, width))
+    return {"w1": w1, "b1": np.zeros(width), "w2": w2}
 
 
 def _u(p, x):
@@ -73,7 +74,7 @@ def int_output(d_in, d_out):
 
 def wrong_shape(d_in, d_out):
     return lambda x: jnp.concatenate([x, x])
-'''
+"""
 
 
 @pytest.fixture
@@ -251,7 +252,10 @@ def test_predict_records_a_factory_that_exits_and_goes_on(run_file, tmp_path):
     assert by.loc["shape/3x3", "reason"] == (
         "output has shape (6,), but the family declares d_out = 3"
     )
-    assert (by.loc["int_out/3x3", "predicted"], by.loc["shape/3x3", "predicted"]) == ("none", "none")
+    assert (by.loc["int_out/3x3", "predicted"], by.loc["shape/3x3", "predicted"]) == (
+        "none",
+        "none",
+    )
     # a family of named sizes is predicted at its measured sizes
     row = by.loc["ntk/width=2,n_points=4"]
     assert (row["d_in"], row["d_out"], row["status"]) == (6, 4, "ok")

@@ -201,7 +201,9 @@ class FamilySpec(BaseModel):
                 except ValueError as exc:
                     raise ValueError(f"{key}: {exc}") from None
             if len(set(sizes)) != len(sizes):
-                raise ValueError(f"{key}: size {next(s for s in sizes if sizes.count(s) > 1)} is listed twice")
+                raise ValueError(
+                    f"{key}: size {next(s for s in sizes if sizes.count(s) > 1)} is listed twice"
+                )
             out[key] = sizes
         return out
 
@@ -220,7 +222,9 @@ class FamilySpec(BaseModel):
                     "`argnums: [0, 2]`"
                 )
         if len(set(many)) != len(many):
-            raise ValueError(f"argument {next(a for a in many if many.count(a) > 1)} is listed twice")
+            raise ValueError(
+                f"argument {next(a for a in many if many.count(a) > 1)} is listed twice"
+            )
         return v
 
     @field_validator("per_example", mode="before")
@@ -868,7 +872,10 @@ def named_call_problem(
                     close = difflib.get_close_matches(str(key), named, n=1)
                     hint = f"; did you mean {close[0]!r}?" if close else ""
                     takes = f"it takes {', '.join(named)}" if named else "it takes no parameters"
-                    return f"{name}{sig} has no parameter {key!r} for the {what} {key!r}{hint} ({takes})"
+                    return (
+                        f"{name}{sig} has no parameter {key!r} for the {what} {key!r}{hint} "
+                        f"({takes})"
+                    )
     try:
         sig.bind(**dict.fromkeys(sizes, 1), **params)
     except TypeError as exc:

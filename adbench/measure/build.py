@@ -117,7 +117,9 @@ def _is_args(case: Case, out: Any) -> bool:
     if not isinstance(second, tuple):
         return False
     declared = case.d_in > 0 and not case.sizes and case.argnums == (0,)
-    numbers = all(isinstance(v, int | float | np.number) and not isinstance(v, bool) for v in second)
+    numbers = all(
+        isinstance(v, int | float | np.number) and not isinstance(v, bool) for v in second
+    )
     return not (declared and case.per_example is None and numbers and len(second) == case.d_in)
 
 
@@ -186,7 +188,10 @@ def _structured(
             f"family declares d_in = {case.d_in}"
         )
     if case.d_out and st.d_out != case.d_out:
-        return f"the output holds {st.d_out} values ({st.out_tree}), but the family declares d_out = {case.d_out}"
+        return (
+            f"the output holds {st.d_out} values ({st.out_tree}), but the family declares "
+            f"d_out = {case.d_out}"
+        )
     if detect and st.per_example is None and case.task == "jacobian":
         found = trees.detect_per_example(args, st)
         if found is not None:

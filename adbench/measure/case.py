@@ -148,6 +148,13 @@ def _cost(compiled: Any) -> dict[str, float]:
     return out
 
 
+def _build(case: Case, settings: Settings, device: Any) -> tuple[Callable[..., Any], Any] | str:
+    """(fn, x) placed on `device`, or a one-line reason: adbench.measure.build's, in the form
+    adbench.count.engine reads (it has no structure to give the strategies that need one)."""
+    built = build.build(case, dtype=settings.dtype, seed=settings.seed, device=device)
+    return built if isinstance(built, str) else (built.fn, built.x)
+
+
 @dataclass(frozen=True)
 class _Compiled:
     """A strategy prepared, lowered and compiled for one input shape."""
@@ -362,6 +369,7 @@ def measure_case(
     def guard() -> None:
         """Refuse the dense strategies when the dense derivative alone would not fit."""
         nonlocal dense_check
+        assert budget is not None
         itemsize = 8 if settings.dtype == "float64" else 4
         why = memory.refusal(memory.case_bytes(_elements(case), 1, itemsize), budget, _whole(case))
         if why:  # a sparse result may still fit: only the dense strategies are refused

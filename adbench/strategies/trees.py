@@ -28,6 +28,8 @@ from typing import Any
 
 import numpy as np
 
+from adbench.errors import first_line
+
 
 class StructureError(ValueError):
     """The arguments or the output of a function do not fit what was declared: one line naming
@@ -101,8 +103,11 @@ def describe(tree: Any, prefix: str = "") -> str:
 def normalise_argnums(argnums: int | Sequence[int], n_args: int) -> tuple[int, ...]:
     """``argnums`` as a tuple of distinct argument indices (negative ones counted from the end,
     as JAX does); StructureError when one is out of range or not an integer."""
-    many = isinstance(argnums, Sequence) and not isinstance(argnums, str)
-    given = tuple(argnums) if many else (argnums,)
+    given: tuple[Any, ...] = (
+        tuple(argnums)
+        if isinstance(argnums, Sequence) and not isinstance(argnums, str)
+        else (argnums,)
+    )
     if not given:
         raise StructureError("argnums is empty: name at least one argument to differentiate")
     out: list[int] = []
@@ -133,16 +138,18 @@ def _check_leaves(tree: Any, what: str) -> None:
             try:
                 dtype = np.asarray(leaf).dtype
             except Exception:
-                raise StructureError(
-                    f"{where}: a {type(leaf).__name__} is not an array"
-                ) from None
+                raise StructureError(f"{where}: a {type(leaf).__name__} is not an array") from None
         dtype = np.dtype(dtype)
         if np.issubdtype(dtype, np.complexfloating):
             raise StructureError(f"{where}: dtype {dtype} is complex; adbench measures real ones")
         if not np.issubdtype(dtype, np.floating):
             raise StructureError(
                 f"{where}: dtype {dtype} is not floating point, so it cannot be differentiated"
-                + (" (cast it to float, or leave this argument out of argnums)" if "argument" in what else "")
+                + (
+                    " (cast it to float, or leave this argument out of argnums)"
+                    if "argument" in what
+                    else ""
+                )
             )
 
 
@@ -314,7 +321,7 @@ def _per_example(
     except Exception as exc:
         raise StructureError(
             f"argument {k} (per_example): the function fails on a single point "
-            f"({type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''})"
+            f"({first_line(exc)}), so it cannot be taken point by point"
         ) from exc
     out_leaves = leaves_with_paths(out)
     one_leaves = leaves_with_paths(out_one)

@@ -42,7 +42,9 @@ def test_flatten_measures_sizes_and_the_flat_jacobian_is_jax_s():
     got = jax.jacfwd(st.fn)(st.x)
     want = jax.jacrev(mlp)(p, POINTS)
     assert got.shape == (5, 12)
-    np.testing.assert_allclose(got, np.concatenate([want[k].reshape(5, -1) for k in sorted(want)], 1), rtol=1e-5)
+    np.testing.assert_allclose(
+        got, np.concatenate([want[k].reshape(5, -1) for k in sorted(want)], 1), rtol=1e-5
+    )
 
 
 def test_flatten_several_argnums_negative_index_and_has_aux():
@@ -66,8 +68,16 @@ def test_cast_keeps_integers_and_static_leaves():
 @pytest.mark.parametrize(
     ("args", "kwargs", "message"),
     [
-        (({"w": np.ones(2), "n": np.arange(2)},), {}, "argument 0, leaf ['n']: dtype int64 is not floating point"),
-        ((np.ones(2), POINTS), {"argnums": 2}, "argnums 2 is out of range: the function is given 2 arguments"),
+        (
+            ({"w": np.ones(2), "n": np.arange(2)},),
+            {},
+            "argument 0, leaf ['n']: dtype int64 is not floating point",
+        ),
+        (
+            (np.ones(2), POINTS),
+            {"argnums": 2},
+            "argnums 2 is out of range: the function is given 2 arguments",
+        ),
         ((np.ones(2), POINTS), {"argnums": (0, 0)}, "argnums lists argument 0 twice"),
         ((np.ones(2), POINTS), {"argnums": 0.5}, "argnums must be integers"),
         ((np.ones(2), POINTS), {"per_example": 0}, "per_example 0 names a differentiated argument"),
@@ -88,16 +98,26 @@ def test_per_example_leaves_that_disagree_on_the_leading_axis():
         return pts["x"][:, 0] * p[0] + jnp.sum(pts["t"])
 
     pts = {"x": POINTS, "t": np.ones(4, dtype=np.float32)}
-    with pytest.raises(trees.StructureError, match=r"argument 1 \(per_example\), leaf \['x'\]: leading axis 5, but leaf \['t'\] has 4"):
+    with pytest.raises(
+        trees.StructureError,
+        match=r"argument 1 \(per_example\), leaf \['x'\]: leading axis 5, but leaf \['t'\] has 4",
+    ):
         trees.flatten(f, (np.ones(1), pts), per_example=1)
 
 
 def test_output_whose_leading_axis_does_not_match_the_points():
-    with pytest.raises(trees.StructureError, match=r"the output: shape \(6,\), but argument 1 \(per_example\) holds 5 points"):
-        trees.flatten(lambda p, x: jnp.concatenate([x[:, 0], p]) , (np.ones(1), POINTS), per_example=1)
+    with pytest.raises(
+        trees.StructureError,
+        match=r"the output: shape \(6,\), but argument 1 \(per_example\) holds 5 points",
+    ):
+        trees.flatten(
+            lambda p, x: jnp.concatenate([x[:, 0], p]), (np.ones(1), POINTS), per_example=1
+        )
     # same length but not following the points: one point still gives 5 rows
     with pytest.raises(trees.StructureError, match="does not follow argument 1's points"):
-        trees.flatten(lambda p, x: p[0] * jnp.ones(5) + jnp.sum(x), (np.ones(1), POINTS), per_example=1)
+        trees.flatten(
+            lambda p, x: p[0] * jnp.ones(5) + jnp.sum(x), (np.ones(1), POINTS), per_example=1
+        )
 
 
 def test_integer_output_and_output_holding_no_float_are_refused():
@@ -143,7 +163,9 @@ def test_point_weight_sum_mean_and_neither():
         f = lambda p, x, how=how: loss(p, x, how)  # noqa: E731
         st = trees.flatten(f, (params(), POINTS), 0, per_example=1, scalar=True)
         assert trees.point_weight(st.fn, st.per_example, st.x) == pytest.approx(w)
-    st = trees.flatten(lambda p, x: loss(p, x, "reg"), (params(), POINTS), 0, per_example=1, scalar=True)
+    st = trees.flatten(
+        lambda p, x: loss(p, x, "reg"), (params(), POINTS), 0, per_example=1, scalar=True
+    )
     with pytest.raises(trees.StructureError, match="neither the sum nor the mean"):
         trees.point_weight(st.fn, st.per_example, st.x)
 
