@@ -142,7 +142,7 @@ def test_version_1_directories_merge_into_version_2(tmp_path):
     r = merge(a, b, "--out", out)
     assert r.exit_code == 0, r.output
     meta = json.loads((out / schema.META_FILE).read_text())
-    assert meta["schema_version"] == 2 and meta["migrated_from"] == 1
+    assert meta["schema_version"] == schema.SCHEMA_VERSION and meta["migrated_from"] == 1
     assert set(load_results(out).results["host"]) == {"old-a", "old-b"}
 
 
