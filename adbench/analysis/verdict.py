@@ -11,9 +11,10 @@ that ran, so a case where only jacrev ran recommends jacrev ("the only strategy 
 
 A decision needs evidence: when the fastest and any other strategy share fewer than
 :data:`adbench.analysis.decision.MIN_ROUNDS` paired rounds (the module says why: below that a 95%
-interval is not attainable) the verdict is ``undecided`` with the count in its reason ("3
-rounds: too few to decide"), neither a recommendation nor a tie; ``n_rounds`` holds the fewest
-paired rounds a verdict rests on. The same holds for the ``fwd_rev`` column. A strategy the
+interval is not attainable) the verdict is ``undecided`` with the count in its reason
+("undecided: 3 rounds: too few to decide"), neither a recommendation nor a tie; the ranking's
+``n_rounds`` holds each strategy's paired rounds with the fastest, so the fewest of a case's is
+what its verdict rests on. The same holds for the ``fwd_rev`` column. A strategy the
 race eliminated (:mod:`adbench.analysis.sequential`: its rounds end before the case's last one)
 keeps its rounds and its rank; ``eliminated_at_round`` in the ranking says after how many.
 
@@ -220,7 +221,6 @@ def judge_case(
         (p.estimate.n for p in rel.values()),
         default=len(own_rounds) if own_rounds is not None else 0,
     )
-    v["n_rounds"] = n_rounds
     undecided = len(ran) > 1 and not decision.enough_rounds(n_rounds)
     if len(ran) == 1:
         v["recommended"] = best
@@ -263,6 +263,10 @@ def judge_case(
         if s not in ranks:
             continue
         own: stats.RatioEstimate | None = rel[s].estimate if s in rel else None
+        if own is not None:
+            row["n_rounds"] = own.n
+        else:
+            row["n_rounds"] = len(own_rounds) if own_rounds is not None else 0
         row.update(
             rank=math.nan if undecided else ranks[s],
             rel_time=1.0 if own is None else own.ratio,

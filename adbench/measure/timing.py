@@ -165,27 +165,36 @@ def race(
     error rate over these looks).
 
     Racing: with `eliminate`, at each of those looks the strategies it names (from the samples
-    of those still timed) get no more rounds; their samples are kept. The budget then goes to
-    the rest, whose rounds are cheaper. Once one strategy is left there is nothing to separate.
+    of those still timed) get no more rounds; their samples are kept. The budget is then the
+    contenders': the time spent on a strategy since eliminated no longer counts against it, so
+    the rest get rounds until their own time reaches `budget_s` (still within `max_case_s`).
+    With three strategies or more, a case whose budget runs out before the first look goes on
+    to that look when the rounds so far put it within `max_case_s`: one look is the least a race
+    needs (issue 17: a 0.3 s strategy beside 3 ms ones ate a 2 s budget in 5 rounds). Once one
+    strategy is left there is nothing to separate.
     """
     names = list(runners)
     samples: dict[str, list[float]] = {m: [] for m in names}
     positions: dict[str, list[int]] = {m: [] for m in names}
+    own = dict.fromkeys(names, 0.0)  # seconds spent on each strategy, settle calls included
     out: dict[str, int] = {}
     settle = {m: n_inner[m] // 2 for m in names}
     cap = 3.0 * budget_s if max_case_s is None else max_case_s
     floor = max(min_rounds, decision.MIN_ROUNDS if len(names) >= 2 else 1)
+    first_look = min((n for n in looks if n >= floor), default=None)
     active = list(names)
     start = clock()
     for r in range(max_rounds):
         for i, m in enumerate(round_order(active, r)):
+            t0 = clock()
             for _ in range(settle[m]):
                 runners[m]()
             t = _sample(runners[m], n_inner[m], clock)
+            own[m] += clock() - t0
             samples[m].append(t)
             positions[m].append(i)
             settle[m] = settle_calls(n_inner[m], t, budget_s)
-        spent = clock() - start
+        elapsed = clock() - start
         done = r + 1
         if done in looks and done >= floor:
             if eliminate is not None and len(active) > 1:
@@ -195,10 +204,21 @@ def race(
                     active = [m for m in active if m not in dropped]
             if settled is not None and settled({m: samples[m] for m in active}):
                 break
-        if spent >= budget_s and done >= floor:
+        if elapsed >= cap and done >= 2:
             break
-        if spent >= cap and done >= 2:
-            break
+        # the budget is the contenders': time spent on a strategy eliminated since is sunk
+        if sum(own[m] for m in active) >= budget_s and done >= floor:
+            # with three strategies or more, a first look within reach of the cap may drop a
+            # hopeless one and give the rest the budget it was eating: go on to it
+            reach = (
+                eliminate is not None
+                and len(active) >= 3
+                and first_look is not None
+                and done < first_look
+                and elapsed / done * first_look <= cap
+            )
+            if not reach:
+                break
     return Timed(
         {m: tuple(v) for m, v in samples.items()},
         {m: tuple(v) for m, v in positions.items()},

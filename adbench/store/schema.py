@@ -143,8 +143,8 @@ VERDICT_COLUMNS = (
     *CASE_KEY,
     "recommended",  # the fastest strategy when it beats the runner-up beyond the margin; "tie"
     #                 (see tie_set); "none" when no strategy ran; "undecided" when the verdict
-    #                 would rest on fewer than analysis.decision.MIN_ROUNDS paired rounds (see
-    #                 n_rounds; the reason says "3 rounds: too few to decide")
+    #                 would rest on fewer than analysis.decision.MIN_ROUNDS paired rounds (the
+    #                 reason says "undecided: 3 rounds: too few to decide"; tie_set empty)
     "tie_set",  # strategies the evidence cannot separate from the fastest, joined by "|"
     "runner_up",  # the second fastest strategy that ran
     "speedup",  # runner-up time / fastest time (>= 1)
@@ -155,7 +155,6 @@ VERDICT_COLUMNS = (
     "best_s",  # median seconds per call of the fastest strategy
     "n_ran",  # strategies measured ok
     "n_strategies",  # strategies asked for
-    "n_rounds",  # the fewest paired rounds between the fastest and another strategy that ran
     "fastest_unfit",  # a strategy refused by the memory guard that the prediction says is faster
     "break_even_calls",  # calls after which the fastest has repaid a longer one-off cost
     # the classic two-mode view (Jacobian tasks with both jacfwd and jacrev; else empty)
@@ -184,6 +183,7 @@ RANKING_COLUMNS = (
     "rel_ci_high",
     "median_s",
     "once_s",  # one-off seconds: lower + compile + setup
+    "n_rounds",  # paired rounds with the fastest (the fastest: its own rounds)
     "eliminated_at_round",  # rounds timed before the race dropped it; empty: timed to the end
     "reason",  # why not ranked, or the evidence in words
 )

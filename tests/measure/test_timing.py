@@ -110,8 +110,12 @@ def test_interleave_stops_on_budget_after_min_rounds():
     # paired rounds, so the loop goes on past the budget (below 3 budgets) to reach them
     assert len(s["jacfwd"]) == decision.MIN_ROUNDS == 6
     alone = interleave(
-        {"jacfwd": clock.runner("f", 0.1)}, {"jacfwd": 1}, budget_s=0.25, min_rounds=2,
-        max_rounds=50, clock=clock,
+        {"jacfwd": clock.runner("f", 0.1)},
+        {"jacfwd": 1},
+        budget_s=0.25,
+        min_rounds=2,
+        max_rounds=50,
+        clock=clock,
     )
     assert len(alone["jacfwd"]) == 3  # one strategy: nothing to decide, min_rounds is the floor
 
