@@ -408,6 +408,12 @@ class RunConfig(BaseModel):
     )
     warmup: int = Field(default=1, ge=0)
     tie_margin: float = Field(default=0.10, ge=0, lt=1)
+    max_case_s: float | None = Field(
+        default=None,
+        gt=0,
+        description="timing seconds a case may spend past its budget to reach the rounds a "
+        "verdict needs (default 3 x time_budget_s; docs/evidence.md)",
+    )
     rtol: float | None = Field(default=None, gt=0)
     atol: float | None = Field(default=None, ge=0)
     families: list[FamilySpec] = Field(min_length=1)
