@@ -162,6 +162,7 @@ def bench(
     Raises ValueError for a fault of the arguments (naming the argument and the leaf path), the
     task or a strategy; what ``f`` itself raises propagates unchanged.
     """
+    from adbench.analysis import decision
     from adbench.config.cases import Case
     from adbench.config.model import ConfigError, LoadedConfig, validate_mapping
     from adbench.measure import memory
@@ -195,6 +196,9 @@ def bench(
         "dtype": dtype,
         "time_budget_s": time_budget_s,
         "tie_margin": tie_margin,
+        # at least the rounds a verdict needs (fewer is "undecided" whatever the budget)
+        "min_rounds": max(decision.MIN_ROUNDS, 5),
+        "max_rounds": max(decision.MIN_ROUNDS, 50),
         "families": [
             {
                 "name": family,

@@ -14,8 +14,12 @@ from adbench.store import schema
 QUICK = {"time_budget_s": 0.3}
 
 
+# issue 15's pair is at n = 10000 (docs/your-code.md); 2000 keeps jacrev's rounds short here
+N = 2000
+
+
 def power(x):
-    return x[0] ** jnp.arange(10000.0)
+    return x[0] ** jnp.arange(float(N))
 
 
 def mean_squares(x):
@@ -26,7 +30,7 @@ def mean_squares(x):
 def classic():
     two = ["jacfwd", "jacrev"]
     wide = adbench.bench(power, jnp.array([0.999]), strategies=two, **QUICK)
-    tall = adbench.bench(mean_squares, jnp.ones(10000), strategies=two, **QUICK)
+    tall = adbench.bench(mean_squares, jnp.ones(N), strategies=two, **QUICK)
     return wide, tall
 
 
@@ -36,8 +40,9 @@ def test_the_classic_pair_recommends_jacfwd_then_jacrev(classic):
     assert wide.times["jacrev"] > 10 * wide.times["jacfwd"]
     assert "faster than" in wide.reason
     # d_in, d_out measured from the arguments and the output
-    assert tuple(wide.results[["d_in", "d_out"]].iloc[0]) == (1, 10000)
-    assert tuple(tall.results[["d_in", "d_out"]].iloc[0]) == (10000, 1)
+    assert tuple(wide.results[["d_in", "d_out"]].iloc[0]) == (1, N)
+    assert tuple(tall.results[["d_in", "d_out"]].iloc[0]) == (N, 1)
+    assert wide.results["n_samples"].min() >= 6  # the rounds a verdict needs
 
 
 def test_the_result_renders_in_a_notebook_and_a_terminal(classic):
@@ -45,7 +50,7 @@ def test_the_result_renders_in_a_notebook_and_a_terminal(classic):
     page = wide._repr_html_()
     assert page.startswith("<table") and "recommended" in page and "jacfwd" in page
     text = str(wide)
-    assert "jacfwd" in text and "1 → 10000" in text and "<table" not in text
+    assert "jacfwd" in text and f"1 → {N}" in text and "<table" not in text
     assert repr(wide) == text
 
 
