@@ -1,7 +1,9 @@
 """An example of user-defined families for adbench (see configs/example.yaml).
 
 A factory is called as ``factory(d_in, d_out, **params)`` and returns either a function mapping
-an array of shape (d_in,) to shape (d_out,), or a pair ``(function, example_input)``.
+an array of shape (d_in,) to shape (d_out,), or a pair ``(function, example_input)``, or
+``(function, args)`` with args a tuple of example arguments (pytrees; see ``gauss_newton``
+below and configs/your_code.py, where sizes are the factory's own named parameters).
 """
 
 import jax.numpy as jnp
@@ -37,3 +39,24 @@ def rosenbrock(d_in: int, d_out: int):
 
     x0 = np.where(np.arange(d_in) % 2 == 0, -1.2, 1.0)
     return fn, x0
+
+
+def gauss_newton(d_in: int, d_out: int):
+    """Residuals of a linear model with d_in coefficients at d_out data points, as user code
+    writes them: r(theta, data) with theta a dict and data a tuple (t, y) of (d_out,) arrays.
+
+    Returns (function, args); a run file's ``argnums: 0`` differentiates theta (its leaves hold
+    d_in values in all, checked against the family's d_in), ``per_example: 1`` says that
+    residual i depends on data point i only.
+    """
+    rng = np.random.default_rng(0)
+    t = np.linspace(0.0, 1.0, d_out)
+    y = np.sin(3 * t) + 0.1 * rng.standard_normal(d_out)
+    theta = {"slope": np.ones(1), "powers": np.zeros(d_in - 1)}
+
+    def r(theta, data):
+        t, y = data
+        basis = t[:, None] ** jnp.arange(1, d_in, dtype=t.dtype)
+        return theta["slope"][0] * jnp.sin(t) + basis @ theta["powers"] - y
+
+    return r, (theta, (t, y))

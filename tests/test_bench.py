@@ -103,3 +103,31 @@ def test_a_bug_in_the_function_keeps_its_own_exception():
 
     with pytest.raises(KeyError, match="missing"):
         adbench.bench(buggy, jnp.ones(2))
+
+
+def test_hessian_of_a_mean_over_points_per_example_and_has_aux():
+    rng = np.random.default_rng(0)
+    p = {
+        "w": rng.normal(size=(4, 1)).astype(np.float32),
+        "v": rng.normal(size=4).astype(np.float32),
+    }
+    x = np.linspace(-1, 1, 12, dtype=np.float32)[:, None]
+
+    def loss(p, x):
+        r = jnp.tanh(x @ p["w"].T) @ p["v"] - x[:, 0]
+        return jnp.mean(r**2), {"residual": r}
+
+    r = adbench.bench(
+        loss,
+        p,
+        x,
+        task="hessian",
+        has_aux=True,
+        per_example=1,
+        strategies=["fwd_over_rev", "per_example"],
+        time_budget_s=0.1,
+    )
+    rows = r.results.set_index("strategy")
+    assert list(rows["status"]) == ["ok", "ok"], list(rows["reason"])
+    assert rows.loc["per_example", "max_abs_diff"] <= 1e-3 * rows.loc["per_example", "max_abs"]
+    assert (rows.loc["per_example", "d_in"], rows.loc["per_example", "d_out"]) == (8, 1)

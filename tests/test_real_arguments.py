@@ -260,3 +260,34 @@ def test_predict_records_a_factory_that_exits_and_goes_on(run_file, tmp_path):
     row = by.loc["ntk/width=2,n_points=4"]
     assert (row["d_in"], row["d_out"], row["status"]) == (6, 4, "ok")
     assert not math.isnan(row["jacrev_flops"])
+
+
+def test_the_example_factories_measure(run_file, tmp_path):
+    """configs/my_functions.py:gauss_newton (declared sizes) and configs/your_code.py (named)."""
+    configs = Path(__file__).resolve().parent.parent / "configs"
+    path = run_file(
+        f"""\
+        strategies: [jacrev]
+        families:
+          - name: gn
+            callable: "{configs / "my_functions.py"}:gauss_newton"
+            points: [[3, 20]]
+            argnums: 0
+            per_example: 1
+          - name: ntk
+            callable: "{configs / "your_code.py"}:ntk"
+            sizes: {{width: [4], n_points: [8]}}
+            per_example: 1
+          - name: residual
+            callable: "{configs / "your_code.py"}:residual"
+            sizes: {{width: [3], n_points: [5]}}
+            strategies: [jacrev, per_example]
+        """
+    )
+    res = _run(path, tmp_path / "out").set_index(["family", "strategy"])
+    assert set(res["status"]) == {"ok"}, res["reason"].to_dict()
+    assert res.loc[("gn", "per_example"), "in_tree"] == (
+        "args[0]['powers'] f32[2]; args[0]['slope'] f32[1]"
+    )
+    assert res.loc[("residual", "per_example"), "per_example_how"] == "detected"
+    assert (res.loc[("ntk", "jacrev"), "d_in"], res.loc[("ntk", "jacrev"), "d_out"]) == (13, 8)

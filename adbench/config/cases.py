@@ -17,13 +17,8 @@ from types import MappingProxyType
 from typing import Any
 
 from adbench.config import families
-from adbench.config.model import (
-    ConfigError,
-    FamilySpec,
-    LoadedConfig,
-    factory_call_problem,
-    named_call_problem,
-)
+from adbench.config.calls import factory_call_problem, named_call_problem
+from adbench.config.model import ConfigError, FamilySpec, LoadedConfig
 from adbench.errors import first_line
 from adbench.store import schema
 
