@@ -175,3 +175,50 @@ def test_changing_a_family_s_strategies_is_a_resume_conflict(write_config):
     stored = before.config.model_dump(mode="json")
     assert resume_conflict(stored, before.config) is None
     assert "strategies was None" in (resume_conflict(stored, after.config) or "")
+
+
+def test_named_sizes_argnums_and_per_example_plan(write_config, tmp_path):
+    """Named sizes are a grid, the first key outermost; declaring per_example adds its strategy
+    to the inherited list, but not to a family's own list."""
+    (tmp_path / "fns.py").write_text(
+        "def net(width, n_points, seed=0):\n    return None\n", encoding="utf-8"
+    )
+    path = write_config(
+        """\
+        families:
+          - name: a
+            callable: fns.py:net
+            sizes: {width: [8, 4], n_points: 3}
+            argnums: [0, 2]
+            per_example: 1
+          - name: b
+            callable: fns.py:net
+            sizes: {width: [8], n_points: [3]}
+            per_example: 1
+            strategies: [jacrev]
+        """
+    )
+    loaded = load_config(path)
+    a, b = loaded.plan("a"), loaded.plan("b")
+    assert a.named == ((("width", 8), ("n_points", 3)), (("width", 4), ("n_points", 3)))
+    assert (a.argnums, a.per_example, a.sizes) == ((0, 2), 1, ())
+    assert a.strategies == ("jacfwd", "jacrev", "per_example")  # FAST's modes + declared
+    assert b.strategies == ("jacrev",)
+    ids = [c.case_id for c in expand(loaded)]
+    assert ids == ["a/width=8,n_points=3", "a/width=4,n_points=3", "b/width=8,n_points=3"]
+    # stored by the YAML key's name, so meta.json reads like the run file
+    dumped = loaded.config.model_dump(mode="json")["families"][0]
+    assert dumped["sizes"] == {"width": [8, 4], "n_points": [3]} and "named_sizes" not in dumped
+
+
+def test_named_sizes_refused_values(write_config):
+    for sizes, message in (
+        ("{width: [4, 4]}", "width: size 4 is listed twice"),
+        ("{width: []}", "width: must be a non-empty list of positive integers"),
+        ("{}", "must map factory parameter names to lists of sizes"),
+        ("{2w: [1]}", "size names are parameter names"),
+    ):
+        path = write_config(f"families:\n  - {{name: a, callable: 'fns.py:net', sizes: {sizes}}}\n")
+        with pytest.raises(ConfigError, match="families\\[0\\].sizes: ") as err:
+            load_config(path)
+        assert message in str(err.value), (sizes, str(err.value))
