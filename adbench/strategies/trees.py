@@ -80,7 +80,18 @@ class Structured:
 _SHORT = {"float16": "f16", "bfloat16": "bf16", "float32": "f32", "float64": "f64"}
 
 
+def is_numeric(leaf: Any) -> bool:
+    """An array or a number (differentiable if floating); anything else is a static leaf (an
+    Equinox module's activation function, a string) that is kept as it is, as
+    ``equinox.filter_jacrev`` keeps it."""
+    if hasattr(leaf, "dtype") and hasattr(leaf, "shape"):
+        return True
+    return isinstance(leaf, int | float | complex) and not isinstance(leaf, bool)
+
+
 def _leaf_text(leaf: Any) -> str:
+    if not is_numeric(leaf):
+        return f"static {type(leaf).__name__}"
     dtype = np.dtype(getattr(leaf, "dtype", np.asarray(leaf).dtype))
     shape = tuple(np.shape(leaf))
     return f"{_SHORT.get(dtype.name, dtype.name)}[{','.join(map(str, shape))}]"
@@ -127,29 +138,21 @@ def normalise_argnums(argnums: int | Sequence[int], n_args: int) -> tuple[int, .
 
 
 def _check_leaves(tree: Any, what: str) -> None:
-    """Every leaf of a differentiated argument (or of the output) is a real floating array."""
-    leaves = leaves_with_paths(tree)
+    """Every numeric leaf of a differentiated argument (or of the output) is a real floating
+    array, and there is at least one; static leaves are skipped (see is_numeric)."""
+    leaves = [(path, leaf) for path, leaf in leaves_with_paths(tree) if is_numeric(leaf)]
     if not leaves:
         raise StructureError(f"{what} holds no array: nothing to differentiate")
     for path, leaf in leaves:
         where = f"{what}, leaf {path}" if path else what
-        dtype = getattr(leaf, "dtype", None)
-        if dtype is None:
-            try:
-                dtype = np.asarray(leaf).dtype
-            except Exception:
-                raise StructureError(f"{where}: a {type(leaf).__name__} is not an array") from None
-        dtype = np.dtype(dtype)
+        dtype = np.dtype(getattr(leaf, "dtype", None) or np.asarray(leaf).dtype)
         if np.issubdtype(dtype, np.complexfloating):
             raise StructureError(f"{where}: dtype {dtype} is complex; adbench measures real ones")
         if not np.issubdtype(dtype, np.floating):
+            hint = " (cast it to float, or leave this argument out of argnums)"
             raise StructureError(
                 f"{where}: dtype {dtype} is not floating point, so it cannot be differentiated"
-                + (
-                    " (cast it to float, or leave this argument out of argnums)"
-                    if "argument" in what
-                    else ""
-                )
+                + (hint if "argument" in what else "")
             )
 
 
@@ -199,7 +202,18 @@ def flatten(
     for i in nums:
         _check_leaves(args[i], f"argument {i}")
     diff = tuple(args[i] for i in nums)
-    x, unravel = ravel_pytree(diff)
+    in_leaves, treedef = jax.tree_util.tree_flatten(diff)
+    numeric = [is_numeric(leaf) for leaf in in_leaves]
+    x, unravel_numeric = ravel_pytree(
+        [leaf for leaf, n in zip(in_leaves, numeric, strict=True) if n]
+    )
+
+    def unravel(x: Any) -> Any:
+        """x (d_in,) -> the differentiated arguments, static leaves put back."""
+        values = iter(unravel_numeric(x))
+        return treedef.unflatten(
+            [next(values) if n else leaf for leaf, n in zip(in_leaves, numeric, strict=True)]
+        )
 
     def call_with(x: Any, replaced: dict[int, Any] | None = None) -> Any:
         a = list(args)

@@ -175,3 +175,23 @@ def test_ravel_order_matches_jax():
     flat, _ = ravel_pytree((p,))
     st = trees.flatten(mlp, (p, POINTS), 0)
     np.testing.assert_array_equal(st.x, flat)
+
+
+def test_an_equinox_module_is_differentiated_in_its_arrays_static_leaves_kept():
+    eqx = pytest.importorskip("equinox")
+    from adbench.strategies import registry as S
+
+    model = eqx.nn.MLP(1, 1, 8, 1, key=jax.random.PRNGKey(0))
+    x = jnp.linspace(-1.0, 1.0, 5)[:, None]
+
+    def u(m, x):
+        return jax.vmap(m)(x)[:, 0]
+
+    st = trees.flatten(u, (model, x), 0, per_example=1)
+    assert st.d_in == 8 + 8 + 8 + 1
+    assert "args[0].activation static" in st.in_tree
+    params, static = eqx.partition(model, eqx.is_array)
+    want = jax.jacrev(lambda p: u(eqx.combine(p, static), x))(params)
+    flat = np.concatenate([leaf.reshape(5, -1) for leaf in jax.tree_util.tree_leaves(want)], axis=1)
+    got = S.get("jacobian", "per_example").prepare(st.fn, st.x, structure=st)
+    np.testing.assert_allclose(np.asarray(jax.jit(got.fn)(st.x)), flat, rtol=1e-5, atol=1e-6)
