@@ -211,8 +211,9 @@ def flatten(
     def unravel(x: Any) -> Any:
         """x (d_in,) -> the differentiated arguments, static leaves put back."""
         values = iter(unravel_numeric(x))
-        return treedef.unflatten(
-            [next(values) if n else leaf for leaf, n in zip(in_leaves, numeric, strict=True)]
+        return jax.tree_util.tree_unflatten(
+            treedef,
+            [next(values) if n else leaf for leaf, n in zip(in_leaves, numeric, strict=True)],
         )
 
     def call_with(x: Any, replaced: dict[int, Any] | None = None) -> Any:
