@@ -291,3 +291,22 @@ def test_the_example_factories_measure(run_file, tmp_path):
     )
     assert res.loc[("residual", "per_example"), "per_example_how"] == "detected"
     assert (res.loc[("ntk", "jacrev"), "d_in"], res.loc[("ntk", "jacrev"), "d_out"]) == (13, 8)
+
+
+def test_measured_shape_survives_the_case_timeout_worker(run_file, tmp_path):
+    """The --case-timeout child sends back the strategies only; the measured d_in, d_out and
+    structure columns travel with them."""
+    path = run_file(
+        """\
+        strategies: [jacrev]
+        families:
+          - {name: ntk, callable: "fns.py:ntk", sizes: {width: [3], n_points: [4]}}
+        """
+    )
+    out = tmp_path / "out"
+    r = runner.invoke(app, ["run", str(path), "--out", str(out), "-q", "--case-timeout", "300"])
+    assert r.exit_code == 0, r.output
+    row = load_results(out).results.set_index("strategy").loc["jacrev"]
+    assert (row["d_in"], row["d_out"], row["status"]) == (9, 4, "ok")
+    assert row["in_tree"].startswith("args[0]['b1'] f32[3]")
+    assert row["per_example_how"] == "detected"

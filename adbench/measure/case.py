@@ -350,6 +350,9 @@ def measure_case(
             for n, r in results.items():
                 if r.status == schema.STATUS_OK and not r.reason:
                     results[n] = replace(r, reason=warning)
+        if shape is not None:
+            for n, r in results.items():
+                results[n] = replace(r, case_shape=shape)
         return CaseResult(
             case=case,
             device=f"{device.platform}:{device.id}",

@@ -23,6 +23,22 @@ INFO_COLUMNS = ("chunk_size", "colors", "sparse_mode", "nnz")
 
 
 @dataclass(frozen=True)
+class CaseShape:
+    """What a case was measured as, when its factory returned (fn, args): d_in and d_out
+    measured (total sizes of the differentiated leaves and of the output), the leaf shapes in
+    words, the differentiated arguments ("0", "0,2") and the per-example argument with how it
+    was known ("declared" or "detected"). Fills schema.STRUCTURE_COLUMNS."""
+
+    d_in: int
+    d_out: int
+    in_tree: str = ""
+    out_tree: str = ""
+    argnums: str = ""
+    per_example: int | None = None
+    per_example_how: str = ""
+
+
+@dataclass(frozen=True)
 class StrategyResult:
     """What one strategy of one case produced. ``samples`` are seconds per call, one per round;
     ``positions`` the strategy's place in each round's order (0 = first). ``info``: what the
@@ -49,22 +65,9 @@ class StrategyResult:
     instructions: float = math.nan
     instructions_spread: float = math.nan
     instructions_reps: float = math.nan
-
-
-@dataclass(frozen=True)
-class CaseShape:
-    """What a case was measured as, when its factory returned (fn, args): d_in and d_out
-    measured (total sizes of the differentiated leaves and of the output), the leaf shapes in
-    words, the differentiated arguments ("0", "0,2") and the per-example argument with how it
-    was known ("declared" or "detected"). Fills schema.STRUCTURE_COLUMNS."""
-
-    d_in: int
-    d_out: int
-    in_tree: str = ""
-    out_tree: str = ""
-    argnums: str = ""
-    per_example: int | None = None
-    per_example_how: str = ""
+    # the case's measured shape, repeated on each strategy so that it survives any path that
+    # rebuilds a CaseResult from its strategies (the --case-timeout worker sends only those)
+    case_shape: CaseShape | None = None
 
 
 @dataclass(frozen=True)
@@ -84,14 +87,22 @@ class CaseResult:
     ended_at: float = math.nan
     shape: CaseShape | None = None
 
+    @property
+    def measured(self) -> CaseShape | None:
+        """``shape``, or the one its strategies carry (see StrategyResult.case_shape)."""
+        if self.shape is not None:
+            return self.shape
+        return next((m.case_shape for m in self.strategies if m.case_shape is not None), None)
+
     def _key(self) -> dict[str, Any]:
         """The schema.CASE_KEY columns every row of this case starts with."""
+        sh = self.measured
         return {
             "case_id": self.case.case_id,
             "family": self.case.family,
             "task": self.case.task,
-            "d_in": self.shape.d_in if self.shape else self.case.d_in,
-            "d_out": self.shape.d_out if self.shape else self.case.d_out,
+            "d_in": sh.d_in if sh else self.case.d_in,
+            "d_out": sh.d_out if sh else self.case.d_out,
             "batch": self.case.batch,
             "host": self.host,
             "device": self.device,
@@ -146,7 +157,7 @@ class CaseResult:
     def _structure(self) -> dict[str, Any]:
         """schema.STRUCTURE_COLUMNS: empty for a flat function without named sizes."""
         out: dict[str, Any] = {"sizes": schema.sizes_text(self.case.sizes)}
-        sh = self.shape
+        sh = self.measured
         if sh is not None:
             out.update(
                 in_tree=sh.in_tree,
