@@ -157,7 +157,7 @@ def test_a_family_of_one_size_draws_every_figure(tmp_path, d_in, d_out):
         "fwd-rev": plots.fwd_rev_ratio(rep.verdicts, "lone", "cpu:0", row),
         "compile": costs.compile_vs_run(res.results, rep.verdicts, "lone", "cpu:0"),
     }
-    x = d_in if d_in == d_out else d_in / d_out  # n on a square family, else d_in / d_out
+    x = d_in if d_in == d_out else d_out  # n on a square family; else d_out, its d_in fixed
     for slug, fig in figs.items():
         assert plots.png_bytes(fig).startswith(b"\x89PNG")
         low, high = fig.axes[0].get_xlim()

@@ -92,6 +92,7 @@ TEXT_COLUMNS = frozenset(
         "fwd_rev",
         "textbook",
         "agrees_with_textbook",
+        *schema.STRUCTURE_TEXT_COLUMNS,  # version 3: sizes, trees and argnums, as written
     }
 )
 # Columns whose every value must be a positive, finite number of seconds (a sample is a duration).
