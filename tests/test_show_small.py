@@ -82,3 +82,27 @@ def test_a_family_at_one_size_gets_one_small_figure_that_says_why(one_size):
     swept = [f.slug for f in figs if f.family == "swept"]
     assert swept[0] == "swept-cpu-0-time" and "swept-cpu-0-compile" in swept
     assert plots.png_bytes(fig, dpi=30).startswith(b"\x89PNG")
+
+
+def test_the_heatmap_names_an_undecided_cell_and_never_colours_it_as_a_strategy():
+    from matplotlib.colors import to_hex
+
+    cells = [(2, 2, "jacfwd", 1.5), (2, 4, "undecided", float("nan")), (4, 2, "tie", 1.0)]
+    v = pd.DataFrame(
+        [
+            {"family": "g", "host": "h", "device": "cpu:0", "d_in": a, "d_out": b,
+             "recommended": rec, "tie_set": "jacfwd|jacrev" if rec == "tie" else "",
+             "speedup": sp, "agrees_with_textbook": "yes"}
+            for a, b, rec, sp in cells
+        ]
+    )  # fmt: skip
+    fig = plots.winner_heatmap(v, "g", "cpu:0")
+    ax = fig.axes[0]
+    texts = {t.get_text(): t for t in ax.texts}
+    assert "undecided" in texts and texts["undecided"].get_fontweight() == "normal"
+    assert texts["jacfwd\n1.5×"].get_fontweight() == "bold"
+    legend = {t.get_text() for t in ax.get_legend().get_texts()}
+    assert legend == {"jacfwd", "undecided", "tie"}
+    image = ax.images[0].get_array()
+    assert to_hex(image[0, 1][:3]) == to_hex(views.colour("undecided"))  # d_in 2, d_out 4
+    assert to_hex(image[0, 0][:3]) == to_hex(views.colour("jacfwd"))

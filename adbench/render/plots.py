@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from adbench.analysis import decision
 from adbench.analysis.axis import AXIS_RATIO, AXIS_SQUARE
 from adbench.render.axes import (
     AXIS_LABELS,
@@ -320,16 +321,21 @@ def winner_heatmap(verdicts: pd.DataFrame, family: str, device: str, *, host: st
         rec = str(r.get("recommended", "n/a"))
         tied = [s for s in str(r.get("tie_set") or "").split("|") if s and s != "nan"]
         speed = num(r, "speedup")
-        if rec == "tie":
-            image[i, j] = to_rgba(colour("tie"), 0.25)
+        one = decision.names_one(rec)
+        if rec == decision.TIE:
+            image[i, j] = to_rgba(colour(decision.TIE), 0.25)
             text = f"tie\n({len(tied)})" if tied else "tie"
-        elif rec in ("none", "n/a"):
+        elif rec == decision.UNDECIDED:  # too few rounds: grey, named, never a strategy's colour
+            image[i, j] = to_rgba(colour(decision.UNDECIDED), 0.25)
+            text = rec
+        elif not one:
             text = rec
         else:
             image[i, j] = to_rgba(colour(rec), 0.85)
             text = rec if math.isnan(speed) else f"{rec}\n{speed:.3g}×"
-        seen.setdefault(rec if rec not in ("none", "n/a") else "none", rec)
-        texts.append((i, j, text, rec not in ("tie", "none", "n/a")))
+        keep = rec in (decision.TIE, decision.UNDECIDED) or one
+        seen.setdefault(rec if keep else decision.NONE, rec)
+        texts.append((i, j, text, one))
         if str(r.get("agrees_with_textbook", "")) == "no":
             ax.add_patch(
                 Rectangle((j - 0.46, i - 0.46), 0.92, 0.92, fill=False, ls="--", lw=1.5, ec="black")
