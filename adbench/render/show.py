@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from adbench.analysis.results import with_verdicts
 from adbench.fmt import nbytes as fmt_bytes
 from adbench.fmt import num as fmt_num
 from adbench.fmt import number as fmt_number
@@ -67,7 +68,7 @@ def overview(res: Results) -> list[str]:
     verdict."""
     verdicts = {
         (str(v["case_id"]), str(v["host"]), str(v["device"])): v
-        for v in res.verdicts.to_dict("records")
+        for v in with_verdicts(res).verdicts.to_dict("records")
     }
     lines = []
     for (cid, host, device), group in by_size(res.results).groupby(
@@ -89,6 +90,7 @@ def case_detail(res: Results, case_id: str) -> list[str]:
         hint = f"; did you mean {', '.join(close)}?" if close else ""
         raise UnknownCase(f"{res.path}: no case {case_id!r}{hint} (`adbench show DIR` lists them)")
     lines: list[str] = []
+    judged = with_verdicts(res)  # stale or missing stored verdicts: recomputed, as report does
     for (host, device), group in rows.groupby(["host", "device"], sort=False, dropna=False):
         first = group.iloc[0]
         lines += [
@@ -97,7 +99,7 @@ def case_detail(res: Results, case_id: str) -> list[str]:
             f"on {device} ({first['device_kind']}, host {host}); {first['dtype']}, "
             f"jit {first['jit']}; source {first['source']}",
         ]
-        lines += _verdict(res, case_id, str(host), str(device))
+        lines += _verdict(judged, case_id, str(host), str(device))
         for r in group.to_dict("records"):
             lines += _strategy({str(k): v for k, v in r.items()}, res.samples, case_id, str(device))
         lines.append("")
