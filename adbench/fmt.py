@@ -91,6 +91,17 @@ def size(x: Any, *, missing: str = MISSING) -> str:
     return f"{v:.3g}"
 
 
+def whole(x: Any, *, missing: str = MISSING) -> str:
+    """A count stored as a float (CSV columns with empty cells are read as floats): 100, not
+    100.0; a value that is not whole is written as :func:`num` writes it."""
+    v = number(x)
+    if v is None:
+        return missing
+    if math.isinf(v):
+        return "∞" if v > 0 else "-∞"
+    return str(int(v)) if v == round(v) else num(v)
+
+
 def factor(x: Any, *, missing: str = MISSING) -> str:
     """A speed factor: 2.51x."""
     v = number(x)

@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 from rich.console import Console
 
+from adbench.analysis.results import load_results
 from adbench.compare import render as compare_report
 from adbench.compare.gate import compare
 from adbench.compare.model import (
@@ -25,7 +26,7 @@ from adbench.compare.model import (
     parse_thresholds,
 )
 from adbench.compare.timing import floor_sigmas
-from adbench.store.results import Results, ResultsError, load_results
+from adbench.store.results import Results, ResultsError
 
 GOLDEN = Path(__file__).parent / "data" / "compare"
 

@@ -72,3 +72,14 @@ def test_sizes_numbers_factors_intervals_calls():
 )
 def test_counts(value, text):
     assert fmt.count(value) == text
+
+
+def test_whole_writes_counts_stored_as_floats_as_integers():
+    from adbench import fmt
+
+    assert fmt.whole(100.0) == "100"
+    assert fmt.whole(1000.0) == "1000"
+    assert fmt.whole(12345.0) == "12345"  # not num's 3 significant digits, 12300
+    assert fmt.whole(2.5) == "2.5"
+    assert fmt.whole(float("nan")) == "-" and fmt.whole(None) == "-" and fmt.whole("x") == "-"
+    assert fmt.whole(float("inf")) == "∞"

@@ -15,10 +15,10 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
+from adbench.analysis.results import load_results
 from adbench.cli import app
 from adbench.render import data, markdown, terminal, views
 from adbench.store import schema
-from adbench.store.results import load_results
 
 V1 = Path(__file__).parent / "data" / "report" / "sweep"
 V2 = Path(__file__).parent / "data" / "v2" / "report"

@@ -15,11 +15,12 @@ import pytest
 from conftest import FAST
 from typer.testing import CliRunner
 
+from adbench.analysis.results import load_results
 from adbench.analysis.verdict import verdicts_for
 from adbench.cli import app
 from adbench.render import views
 from adbench.store import schema
-from adbench.store.reader import ResultsError, data_stamp, derived_fresh, load_results
+from adbench.store.reader import ResultsError, data_stamp, derived_fresh
 
 runner = CliRunner()
 

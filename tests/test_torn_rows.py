@@ -11,9 +11,10 @@ import pytest
 from builders import C, S, write_run
 from typer.testing import CliRunner
 
+from adbench.analysis.results import load_results
 from adbench.cli import app
 from adbench.store import schema
-from adbench.store.reader import load_results, split, torn_case
+from adbench.store.reader import split, torn_case
 from adbench.store.repair import completed_keys, repair
 
 runner = CliRunner()

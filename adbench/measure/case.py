@@ -30,7 +30,7 @@ import numpy as np
 from adbench.analysis import sequential
 from adbench.config.cases import Case
 from adbench.errors import first_line
-from adbench.measure import build, callbacks, memory, timing
+from adbench.measure import build, callbacks, memory, prepare_guard, timing
 from adbench.measure.devices import select_devices
 from adbench.measure.outcome import CaseResult, CaseShape, StrategyResult, this_host
 from adbench.store import schema
@@ -175,12 +175,20 @@ def _compile(
     batch: bool,
     clock: Clock,
     structure: Any = None,
+    budget: int | None = None,
 ) -> _Compiled | str:
-    """Prepare `s` (sparse: detect + colour), lower and compile; or a one-line reason."""
+    """Prepare `s` (sparse: detect + colour; bounded by adbench.measure.prepare_guard), lower
+    and compile; or a one-line reason (a prepare_guard.Refusal carries its status)."""
     import jax
 
     try:
-        prepared = s.prepare(fn, x, chunk_size=chunk, batch=batch, structure=structure)
+        prepared = prepare_guard.bounded(
+            lambda: s.prepare(fn, x, chunk_size=chunk, batch=batch, structure=structure),
+            what=f"{s.name} preparation",
+            memory_bytes=budget,
+        )
+    except prepare_guard.PreparationRefused as exc:
+        return exc.refusal
     except Exception as exc:
         return f"{s.name} failed to prepare: {first_line(exc)}"
     try:
@@ -251,7 +259,9 @@ def _measure_one(
 
     def compile_at(chunk: int | None) -> _Compiled | str:
         if chunk not in cache:
-            cache[chunk] = _compile(s, fn, x, chunk, case.batch > 1, clock, structure)
+            cache[chunk] = _compile(
+                s, fn, x, chunk, case.batch > 1, clock, structure, settings.max_memory_bytes
+            )
         return cache[chunk]
 
     chunk = _chunk(s, case, compile_at, budget, host) if s.chunked else None
@@ -261,7 +271,8 @@ def _measure_one(
         return StrategyResult(name, schema.STATUS_SKIPPED, skip, info=info), None, None
     c = compile_at(chunk)
     if isinstance(c, str):
-        return StrategyResult(name, schema.STATUS_ERROR, c, info=info), None, None
+        status = getattr(c, "status", schema.STATUS_ERROR)  # prepare_guard.Refusal's own
+        return StrategyResult(name, status, c, info=info), None, None
     base = StrategyResult(
         name,
         lower_s=c.lower_s,

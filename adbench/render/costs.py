@@ -2,6 +2,8 @@
 
     compile_vs_run   every strategy's one-off cost (lower + compile + setup) and run time per
                      call against size, and the break-even calls of the recommended strategy
+    at_one_size      a family measured at one size: each strategy's run time per call (with its
+                     95% CI) and one-off cost as bars, small; there is no size axis to draw
 
 A Figure is returned, never shown or saved (:mod:`adbench.render.axes` for the shared pieces).
 """
@@ -147,3 +149,53 @@ def _break_even_panel(ax: Axes, v: pd.DataFrame, axis: str) -> None:
     ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _p: f"{y:,.0f}" if y >= 1 else ""))
     ax.yaxis.set_minor_formatter(NullFormatter())
     ax.legend(fontsize=8, loc="best")
+
+
+def sizes_measured(results: pd.DataFrame) -> int:
+    """How many distinct sizes (d_in, d_out, batch) of `results` have a strategy measured ok."""
+    ok = results[results["status"] == schema.STATUS_OK]
+    return len(ok[["d_in", "d_out", "batch"]].drop_duplicates())
+
+
+def at_one_size(results: pd.DataFrame, family: str, device: str, *, host: str = "") -> Figure:
+    """A family measured at a single size, where a plot against size would be one dot per
+    strategy: each strategy's median seconds per call with its bootstrap 95% CI (left) and its
+    one-off seconds, lower + compile + setup (right), as horizontal bars on log axes, fastest
+    first; half the size of the other figures."""
+    df = select(results, family, device, host)
+    df = df[df["status"] == schema.STATUS_OK].sort_values("median_s", kind="stable")
+    once = df["lower_s"].fillna(0) + df["compile_s"].fillna(0) + df["setup_s"].fillna(0)
+    names = [str(n) for n in df["strategy"]]
+    ys = np.arange(len(names))[::-1]
+    colours = [colour(n) for n in names]
+    fig = figure(7.0, 0.9 + 0.32 * len(names))
+    run, one = fig.subplots(1, 2, sharey=True)
+    err = np.vstack(
+        [
+            (df["median_s"] - df["ci_low_s"]).clip(lower=0).fillna(0).to_numpy(float),
+            (df["ci_high_s"] - df["median_s"]).clip(lower=0).fillna(0).to_numpy(float),
+        ]
+    )
+    run.barh(ys, df["median_s"].to_numpy(float), xerr=err, color=colours, capsize=2)
+    one.barh(ys, once.to_numpy(float), color=colours, alpha=0.6)
+    run.set_yticks(ys, names, fontsize=8)
+    for ax, title in (
+        (run, "run time per call (95% CI)"),
+        (one, "one-off: lower + compile + setup"),
+    ):
+        ax.set_xscale("log")
+        ax.set_title(title, loc="left", fontsize=9)
+        ax.grid(True, axis="x", which="major", alpha=0.3)
+        ax.xaxis.set_major_formatter(_seconds_ticks())
+    first = df.iloc[0] if len(df) else None
+    size = "" if first is None else f" at {int(first['d_in'])} → {int(first['d_out'])}"
+    fig.suptitle(f"{family} on {device}{size}: one size measured", x=0.01, ha="left", fontsize=10)
+    return fig
+
+
+def _seconds_ticks() -> object:
+    from matplotlib.ticker import FuncFormatter
+
+    from adbench.render.axes import tick_seconds
+
+    return FuncFormatter(lambda v, _pos: tick_seconds(v))

@@ -9,7 +9,9 @@
     report_figures   every figure for a report, named for files and headings; with them the
                      one-off cost figure of :mod:`adbench.render.costs`
 
-Shared pieces (Agg figures, axes, colours, PNG bytes) are in :mod:`adbench.render.axes`.
+Shared pieces (Agg figures, axes, colours, PNG bytes) are in :mod:`adbench.render.axes`. Over
+400 lines on purpose: three figures that share their helpers and the one function that picks
+them per family; the cost figures live in :mod:`adbench.render.costs`.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from adbench.analysis import decision
 from adbench.analysis.axis import AXIS_RATIO, AXIS_SQUARE
 from adbench.render.axes import (
     AXIS_LABELS,
@@ -41,7 +44,7 @@ from adbench.render.axes import (
     strategies_in,
     x_on,
 )
-from adbench.render.costs import compile_vs_run
+from adbench.render.costs import at_one_size, compile_vs_run, sizes_measured
 from adbench.render.views import Report, colour
 from adbench.store import schema
 
@@ -318,16 +321,21 @@ def winner_heatmap(verdicts: pd.DataFrame, family: str, device: str, *, host: st
         rec = str(r.get("recommended", "n/a"))
         tied = [s for s in str(r.get("tie_set") or "").split("|") if s and s != "nan"]
         speed = num(r, "speedup")
-        if rec == "tie":
-            image[i, j] = to_rgba(colour("tie"), 0.25)
+        one = decision.names_one(rec)
+        if rec == decision.TIE:
+            image[i, j] = to_rgba(colour(decision.TIE), 0.25)
             text = f"tie\n({len(tied)})" if tied else "tie"
-        elif rec in ("none", "n/a"):
+        elif rec == decision.UNDECIDED:  # too few rounds: grey, named, never a strategy's colour
+            image[i, j] = to_rgba(colour(decision.UNDECIDED), 0.25)
+            text = rec
+        elif not one:
             text = rec
         else:
             image[i, j] = to_rgba(colour(rec), 0.85)
             text = rec if math.isnan(speed) else f"{rec}\n{speed:.3g}×"
-        seen.setdefault(rec if rec not in ("none", "n/a") else "none", rec)
-        texts.append((i, j, text, rec not in ("tie", "none", "n/a")))
+        keep = rec in (decision.TIE, decision.UNDECIDED) or one
+        seen.setdefault(rec if keep else decision.NONE, rec)
+        texts.append((i, j, text, one))
         if str(r.get("agrees_with_textbook", "")) == "no":
             ax.add_patch(
                 Rectangle((j - 0.46, i - 0.46), 0.92, 0.92, fill=False, ls="--", lw=1.5, ec="black")
@@ -354,8 +362,16 @@ def winner_heatmap(verdicts: pd.DataFrame, family: str, device: str, *, host: st
     return fig
 
 
+ONE_SIZE = (
+    "each strategy's run time and one-off cost at the one size measured (plots against size, "
+    "the fwd/rev ratio and break-even need two sizes or more)"
+)
+
+
 def report_figures(rep: Report) -> list[NamedFigure]:
-    """Every figure for a report, per family, host and device, in the order run."""
+    """Every figure for a report, per family, host and device, in the order run. A family
+    measured at one size gets one small figure instead (costs.at_one_size): against size it
+    would be one dot per strategy, and the caption says so."""
     res = rep.res
     out: list[NamedFigure] = []
     cross = {(str(r["family"]), str(r["host"]), str(r["device"])): r for r in _records(rep)}
@@ -371,36 +387,10 @@ def report_figures(rep: Report) -> list[NamedFigure]:
         verdict = verdicts.get(key, rep.verdicts.iloc[:0])
         row = cross.get(key)
         where = (family, host, device) if many and host else (family, device)
-        figs = [
-            (
-                "time",
-                "run time of every strategy against size, and relative to the fastest",
-                time_vs_size(rows, rank, family, device, row, margin=rep.margin, host=host),
-            )
-        ]
-        if row is not None and verdict["fwd_rev_ratio"].notna().any():
-            figs.append(
-                (
-                    "fwd-rev",
-                    "jacfwd against jacrev, the crossover and the textbook's tie",
-                    fwd_rev_ratio(verdict, family, device, row, host=host),
-                )
-            )
-        if is_grid(verdict, family, device, host):
-            figs.append(
-                (
-                    "heatmap",
-                    "which strategy wins across the d_in × d_out grid",
-                    winner_heatmap(verdict, family, device, host=host),
-                )
-            )
-        figs.append(
-            (
-                "compile",
-                "one-off cost against run time, and break-even calls",
-                compile_vs_run(rows, verdict, family, device, host=host),
-            )
-        )
+        if sizes_measured(rows) == 1:  # against size: one dot per strategy, saying nothing
+            figs = [("time", ONE_SIZE, at_one_size(rows, family, device, host=host))]
+        else:
+            figs = _against_size(rep, rows, rank, verdict, row, family, device, host)
         label = "/".join(where[1:])
         for kind, caption, fig in figs:
             out.append(
@@ -409,6 +399,53 @@ def report_figures(rep: Report) -> list[NamedFigure]:
                 )
             )
     return out
+
+
+Figs = list[tuple[str, str, "Figure"]]
+
+
+def _against_size(
+    rep: Report,
+    rows: pd.DataFrame,
+    rank: pd.DataFrame,
+    verdict: pd.DataFrame,
+    row: Row | None,
+    family: str,
+    device: str,
+    host: str,
+) -> Figs:
+    """(kind, caption, figure) of a family measured at two sizes or more."""
+    figs = [
+        (
+            "time",
+            "run time of every strategy against size, and relative to the fastest",
+            time_vs_size(rows, rank, family, device, row, margin=rep.margin, host=host),
+        )
+    ]
+    if row is not None and verdict["fwd_rev_ratio"].notna().any():
+        figs.append(
+            (
+                "fwd-rev",
+                "jacfwd against jacrev, the crossover and the textbook's tie",
+                fwd_rev_ratio(verdict, family, device, row, host=host),
+            )
+        )
+    if is_grid(verdict, family, device, host):
+        figs.append(
+            (
+                "heatmap",
+                "which strategy wins across the d_in × d_out grid",
+                winner_heatmap(verdict, family, device, host=host),
+            )
+        )
+    figs.append(
+        (
+            "compile",
+            "one-off cost against run time, and break-even calls",
+            compile_vs_run(rows, verdict, family, device, host=host),
+        )
+    )
+    return figs
 
 
 def _groups(df: pd.DataFrame) -> dict[tuple[str, str, str], pd.DataFrame]:

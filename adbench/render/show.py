@@ -15,9 +15,12 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from adbench.analysis.results import with_verdicts
 from adbench.fmt import nbytes as fmt_bytes
 from adbench.fmt import num as fmt_num
+from adbench.fmt import number as fmt_number
 from adbench.fmt import seconds as fmt_seconds
+from adbench.fmt import whole as fmt_whole
 from adbench.store import schema
 from adbench.store.reader import Results
 
@@ -42,14 +45,33 @@ def _when(v: Any) -> str:
         return str(v)
 
 
+def by_size(results: pd.DataFrame) -> pd.DataFrame:
+    """Rows in the order people read them: families as they first appear, each by size (d_in,
+    d_out, batch), not in the order they were measured (a size search measures the ends, then
+    the middle: 10, 10000, 316, ...). Stable: a case's own rows keep their order."""
+    if results.empty:
+        return results
+    first = {f: i for i, f in enumerate(dict.fromkeys(results["family"].astype(str)))}
+    keys = pd.DataFrame(
+        {
+            "family": results["family"].astype(str).map(first),
+            **{c: pd.to_numeric(results[c], errors="coerce") for c in ("d_in", "d_out", "batch")},
+        },
+        index=results.index,
+    )
+    order = keys.sort_values(["family", "d_in", "d_out", "batch"], kind="stable").index
+    return results.loc[order]
+
+
 def overview(res: Results) -> list[str]:
-    """One line per stored case x device: each strategy's status and the verdict."""
+    """One line per stored case x device, by family and size: each strategy's status and the
+    verdict."""
     verdicts = {
         (str(v["case_id"]), str(v["host"]), str(v["device"])): v
-        for v in res.verdicts.to_dict("records")
+        for v in with_verdicts(res).verdicts.to_dict("records")
     }
     lines = []
-    for (cid, host, device), group in res.results.groupby(
+    for (cid, host, device), group in by_size(res.results).groupby(
         ["case_id", "host", "device"], sort=False, dropna=False
     ):
         statuses = ", ".join(f"{r['strategy']} {r['status']}" for r in group.to_dict("records"))
@@ -68,6 +90,7 @@ def case_detail(res: Results, case_id: str) -> list[str]:
         hint = f"; did you mean {', '.join(close)}?" if close else ""
         raise UnknownCase(f"{res.path}: no case {case_id!r}{hint} (`adbench show DIR` lists them)")
     lines: list[str] = []
+    judged = with_verdicts(res)  # stale or missing stored verdicts: recomputed, as report does
     for (host, device), group in rows.groupby(["host", "device"], sort=False, dropna=False):
         first = group.iloc[0]
         lines += [
@@ -76,7 +99,7 @@ def case_detail(res: Results, case_id: str) -> list[str]:
             f"on {device} ({first['device_kind']}, host {host}); {first['dtype']}, "
             f"jit {first['jit']}; source {first['source']}",
         ]
-        lines += _verdict(res, case_id, str(host), str(device))
+        lines += _verdict(judged, case_id, str(host), str(device))
         for r in group.to_dict("records"):
             lines += _strategy({str(k): v for k, v in r.items()}, res.samples, case_id, str(device))
         lines.append("")
@@ -117,8 +140,8 @@ def _strategy(r: dict[str, Any], samples: pd.DataFrame, case_id: str, device: st
             f"    run time   median {fmt_seconds(r['median_s'])} [95% CI "
             f"{fmt_seconds(r['ci_low_s'])}, {fmt_seconds(r['ci_high_s'])}], IQR "
             f"{fmt_seconds(r['iqr_s'])}, min {fmt_seconds(r['min_s'])}, max "
-            f"{fmt_seconds(r['max_s'])}; {fmt_num(r['n_samples'])} samples x "
-            f"{fmt_num(r['n_inner'])} calls, {fmt_num(r['outliers'])} outliers"
+            f"{fmt_seconds(r['max_s'])}; {fmt_whole(r['n_samples'])} samples x "
+            f"{fmt_whole(r['n_inner'])} calls, {fmt_whole(r['outliers'])} outliers"
         )
     once = [
         (label, r.get(col))
@@ -149,7 +172,7 @@ def _strategy(r: dict[str, Any], samples: pd.DataFrame, case_id: str, device: st
         if _present(r.get(col))
     ]
     if chose:
-        out.append("    chose      " + ", ".join(f"{k} {v}" for k, v in chose))
+        out.append("    chose      " + ", ".join(f"{k} {_chosen(v)}" for k, v in chose))
     if _present(r.get("max_abs_diff")):
         out.append(
             f"    check      max |diff| against the reference {fmt_num(r['max_abs_diff'])} "
@@ -173,6 +196,11 @@ def _strategy(r: dict[str, Any], samples: pd.DataFrame, case_id: str, device: st
             more = f", ... ({len(mine)} in all)" if len(mine) > 12 else ""
             out.append(f"    samples    {secs}{more}")
     return out
+
+
+def _chosen(v: Any) -> str:
+    """A strategy's choice as text: counts whole (chunk_size 100, nnz 1000), words as they are."""
+    return fmt_whole(v) if fmt_number(v) is not None and not isinstance(v, str) else str(v)
 
 
 def gib(n: float) -> str:

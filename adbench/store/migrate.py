@@ -112,6 +112,13 @@ def _v2_result_columns() -> tuple[str, ...]:
     return tuple(c for c in schema.RESULT_COLUMNS if c not in schema.STRUCTURE_COLUMNS)
 
 
+def schema_sample_columns() -> tuple[str, ...]:
+    """The samples columns, unchanged since version 2."""
+    from adbench.store import schema
+
+    return schema.SAMPLE_COLUMNS
+
+
 def _v2_to_v3(results: pd.DataFrame, samples: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Version 2 measured flat functions of one vector only: the structure columns are empty;
     samples and verdicts kept their columns."""
@@ -174,15 +181,6 @@ def upgrade_verdicts(version: int, verdicts: pd.DataFrame, meta: Mapping[str, An
     return out.reindex(columns=list(schema.VERDICT_COLUMNS))
 
 
-# Version 3's text columns (adbench.store.schema.STRUCTURE_TEXT_COLUMNS) are read as text: the
-# reader checks the numbers of the columns listed here and keeps the others as written.
-# (Interim: the reader's TEXT_COLUMNS should name them; then this entry goes.)
-def _v3_checked_columns() -> tuple[tuple[str, ...], tuple[str, ...]]:
-    from adbench.store import schema
-
-    text = set(schema.STRUCTURE_TEXT_COLUMNS)
-    return tuple(c for c in schema.RESULT_COLUMNS if c not in text), schema.SAMPLE_COLUMNS
-
-
-COLUMNS_BY_VERSION[2] = (_v2_result_columns(), _v3_checked_columns()[1])
-COLUMNS_BY_VERSION[3] = _v3_checked_columns()
+# Version 3's text columns (schema.STRUCTURE_TEXT_COLUMNS) are named in reader.TEXT_COLUMNS: a
+# version-3 directory is read with the current columns (no entry here).
+COLUMNS_BY_VERSION[2] = (_v2_result_columns(), schema_sample_columns())

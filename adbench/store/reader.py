@@ -15,7 +15,11 @@ Anything else malformed is a :class:`ResultsError` naming the file, line and col
 
 Derived tables (verdicts, crossover, ranking) follow one staleness rule, :func:`derived_fresh`:
 a stored one is used only when ``meta.json`` records that it was derived from exactly the
-bytes of ``results.csv`` and ``samples.csv`` now on disk; otherwise it is recomputed.
+bytes of ``results.csv`` and ``samples.csv`` now on disk. The store never computes one (it does
+not know the analysis): stale or missing verdicts load as an empty table with
+``Results.verdicts_stored`` False, and the caller recomputes them, as
+:func:`adbench.analysis.results.load_results` does (and ``views.build`` the ranking and
+crossovers).
 """
 
 from __future__ import annotations
@@ -48,6 +52,9 @@ class Results:
     samples of an unfinished case, a duplicated case), for the reader to show; they are not
     errors. ``data_stamp`` identifies the bytes of results.csv and samples.csv that were read
     (see :func:`data_stamp`): derived tables are trusted only when stamped with it.
+    ``verdicts_stored``: the verdicts are the stored verdicts.csv, fresh and covering every
+    case; False when they had to be left empty here (recompute them:
+    :func:`adbench.analysis.results.load_results`) or were recomputed by that function.
     """
 
     path: Path
@@ -57,6 +64,7 @@ class Results:
     meta: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     data_stamp: str = ""
+    verdicts_stored: bool = True
 
 
 # Columns that hold text; every other column of the three tables is a number (NaN allowed).
@@ -84,6 +92,7 @@ TEXT_COLUMNS = frozenset(
         "fwd_rev",
         "textbook",
         "agrees_with_textbook",
+        *schema.STRUCTURE_TEXT_COLUMNS,  # version 3: sizes, trees and argnums, as written
     }
 )
 # Columns whose every value must be a positive, finite number of seconds (a sample is a duration).
@@ -449,11 +458,13 @@ def _dedupe(
 def load_results(directory: str | os.PathLike[str], *, with_verdicts: bool = True) -> Results:
     """Load a results directory into DataFrames (results, samples, verdicts) and its meta dict.
 
-    A directory left by an interrupted run loads: a torn last line and the samples of a case
-    that never got its results rows are left out, and a case stored twice is kept once (see
-    ``Results.notes``). Verdicts are read from ``verdicts.csv`` when it is fresh and covers
-    exactly the stored cases, recomputed from the stored samples otherwise. Anything else amiss
-    raises :class:`ResultsError`.
+    A directory left by an interrupted run loads: a torn last line (with the rest of its half-
+    written case) and the samples of a case that never got its results rows are left out, and a
+    case stored twice is kept once (see ``Results.notes``). Verdicts are read from
+    ``verdicts.csv`` when it is fresh and covers exactly the stored cases; otherwise they are an
+    empty table and ``verdicts_stored`` is False: :func:`adbench.analysis.results.load_results`
+    recomputes them. ``with_verdicts=False`` does not read verdicts.csv at all. Anything else
+    amiss raises :class:`ResultsError`.
     """
     d = Path(directory)
     if not d.exists():
@@ -496,25 +507,24 @@ def load_results(directory: str | os.PathLike[str], *, with_verdicts: bool = Tru
             samples = samples[~orphan].reset_index(drop=True)
     results, samples = _dedupe(results, samples, notes)
     verdicts = None
-    if derived_fresh(d, schema.VERDICTS_FILE, meta, stamp):
+    if with_verdicts and derived_fresh(d, schema.VERDICTS_FILE, meta, stamp):
         verdict_columns = migrate.VERDICT_COLUMNS_BY_VERSION.get(version, schema.VERDICT_COLUMNS)
         verdicts, _ = _read_table(d / schema.VERDICTS_FILE, verdict_columns, required=True)
         verdicts = migrate.upgrade_verdicts(version, verdicts, meta)
         if not covers(verdicts, results, schema.VERDICTS_FILE):
             verdicts = None  # e.g. written before a resume added cases
-    if verdicts is None and with_verdicts:
-        from adbench.analysis.verdict import verdicts_for
-
-        margin = float(meta.get("settings", {}).get("tie_margin", 0.1))
-        verdicts = verdicts_for(results, samples, margin=margin)
-    elif verdicts is None:
-        verdicts = pd.DataFrame(columns=list(schema.VERDICT_COLUMNS))
     return Results(
         path=d,
         results=results,
         samples=samples,
-        verdicts=verdicts,
+        verdicts=verdicts if verdicts is not None else empty_verdicts(),
         meta=meta,
         notes=notes,
         data_stamp=stamp,
+        verdicts_stored=verdicts is not None,
     )
+
+
+def empty_verdicts() -> pd.DataFrame:
+    """A verdicts table with no row: what the store holds when verdicts must be recomputed."""
+    return pd.DataFrame(columns=list(schema.VERDICT_COLUMNS))

@@ -1,7 +1,10 @@
 """Sparse strategies (asdex): the sparsity pattern is detected from the jaxpr (no derivative is
 evaluated; the pattern holds for every x) and coloured once in ``prepare``, timed as ``setup_s``;
 ``sparse_coloring`` returns that colouring as a value to inspect apart from the differentiation.
-Their result is a ``jax.experimental.sparse.BCOO``."""
+Their result is a ``jax.experimental.sparse.BCOO``. Detection keeps one set of input indices per
+element of every intermediate, so on a large dense-ish function it can take gigabytes and
+minutes: ``measure`` runs every preparation under :mod:`adbench.measure.prepare_guard`, which
+stops it at the run's memory budget or its time limit and records why."""
 
 from __future__ import annotations
 
