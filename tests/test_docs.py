@@ -15,6 +15,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -106,6 +107,9 @@ def test_quick_start_runs_as_written(tmp_path, monkeypatch):
     assert {lang for lang, _ in quick} <= {"bash", "sh", "console", "python", ""}
     ran = []
     monkeypatch.chdir(tmp_path)
+    # adbench.run without `out` keeps a new temporary directory: make it one the test cleans up
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
     namespace: dict[str, object] = {"__name__": "__readme__"}
     for lang, code in quick:
         if lang == "python":
