@@ -9,7 +9,8 @@ import pytest
 
 from adbench.config import model as config_module
 from adbench.config.cases import expand
-from adbench.config.model import ConfigError, load_config, parse_config, resume_conflict
+from adbench.config.model import ConfigError, load_config, parse_config
+from adbench.session.resume import config_conflict as resume_conflict
 from adbench.store import schema
 
 REPO = Path(__file__).resolve().parent.parent
@@ -33,7 +34,10 @@ def test_defaults_are_the_documented_ones(write_config):
         None,
     )
     # no strategies listed: every strategy of the task
-    assert loaded.plan("p").strategies == schema.STRATEGIES["jacobian"]
+    # no strategies listed: every strategy of the task but those that need a structure
+    # (per_example, planned where declared)
+    assert loaded.plan("p").strategies == schema.DEFAULT_STRATEGIES["jacobian"]
+    assert "per_example" not in loaded.plan("p").strategies
     assert c.dtype == "float32"
     assert c.jit is True
     assert c.tie_margin == pytest.approx(0.10)
