@@ -5,7 +5,8 @@ The list lives in ``tests/slow_tests.txt``, one entry a line (``#`` starts a com
     test_ray.py                      a whole file
     test_cli.py::test_run_resume     one test, every parametrisation of it
     test_cli.py::TestResume          a class
-    test_search.py::test_*_end_to_end   a pattern (fnmatch: * ? [...])
+    test_bad_configs.py::test_x[deeply_nested]   one parametrisation
+    test_search.py::test_*_end_to_end   a pattern (* and ? as in fnmatch; brackets are literal)
 
 Paths are relative to ``tests/``. conftest.py marks every collected test an entry matches with
 ``slow``, so a slow test is listed here instead of being edited in its own file (helpers working
@@ -20,7 +21,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 LIST = Path(__file__).resolve().parent / "slow_tests.txt"
-_GLOB = set("*?[")
+_GLOB = set("*?")
 
 
 def read_entries(text: str) -> list[str]:
@@ -45,13 +46,11 @@ def matches(nodeid: str, entry: str) -> bool:
     """Does `entry` (a file, a node id, or a pattern) name the test `nodeid`?
 
     A file names every test in it; a node id names itself, its parametrisations (``[...]``) and,
-    for a class, its methods. A pattern with ``* ? [`` is matched against the whole id (its
-    parametrisation included, so ``test_x*`` also names ``test_x[a]``)."""
+    for a class, its methods. A pattern with ``*`` or ``?`` is matched against the whole id (so
+    ``test_x*`` also names ``test_x[a]``); brackets in it are literal, as in pytest's ids."""
     nodeid = relative_id(nodeid)
     if _GLOB & set(entry):
-        return fnmatch.fnmatchcase(nodeid, entry) or fnmatch.fnmatchcase(
-            nodeid.split("[", 1)[0], entry
-        )
+        return fnmatch.fnmatchcase(nodeid, entry.replace("[", "[[]"))
     if "::" not in entry:
         return nodeid.split("::", 1)[0] == entry
     return nodeid == entry or nodeid.startswith((entry + "[", entry + "::"))

@@ -8,12 +8,14 @@ README's, character for character; only how long each case is timed differs.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import shlex
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -105,6 +107,9 @@ def test_quick_start_runs_as_written(tmp_path, monkeypatch):
     assert {lang for lang, _ in quick} <= {"bash", "sh", "console", "python", ""}
     ran = []
     monkeypatch.chdir(tmp_path)
+    # adbench.run without `out` keeps a new temporary directory: make it one the test cleans up
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
     namespace: dict[str, object] = {"__name__": "__readme__"}
     for lang, code in quick:
         if lang == "python":
@@ -148,6 +153,19 @@ def test_docs_site_builds_strictly(tmp_path):
     assert "WARNING" not in done.stderr, done.stderr[-3000:]
     api = (site / "reference" / "api" / "index.html").read_text(encoding="utf-8")
     assert "load_results" in api and "adbench.api.run" in api
+    assert ":func:" not in api and ":class:" not in api  # docs/griffe_roles.py ran
     for page in site.rglob("*.html"):
         text = page.read_text(encoding="utf-8")
         assert "fonts.googleapis.com" not in text and "fonts.gstatic.com" not in text, page
+
+
+def test_sphinx_roles_in_docstrings_render_as_code():
+    """docs/griffe_roles.py: the API reference shows ``:func:`run``` as `run`, ``~`` keeping the
+    last component, and leaves other text alone."""
+    spec = importlib.util.spec_from_file_location("griffe_roles", ROOT / "docs" / "griffe_roles.py")
+    assert spec and spec.loader
+    roles = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(roles)
+    text = "See :func:`run`, :class:`~adbench.store.reader.Results` and :mod:`adbench.api`; `x`."
+    assert roles.plain(text) == "See `run`, `Results` and `adbench.api`; `x`."
+    assert roles.plain("a ratio :math: b, ``code``") == "a ratio :math: b, ``code``"

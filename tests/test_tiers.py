@@ -32,7 +32,12 @@ def test_entries_drop_comments_blanks_and_a_tests_prefix():
         ("tests/test_cli.py::TestResume::test_x", "test_cli.py::TestResume", True),  # a class
         ("tests/test_cli.py::test_run", "test_cli.py::test_run[a-1]", False),  # one param only
         ("tests/test_search.py::test_a_end_to_end", "test_search.py::test_*_end_to_end", True),
-        ("tests/test_search.py::test_a_end_to_end[x]", "test_search.py::test_*_end_to_end", True),
+        ("tests/test_search.py::test_a_end_to_end[x]", "test_search.py::test_*_end_to_end*", True),
+        ("tests/test_search.py::test_a_end_to_end[x]", "test_search.py::test_*_end_to_end", False),
+        ("tests/test_b.py::test_x[deeply_nested]", "test_b.py::test_x[deeply_nested]", True),
+        ("tests/test_b.py::test_x[d]", "test_b.py::test_x[deeply_nested]", False),  # not a class
+        ("tests/test_b.py::test_x[deeply_nested]", "test_b.py::test_x[d*]", True),
+        ("tests/test_b.py::test_x[e]", "test_b.py::test_x[d*]", False),
         ("tests/test_search.py::test_a_end", "test_search.py::test_*_end_to_end", False),
         ("tests/test_cli.py::test_run", "test_c?i.py::*", True),
     ],
@@ -50,10 +55,10 @@ def test_the_list_is_small_and_names_files_that_exist():
     """A whole file listed must exist (a test listed alone may be renamed: ignored), and the list
     stays short enough to read."""
     entries = read_entries(LIST.read_text(encoding="utf-8"))
-    assert 0 < len(entries) <= 60
+    assert 0 < len(entries) <= 100
     for entry in entries:
         path = entry.split("::", 1)[0]
-        if not set("*?[") & set(path):
+        if not set("*?") & set(path):
             assert (ROOT / "tests" / path).is_file(), f"slow_tests.txt: {path} is not a test file"
 
 
