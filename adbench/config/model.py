@@ -201,9 +201,7 @@ class FamilySpec(BaseModel):
                 except ValueError as exc:
                     raise ValueError(f"{key}: {exc}") from None
             if len(set(sizes)) != len(sizes):
-                raise ValueError(
-                    f"{key}: size {next(s for s in sizes if sizes.count(s) > 1)} is listed twice"
-                )
+                raise ValueError(f"{key}: size {next(s for s in sizes if sizes.count(s) > 1)} is listed twice")
             out[key] = sizes
         return out
 
@@ -222,9 +220,7 @@ class FamilySpec(BaseModel):
                     "`argnums: [0, 2]`"
                 )
         if len(set(many)) != len(many):
-            raise ValueError(
-                f"argument {next(a for a in many if many.count(a) > 1)} is listed twice"
-            )
+            raise ValueError(f"argument {next(a for a in many if many.count(a) > 1)} is listed twice")
         return v
 
     @field_validator("per_example", mode="before")

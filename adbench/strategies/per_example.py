@@ -92,7 +92,9 @@ def _hessian(f: Fn, x0: jax.Array, chunk: int | None, structure: Any) -> Derived
 
 
 def _strategy(task: str, derive: Any, summary: str) -> Strategy:
-    return Strategy("per_example", task, True, False, summary, derive=derive, structured=True)
+    return Strategy(
+        "per_example", task, True, False, summary, derive=derive, structured=True
+    )
 
 
 STRATEGIES = (

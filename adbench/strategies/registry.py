@@ -89,10 +89,7 @@ def _in_contract_order(*modules: tuple[Strategy, ...]) -> tuple[Strategy, ...]:
 
 STRATEGIES: Mapping[str, Mapping[str, Strategy]] = _registry(
     *_in_contract_order(
-        jacobian.STRATEGIES,
-        sparse.STRATEGIES,
-        hessian.STRATEGIES,
-        laplacian.STRATEGIES,
+        jacobian.STRATEGIES, sparse.STRATEGIES, hessian.STRATEGIES, laplacian.STRATEGIES,
         per_example.STRATEGIES,
     )
 )

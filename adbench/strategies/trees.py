@@ -133,18 +133,16 @@ def _check_leaves(tree: Any, what: str) -> None:
             try:
                 dtype = np.asarray(leaf).dtype
             except Exception:
-                raise StructureError(f"{where}: a {type(leaf).__name__} is not an array") from None
+                raise StructureError(
+                    f"{where}: a {type(leaf).__name__} is not an array"
+                ) from None
         dtype = np.dtype(dtype)
         if np.issubdtype(dtype, np.complexfloating):
             raise StructureError(f"{where}: dtype {dtype} is complex; adbench measures real ones")
         if not np.issubdtype(dtype, np.floating):
             raise StructureError(
                 f"{where}: dtype {dtype} is not floating point, so it cannot be differentiated"
-                + (
-                    " (cast it to float, or leave this argument out of argnums)"
-                    if "argument" in what
-                    else ""
-                )
+                + (" (cast it to float, or leave this argument out of argnums)" if "argument" in what else "")
             )
 
 
