@@ -24,8 +24,23 @@
    when it names the slower strategy.
 3. Why min_rounds stays 5: the verdict of a case the budget stops after 3 or 5 rounds, at ratio
    1 and at the edge, with the same noise.
+4. Racing (``--race``; synthetic, needs no samples and no JAX): the real timing loop
+   (adbench.measure.timing.race) on a fake clock, strategies with known per-call times and
+   log-normal per-call noise, the default stopping rule with elimination against the same rule
+   without it (the "full budget": every strategy timed until the case stops). Printed per
+   scenario, without -> with elimination: how often the verdict says the truth (the true
+   fastest, or a tie of exactly the strategies within the margin of it), the wrong-decisive rate
+   (a recommendation other than the true fastest, or any when two are within the margin) with
+   the paired difference and its 95% interval, wrong eliminations (a strategy dropped that is
+   within the margin of the true fastest), the contenders' rounds, seconds per case, and the
+   rounds (and seconds) elimination spared the eliminated strategies against timing them to
+   the case's end. Runs on a loaded machine as well as a quiet one: nothing is timed for real.
+5. ``--coverage``: how often the percentile bootstrap's 95% interval of the median of n ratios
+   misses the true median (n = 2-12), the figures behind analysis.decision.MIN_ROUNDS.
 
 Figures, not assertions: the machine is shared and noisy; read them with the load average.
+This script is over 400 lines because it holds five related experiments on one stopping rule;
+each section is a few functions and reads on its own.
 """
 
 from __future__ import annotations
@@ -47,8 +62,11 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 _ENV = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
 
-from adbench.analysis import sequential  # noqa: E402
+from adbench.analysis import decision, sequential, stats  # noqa: E402
 from adbench.analysis.paired import CasePairs  # noqa: E402
+from adbench.analysis.verdict import judge  # noqa: E402
+from adbench.measure.timing import race  # noqa: E402
+from adbench.store import schema  # noqa: E402
 
 A, B = "jacfwd", "jacrev"  # names only: the pair's resampling orientation is the verdict's
 
@@ -223,6 +241,146 @@ def capped(
     print(f"   {label}: " + "; ".join(parts))
 
 
+# ------------------------------------------------------------------------------------- racing
+
+# scenario -> (per-call seconds by strategy, budget seconds); the first strategy is the fastest
+RACES: dict[str, tuple[dict[str, float], float]] = {
+    "issue 17 Hessian (x1.02, x1.3, x100)": (
+        {"fwd_over_rev": 3e-3, "sparse": 3.06e-3, "rev_over_rev": 3.9e-3, "rev_over_fwd": 0.3},
+        2.0,
+    ),
+    "edge pair + x100 (x1.1, x100)": ({"a": 3e-3, "b": 3.3e-3, "slow": 0.3}, 2.0),
+    "equal pair + x100 (x1, x100)": ({"a": 3e-3, "b": 3e-3, "slow": 0.3}, 2.0),
+    "x1.3 pair + x3 (no hopeless one)": ({"a": 3e-3, "b": 3.9e-3, "c": 9e-3}, 0.5),
+}
+
+
+class _Clock:
+    """Moves only when a fake runner runs (as tests/measure/test_timing.py)."""
+
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def _one_race(costs: dict[str, float], budget: float, sigma: float, seed: int, racing: bool):
+    clock = _Clock()
+    rng = np.random.default_rng(seed)
+
+    def runner(cost: float) -> Callable[[], None]:
+        def run() -> None:
+            clock.t += cost * float(np.exp(rng.normal(0.0, sigma)))
+
+        return run
+
+    rule = sequential.rule(5, 50, 0.1)
+    timed = race(
+        {s: runner(c) for s, c in costs.items()},
+        dict.fromkeys(costs, 1),
+        budget_s=budget,
+        min_rounds=5,
+        max_rounds=50,
+        clock=clock,
+        looks=rule.looks,
+        settled=rule.settled,
+        eliminate=rule.eliminate if racing else None,
+    )
+    key = dict(case_id="r/1x1", family="r", task="hessian", d_in=1, d_out=1, batch=1, host="h")
+    key["device"] = "cpu:0"
+    res = pd.DataFrame(
+        [
+            {**key, "strategy": s, "status": "ok", "median_s": float(np.median(v))}
+            for s, v in timed.samples.items()
+        ]
+    ).reindex(columns=list(schema.RESULT_COLUMNS))
+    smp = pd.DataFrame(
+        [
+            {**key, "strategy": s, "round": i, "position": 0, "n_inner": 1, "seconds": t}
+            for s, v in timed.samples.items()
+            for i, t in enumerate(v)
+        ]
+    ).reindex(columns=list(schema.SAMPLE_COLUMNS))
+    return judge(res, smp, margin=0.1).verdicts.iloc[0], timed, clock.t
+
+
+def _resolved(v: pd.Series, near: set[str], best: str) -> bool:
+    """The verdict says what the truth is: the true fastest recommended when nothing is within
+    the margin of it, else a tie of exactly the strategies within it."""
+    if len(near) == 1:
+        return bool(v["recommended"] == best)
+    return v["recommended"] == decision.TIE and set(str(v["tie_set"]).split("|")) == near
+
+
+def racing(trials: int, sigmas: Sequence[float]) -> None:
+    print(
+        f"\n4. Racing: the timing loop on a fake clock, {trials} trials per scenario and noise, "
+        "the default rule (looks 10/20/40, margin 10%) without elimination (full) and with it"
+    )
+    for sigma in sigmas:
+        print(f"\n   per-call noise: log-normal sigma {sigma}")
+        print(
+            "   scenario                              resolved full  racing | wrong decisive full"
+            "  racing (racing - full)   | wrong elim. | contender rounds | s/case       |"
+            " rounds spared (s)"
+        )
+        for label, (costs, budget) in RACES.items():
+            names = list(costs)
+            best = names[0]
+            near = {s for s in names if costs[s] / costs[best] <= 1.1 + 1e-9}
+            out: dict[bool, dict[str, list[float]]] = {}
+            for way in (False, True):
+                got: dict[str, list[float]] = {k: [] for k in ("ok", "wrong", "elim", "n", "s")}
+                got["spared"], got["spared_s"] = [], []
+                for t in range(trials):
+                    v, timed, spent = _one_race(costs, budget, sigma, 1000 + t, way)
+                    rec = str(v["recommended"])
+                    decisive = rec not in decision.NOT_DECISIVE
+                    got["ok"].append(_resolved(v, near, best))
+                    got["wrong"].append(decisive and (len(near) > 1 or rec != best))
+                    got["elim"].append(bool(near & set(timed.eliminated)))
+                    kept = [s for s in names if s not in timed.eliminated]
+                    end = max(len(timed.samples[s]) for s in kept)
+                    got["n"].append(min(len(timed.samples[s]) for s in kept))
+                    got["s"].append(spent)
+                    spared = {s: end - at for s, at in timed.eliminated.items()}
+                    got["spared"].append(sum(spared.values()))
+                    got["spared_s"].append(sum(n * costs[s] for s, n in spared.items()))
+                out[way] = got
+            f, r = out[False], out[True]
+            wf, wr = np.array(f["wrong"]), np.array(r["wrong"])
+            print(
+                f"   {label:38s} {rate(np.array(f['ok']))} {rate(np.array(r['ok']))} | "
+                f"{rate(wf)} {rate(wr)} ({diff(wr, wf)}) | {rate(np.array(r['elim']))}      | "
+                f"{np.mean(f['n']):5.1f} -> {np.mean(r['n']):5.1f}   | "
+                f"{np.mean(f['s']):4.2f} -> {np.mean(r['s']):4.2f} | "
+                f"{np.mean(r['spared']):5.1f} ({np.mean(r['spared_s']):.1f} s)",
+                flush=True,
+            )
+
+
+def coverage(trials: int) -> None:
+    """Miss rate of the 95% percentile-bootstrap interval of the median of n log-normal ratios
+    (true median 1), n = 2-12: the figures behind analysis.decision.MIN_ROUNDS."""
+    print(f"\n5. Coverage of the verdict's 95% interval, {trials} trials per n (2000 resamples)")
+    print("    n   [min, max] misses 2*0.5^n   bootstrap misses: low side  high side  total")
+    rng = np.random.default_rng(1)
+    for n in range(2, 13):
+        lo = hi = 0
+        for t in range(trials):
+            x = rng.lognormal(0.0, 0.1, n)
+            e = stats.paired_ratio(x, np.ones(n), n_boot=2000, seed=t)
+            lo += e.ci_low > 1
+            hi += e.ci_high < 1
+        print(
+            f"   {n:2d}   {100 * 2 * 0.5**n:6.2f}%                  "
+            f"{100 * lo / trials:5.2f}%    {100 * hi / trials:5.2f}%   "
+            f"{100 * (lo + hi) / trials:5.2f}%",
+            flush=True,
+        )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("config", nargs="?", default=str(REPO / "configs" / "seed.yaml"))
@@ -241,7 +399,18 @@ def main() -> None:
     ap.add_argument(
         "--alpha", type=float, default=sequential.ALPHA, help="an alternative decisive alpha"
     )
+    ap.add_argument("--race", action="store_true", help="only part 4: racing, synthetic")
+    ap.add_argument(
+        "--race-sigmas", default="0.1,0.3", help="per-call noise of part 4 (log-normal sigmas)"
+    )
+    ap.add_argument("--coverage", action="store_true", help="only part 5: bootstrap coverage")
     args = ap.parse_args()
+    if args.race or args.coverage:
+        if args.race:
+            racing(args.trials, [float(v) for v in args.race_sigmas.split(",")])
+        if args.coverage:
+            coverage(args.trials)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         samples = Path(args.samples) if args.samples else None
         if args.runs > 0:
@@ -281,6 +450,7 @@ def main() -> None:
         print("\n3. A verdict from only 3 or 5 rounds (min_rounds), same noise:")
         for label, draw in models:
             capped(draw, label, args.trials, m)
+        racing(args.trials // 10 or 1, [mid, top])
 
 
 if __name__ == "__main__":

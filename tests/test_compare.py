@@ -586,3 +586,76 @@ def test_rows_from_two_machines_are_matched_per_host(tmp_path: Path) -> None:
     cmp = compare(run("base", 1.0), run("cur", 4.0))
     slow = [f for f in cmp.findings if f.kind is Kind.REGRESSION]
     assert [(f.case_id, f.device, f.strategy) for f in slow] == [("f/10x50", "b/cpu:0", "jacfwd")]
+
+
+# --- rules that must hold (issue 19: mutants that survived the suite) -------------------------
+
+
+def _timing(cmp, case: str) -> set[Kind]:
+    return {f.kind for f in cmp.findings if f.tier is Tier.TIMING and f.case_id == case}
+
+
+def test_two_runs_that_both_lack_a_fingerprint_are_not_comparable(base: Results) -> None:
+    """None == None is no agreement: XLA's numbers of two runs that do not say which jax made
+    them are not compared (and a higher flop count there is no regression)."""
+    from adbench.compare.gate import FINGERPRINT_KEYS
+
+    bare = {k: v for k, v in base.meta.items() if k not in FINGERPRINT_KEYS}
+    b = dataclasses.replace(base, meta=bare)
+    results = base.results.copy()
+    results["flops"] = results["flops"] * 10
+    c = dataclasses.replace(base, meta=bare, results=results, path=Path("c"))
+    cmp = compare(b, c)
+    assert not cmp.comparable
+    (nc,) = [f for f in cmp.findings if f.kind is Kind.NOT_COMPARABLE]
+    assert nc.tier is Tier.DETERMINISTIC and "fingerprint missing" in nc.message
+    assert not [
+        f for f in cmp.findings if f.tier is Tier.DETERMINISTIC and f.kind is Kind.REGRESSION
+    ]
+
+
+def test_the_significance_test_sees_drift_corrected_samples(base: Results) -> None:
+    """The whole current run 1.6x slower (drift) but faster/200x200 at its old speed: 1.6x faster
+    once corrected, an improvement. Its raw samples equal the baseline's, so a Mann-Whitney test
+    on uncorrected samples finds nothing. The mirror: a run 0.6x the time with slower/200x200
+    unchanged is a regression of that case, not an inconclusive one."""
+    every = {c: 1.6 for c in set(base.results["case_id"])}
+    cmp = compare(base, _scaled(base, {**every, "faster/200x200": 1.0}))
+    assert _timing(cmp, "faster/200x200") == {Kind.IMPROVEMENT}
+    every = {c: 0.6 for c in set(base.results["case_id"])}
+    cmp = compare(base, _scaled(base, {**every, "slower/200x200": 1.0}))
+    assert _timing(cmp, "slower/200x200") == {Kind.REGRESSION}
+
+
+def test_the_timing_floor_is_read_from_the_baseline(base: Results) -> None:
+    """tiny/1x10 runs 30 us in the baseline: judged by the deterministic tier only, even when
+    the current run takes 8x that (240 us, over the 100 us floor). Reading the floor from the
+    current run would time it, and call a sub-floor baseline's noise a regression."""
+    cmp = compare(base, _scaled(base, {"tiny/1x10": 8.0}))
+    assert _timing(cmp, "tiny/1x10") == set()
+    assert any(u.startswith("tiny/1x10 ") and "faster than" in u for u in cmp.untimed)
+
+
+def test_a_baseline_process_that_jumped_is_voted_out_too(base: Results) -> None:
+    """Three baseline processes, one where steady_a ran 2x slower (or 2x faster): the median over
+    processes ignores it, so steady_a is unchanged against an unchanged current run. A mean over
+    processes would make it look 1.26x faster (or slower) and report it."""
+    for jump in (2.0, 0.5):
+        odd = _scaled(base, {"steady_a/300x300": jump}, "b/1")
+        cmp = compare([odd, base, base], [base, base, base])
+        assert _timing(cmp, "steady_a/300x300") == set(), jump
+
+
+def test_an_undecided_verdict_is_never_a_flip_and_says_why(base: Results) -> None:
+    """flipper is decisive (jacfwd) in the baseline; undecided in the current run (too few
+    rounds): not a flip, not a change, a note that names the cause."""
+    verdicts = base.verdicts.copy()
+    hit = verdicts["case_id"] == "flipper/10x1000"
+    verdicts.loc[hit, "recommended"] = "undecided"
+    verdicts.loc[hit, "reason"] = "undecided: 3 rounds: too few to decide (a verdict needs 6)"
+    cmp = compare(base, dataclasses.replace(base, verdicts=verdicts, path=Path("c")))
+    found = [f for f in cmp.findings if f.tier is Tier.VERDICT]
+    assert [f.kind for f in found] == [Kind.NOTE]
+    assert "undecided in the current run" in found[0].message
+    assert "3 rounds: too few to decide" in found[0].message
+    assert not cmp.failed

@@ -236,3 +236,42 @@ def test_export_emits_counts_when_present(tmp_path: Path) -> None:
     assert not any(n.endswith(" median") for n in entries)  # nothing timed, nothing exported
     assert len([n for n in entries if n.endswith(" instructions")]) == 4
     assert schema.META_INSTRUCTIONS_FINGERPRINT == "instructions_fingerprint"
+
+
+# --- rules that must hold (issue 19: mutants that survived the suite) -------------------------
+
+
+def _rows(**extra: Any) -> dict[tuple[str, str, str], dict[str, Any]]:
+    row = {"status": "ok", "instructions": 1e6, "instructions_spread": 0.001}
+    row |= {"dtype": "float32", "jit": True, "device_kind": "cpu"} | extra
+    return {("f/3x3", "cpu:0", "jacfwd"): row}
+
+
+def _judge(b_rows, c_rows, b_meta, c_meta):
+    from adbench.compare import instructions as tier
+
+    keys = sorted(b_rows.keys() & c_rows.keys())
+    return tier.judge(keys, b_rows, c_rows, b_meta, c_meta, Settings(), required=True)
+
+
+def test_two_runs_that_both_lack_a_fingerprint_are_not_comparable() -> None:
+    """None == None must not pass for an agreement: neither run says what it was counted on."""
+    j = _judge(_rows(), _rows(), {"measure": "instructions"}, {"measure": "instructions"})
+    assert j.comparable is False
+    (f,) = j.findings
+    assert f.kind is Kind.NOT_COMPARABLE and "fingerprint missing" in f.message
+
+
+@pytest.mark.parametrize(
+    ("column", "value"), [("dtype", "float64"), ("jit", False), ("device_kind", "TPU v4")]
+)
+def test_a_row_counted_for_another_dtype_jit_or_device_kind_is_not_comparable(
+    column: str, value: Any
+) -> None:
+    """The same jax may compile differently for another dtype, jit setting or device: the count
+    10x higher there is no regression (and not silently compared)."""
+    cur = _rows(**{column: value, "instructions": 1e7})
+    j = _judge(_rows(), cur, COUNTED, COUNTED)
+    (f,) = j.findings
+    assert f.kind is Kind.NOT_COMPARABLE and column in f.message
+    assert j.checked == 0

@@ -305,3 +305,40 @@ def test_a_size_winner_is_always_its_case_verdict() -> None:
     # near the margin the draws land on both sides of it: every kind of size was checked
     assert set(seen) == {"jacfwd", "jacrev", "tie", "undecided"}, seen
     assert min(seen.values()) >= 5, seen
+
+
+# --- rules that must hold (issue 19: mutants that survived the suite) -------------------------
+
+
+@pytest.mark.parametrize(("d_outs", "far"), [((50, 80), "no"), ((10, 80), "yes")])
+def test_won_against_the_textbook_is_far_only_beyond_far_factor(d_outs, far):
+    """d_in 100: the textbook advises jacrev at d_out 50 and 80; jacfwd wins both, only x2 from
+    the textbook's tie at d_out = 100: against the textbook, but not far (far_factor 4). At
+    d_out 10 (x10 from it) it is far."""
+    res, smp = make_frames([(100, d, 1e-3, 2e-3) for d in d_outs])
+    c = estimate("f", "cpu:0", res, smp)
+    assert c.outcome == "jacfwd"
+    assert c.far_from_textbook == far
+    assert c.factor_from_textbook == pytest.approx(100 / min(d_outs))
+
+
+@pytest.mark.parametrize(("missing", "bounded"), [(60, False), (40, True)])
+def test_a_crossover_is_unbounded_when_more_than_alpha_2_resamples_do_not_cross(
+    monkeypatch, missing, bounded
+):
+    """The 95% interval of the tie has 2.5% on each side: when more than that share of the
+    resamples (60 of 2000, 3%) shows no crossing between the bracketing sizes, one end is
+    unbounded and the interval is 0-inf; at 2% (40) it is finite."""
+    from adbench.analysis import crossover
+
+    res, smp = make_frames([(100, 10, 2e-3, 1e-3), (100, 1000, 1e-3, 2e-3)])
+    lr = np.log([2.0, 0.5])
+    boot = np.tile(lr, (2000, 1))
+    boot[:missing, 1] = lr[0]  # these resamples never cross
+    monkeypatch.setattr(crossover, "boot_curves", lambda sw: boot)
+    c = crossover.estimate("f", "cpu:0", res, smp)
+    assert c.outcome == "crossover"
+    assert (math.isfinite(c.crossover_high) and c.crossover_low > 0) == bounded
+    if not bounded:
+        assert (c.crossover_low, c.crossover_high) == (0.0, math.inf)
+        assert f"in {missing} of 2000 resamples" in c.reason

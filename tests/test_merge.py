@@ -211,3 +211,74 @@ def test_out_must_be_new_unless_forced(finished, tmp_path):
     assert set(load_results(out).results["host"]) == {"other-host"}
     r = merge(b, "--out", b)
     assert r.exit_code == 2 and "also an input" in r.stderr
+
+
+# --- what a merge must not get wrong (issue 19: mutants that survived) -----------------------
+
+
+def _merge_direct(tmp_path: Path, *dirs: Path, margins: list[float] | None = None):
+    """merge_results with a derive that records the margin it was asked to judge at."""
+    from adbench.session.derived import write_derived
+    from adbench.store.merge import merge_results
+
+    seen: list[float] = []
+
+    def derive(writer, margin: float) -> None:
+        seen.append(margin)
+        write_derived(writer, margin)
+
+    merged = merge_results(list(dirs), tmp_path / "merged", derive=derive)
+    if margins is not None:
+        margins += seen
+    return merged
+
+
+def test_a_merge_rejudges_at_the_runs_own_margin_not_ten_percent(finished, tmp_path):
+    a = copy(finished, tmp_path / "a")
+    meta = json.loads((a / schema.META_FILE).read_text())
+    edit_meta(a, settings={**meta.get("settings", {}), "tie_margin": 0.25})
+    b = as_host(copy(a, tmp_path / "b"), "other-host")
+    seen: list[float] = []
+    merged = _merge_direct(tmp_path, a, b, margins=seen)
+    assert seen == [0.25]
+    out = load_results(merged.out)
+    assert out.meta["settings"]["tie_margin"] == 0.25
+    assert set(out.verdicts["margin"]) == {0.25}
+
+
+def test_a_missing_last_shard_is_reported(finished, tmp_path):
+    """Shards 1/3 and 2/3 merged: 3/3 is missing and said so (a range that stops before the
+    count, missing only the last one, would say nothing)."""
+    a = copy(finished, tmp_path / "a")
+    edit_meta(a, shard={"index": 1, "count": 3})
+    b = as_host(copy(finished, tmp_path / "b"), "other-host")
+    edit_meta(b, shard={"index": 2, "count": 3})
+    merged = _merge_direct(tmp_path, a, b)
+    assert any("shard(s) 3/3 are missing" in n for n in merged.notes), merged.notes
+
+
+def test_merged_meta_is_finished_only_when_every_input_finished(finished, tmp_path):
+    a = copy(finished, tmp_path / "a")
+    b = as_host(copy(finished, tmp_path / "b"), "other-host")
+    edit_meta(b, finished_at=None)
+    merged = _merge_direct(tmp_path, a, b)
+    meta = json.loads((merged.out / schema.META_FILE).read_text())
+    assert meta["finished_at"] is None
+    assert any("did not finish" in n for n in merged.notes)
+
+
+def test_a_note_on_many_hosts_stays_one_readable_line(finished):
+    """300 inputs of one case on one device kind: the note names three hosts and counts the
+    rest, rather than listing 300 names."""
+    import dataclasses
+
+    from adbench.store.merge import _notes
+
+    one = load_results(finished)
+    runs = [
+        dataclasses.replace(one, results=one.results.assign(host=f"node{i:03d}"), notes=[])
+        for i in range(300)
+    ]
+    (note,) = [n for n in _notes(runs) if "several hosts" in n]
+    assert "node000, node001, node002 and 297 more" in note
+    assert "node299" not in note and len(note) < 400

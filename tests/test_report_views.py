@@ -221,3 +221,42 @@ def test_stored_ranking_and_crossover_equal_what_report_computes(v2):
     cross = pd.read_csv(V2 / schema.CROSSOVER_FILE, keep_default_na=False, na_values=[""])
     assert list(cross["outcome"]) == list(v2.crossovers["outcome"])
     assert not math.isnan(v2.margin) and v2.margin == 0.1
+
+
+def test_an_undecided_case_reads_as_such_in_every_format(tmp_path):
+    """Three rounds: the verdict is undecided (not a tie, not a win) in the views every format
+    lays out, with its own colour, no speedup, and the reason's round count; a directory
+    stored before the minimum existed is shown by today's rule (views recompute)."""
+    from builders import C, S, write_run
+
+    from adbench.render import html
+
+    cases = [
+        C("few", 10, 100, (S("jacfwd", 1e-3), S("jacrev", 3e-3)), rounds=3),
+        C("enough", 10, 100, (S("jacfwd", 1e-3), S("jacrev", 3e-3)), rounds=9),
+    ]
+    d = write_run(tmp_path / "run", cases)
+    stored = load_results(d)
+    stale = stored.verdicts.copy()  # as an older adbench wrote it: decisive from 3 rounds
+    stale.loc[stale["case_id"] == "few/10x100", "recommended"] = "jacfwd"
+    import dataclasses
+
+    rep = views.build(dataclasses.replace(stored, verdicts=stale))
+    rows = {r["d_in → d_out"]: r for r in views.verdict_view(rep, family="few").records()}
+    (row,) = rows.values()
+    assert row["recommended"] == "undecided" and row["speedup [95% CI]"] == "-"
+    assert views.verdict_view(rep, family="enough").records()[0]["recommended"] == "jacfwd"
+    assert views.colour("undecided") not in (views.colour("tie"), views.colour("none"))
+    assert views.summary_counts(rep) == {"undecided": 1, "jacfwd": 1}
+    assert "undecided when fewer than 6 paired rounds" in views.footnote(rep)
+    why = rep.verdicts.set_index("case_id").loc["few/10x100", "reason"]
+    assert why.startswith("undecided: 3 rounds: too few to decide")
+    md = markdown.to_markdown(rep)
+    assert "| undecided |" in md.replace("  ", " ")
+    page = html.to_html(rep)
+    assert "undecided" in page and views.colour("undecided") in page
+    ranking = rep.ranking.set_index(["case_id", "strategy"])
+    assert (
+        ranking.loc[("few/10x100", "jacfwd"), "rank"]
+        != ranking.loc[("few/10x100", "jacfwd"), "rank"]
+    )

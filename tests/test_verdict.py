@@ -184,3 +184,83 @@ def test_columns_are_the_schema():
     empty = judge(res.iloc[0:0], smp.iloc[0:0])
     assert list(empty.verdicts.columns) == list(schema.VERDICT_COLUMNS)
     assert list(empty.ranking.columns) == list(schema.RANKING_COLUMNS)
+
+
+# --- rules that must hold (issue 19: mutants that survived the suite) -------------------------
+
+
+def _case(samples: dict[str, list[float]], **extra: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One Jacobian case (10 -> 100) whose strategies took these seconds in rounds 0, 1, ...;
+    ``extra``: more results columns per strategy."""
+    key = dict(case_id="f/10x100", family="f", task="jacobian", d_in=10, d_out=100, batch=1)
+    key |= {"host": "h", "device": "cpu:0"}
+    res = [
+        {**key, "strategy": s, "status": "ok", "median_s": float(pd.Series(v).median())}
+        | extra.get(s, {})
+        for s, v in samples.items()
+    ]
+    smp = [
+        {**key, "strategy": s, "round": i, "position": 0, "n_inner": 1, "seconds": t}
+        for s, v in samples.items()
+        for i, t in enumerate(v)
+    ]
+    return (
+        pd.DataFrame(res).reindex(columns=list(schema.RESULT_COLUMNS)),
+        pd.DataFrame(smp).reindex(columns=list(schema.SAMPLE_COLUMNS)),
+    )
+
+
+def test_a_missing_setup_s_counts_zero_not_nan():
+    """A version-1 directory has no setup_s: break-even must still be computed (from lower +
+    compile alone), not become NaN."""
+    fwd = [1e-3 * (1 + 0.01 * (i % 3)) for i in range(9)]
+    rev = [2e-3 * (1 + 0.01 * (i % 2)) for i in range(9)]
+    once = {"lower_s": 0.01, "compile_s": 0.5, "setup_s": math.nan}
+    res, smp = _case(
+        {"jacfwd": fwd, "jacrev": rev},
+        jacfwd=once,
+        jacrev={"lower_s": 0.01, "compile_s": 0.2, "setup_s": math.nan},
+    )
+    (v,) = judge(res, smp).verdicts.to_dict("records")
+    assert v["recommended"] == "jacfwd"
+    gain = float(pd.Series(rev).median() - pd.Series(fwd).median())
+    assert v["break_even_calls"] == math.ceil(0.3 / gain)
+
+
+def test_a_strategy_ahead_of_the_chosen_one_stays_in_the_tie_set():
+    """Per-round ratios need not be transitive when strategies were timed in different rounds:
+    here jacfwd has the smallest stored median, linearize is the most ahead of it (over rounds
+    0-19) and is chosen, but jacrev beats linearize 2x in every round they share (0-9). The
+    docstring's promise: jacrev is not ranked behind, it is in the tie set (dropping from the
+    tie set only those the evidence cannot separate, rather than keeping all that are not
+    beaten, would leave linearize recommended)."""
+    fwd = [1.0] * 20 + [0.01] * 21
+    rev = [0.5] * 10
+    lin = [1.0] * 10 + [0.1] * 10
+    res, smp = _case({"jacfwd": fwd, "jacrev": rev, "linearize": lin})
+    judged = judge(res, smp)
+    (v,) = judged.verdicts.to_dict("records")
+    assert v["recommended"] == "tie"
+    assert set(v["tie_set"].split("|")) == {"linearize", "jacrev", "jacfwd"}
+    assert v["tie_set"].split("|")[0] == "linearize"
+    rank = judged.ranking.set_index("strategy")["rank"]
+    assert rank["jacrev"] == 1
+
+
+def test_the_tie_rule_is_symmetric_in_log_space():
+    """ "Within the margin" is [1/(1+m), 1+m]: ±10% means 0.909-1.1, so t(a)/t(b) and t(b)/t(a)
+    of the same data are judged alike. An interval from 0.905 is not inside (with 1 - m, 0.9,
+    it would be, and the verdict would say "within the ±10% margin")."""
+    from adbench.analysis import stats
+
+    est = stats.RatioEstimate(0.93, 0.905, 1.05, 12)
+    assert not stats.within_margin(est, 0.1)
+    flipped = stats.RatioEstimate(1 / 0.93, 1 / 1.05, 1 / 0.905, 12)
+    assert not stats.within_margin(flipped, 0.1)
+    assert stats.within_margin(stats.RatioEstimate(0.95, 0.91, 1.09, 12), 0.1)
+    # the verdict reads the same rule: ratios 0.903-0.97, interval from ~0.905
+    ratios = [0.903, 0.904, 0.905, 0.906, 0.907, 0.93, 0.94, 0.95, 0.96, 0.97]
+    res, smp = _case({"jacfwd": ratios, "jacrev": [1.0] * len(ratios)})
+    (v,) = judge(res, smp).verdicts.to_dict("records")
+    assert v["recommended"] == "tie" and 0.9 < v["ratio_ci_low"] < 1 / 1.1
+    assert "not separated beyond the margin" in v["reason"]

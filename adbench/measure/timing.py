@@ -15,6 +15,7 @@ runs past the budget (up to ``max_case_s``) until a verdict has the paired round
 
 from __future__ import annotations
 
+import gc
 import math
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
@@ -37,11 +38,24 @@ _LONG_CALL = 10.0
 
 
 def _sample(run: Runner, n: int, clock: Clock) -> float:
-    """Seconds per call over `n` calls, each waited for."""
-    t0 = clock()
-    for _ in range(n):
-        run()
-    return (clock() - t0) / n
+    """Seconds per call over `n` calls, each waited for, with Python's cyclic garbage collector
+    paused, as timeit pauses it: a collection is charged to whichever sample happens to cross
+    the allocation threshold, and each JAX call allocates Python objects, so a light strategy
+    timed after a heavy one (whose calls left garbage behind) would pay for the heavy one's
+    collections. Paused only for the timed calls: the settle calls before the next sample
+    collect as usual. Reference counting still frees every acyclic object at once, so memory
+    does not grow over a sample."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        t0 = clock()
+        for _ in range(n):
+            run()
+        t1 = clock()
+    finally:
+        if enabled:
+            gc.enable()
+    return (t1 - t0) / n
 
 
 def calibrate(run: Runner, *, min_sample_s: float, max_inner: int, clock: Clock) -> int:

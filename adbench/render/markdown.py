@@ -5,15 +5,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from adbench.analysis import decision
 from adbench.render import views
 
 
 def table(view: views.View) -> list[str]:
-    """A view as Markdown table lines, the winner cells in bold, pipes in cells escaped."""
+    """A view as Markdown table lines, the winner cells in bold (not an undecided one: it
+    names no winner), pipes in cells escaped."""
     out = ["| " + " | ".join(view.names) + " |", "|" + "|".join("---" for _ in view.names) + "|"]
-    for row in view.rows:
+    for row, name in zip(view.rows, view.winners, strict=True):
+        bold = name != decision.UNDECIDED
         cells = [
-            f"**{cell}**" if c.winner and cell not in ("", "-") else cell
+            f"**{cell}**" if c.winner and bold and cell not in ("", "-") else cell
             for c, cell in zip(view.columns, row, strict=True)
         ]
         out.append("| " + " | ".join(x.replace("|", "\\|") for x in cells) + " |")

@@ -165,12 +165,9 @@ def where_label(row: Mapping[str, Any], many_hosts: bool) -> str:
 
 
 def recommended_label(v: Mapping[str, Any]) -> str:
-    """The recommendation as shown: a strategy, 'none', 'tie: a, b' (every tied name) or
-    'undecided: 3 rounds' (too few paired rounds to decide)."""
+    """The recommendation as shown: a strategy, 'none', 'undecided' (too few paired rounds:
+    the reason says how many) or 'tie: a, b' (every tied name)."""
     rec = _text(v.get("recommended")) or decision.NA
-    if rec == decision.UNDECIDED:
-        n = fmt.number(v.get("n_rounds"))
-        return rec if n is None else f"{rec}: {int(n)} round{'' if n == 1 else 's'}"
     tied = [s for s in _text(v.get("tie_set")).split("|") if s]
     return f"tie: {', '.join(tied)}" if rec == decision.TIE and tied else rec
 

@@ -158,6 +158,13 @@ def _check_no_twice(runs: Sequence[Results]) -> None:
     )
 
 
+def _some(names: Sequence[str], shown: int = 3) -> str:
+    """'a, b, c and 297 more': a note stays one readable line however many hosts merged."""
+    if len(names) <= shown + 1:
+        return ", ".join(names)
+    return f"{', '.join(names[:shown])} and {len(names) - shown} more"
+
+
 def _notes(runs: Sequence[Results]) -> list[str]:
     import pandas as pd
 
@@ -173,7 +180,7 @@ def _notes(runs: Sequence[Results]) -> list[str]:
         case_id, kind = key if isinstance(key, tuple) else (key, "?")
         notes.append(
             f"{len(shared)} case(s) were measured on the same device kind by several hosts "
-            f"(e.g. {case_id} on {kind!r} by {', '.join(sorted(map(str, hosts)))}): every "
+            f"(e.g. {case_id} on {kind!r} by {_some(sorted(map(str, hosts)))}): every "
             "host's rows are kept, each with its own verdict"
         )
     shards = [r.meta.get("shard") for r in runs]

@@ -266,3 +266,38 @@ def test_calibrate_times_a_long_first_call_alone():
     clock.calls.clear()
     assert calibrate(clock.runner("b", 0.04), min_sample_s=0.005, max_inner=100, clock=clock) == 1
     assert clock.calls == ["b"] * 3
+
+
+def test_calibrate_grows_the_count_at_most_tenfold_per_step():
+    """A first timed call that reads almost nothing (1 ns: the timer's resolution, a call that
+    hit a cache) must not set the count alone: the next step is 10 calls, which take 10 ms at
+    the real 1 ms a call, and that is the count. Without the x10 cap the estimate jumps to
+    max_inner (a million calls, 1000 s)."""
+    clock = FakeClock()
+    costs = iter([1e-9, 1e-9, 1e-9])
+
+    def run() -> None:
+        clock.t += next(costs, 1e-3)
+
+    n = calibrate(run, min_sample_s=0.005, max_inner=1_000_000, clock=clock)
+    assert n == 10
+    assert clock.t < 0.02
+
+
+def test_the_garbage_collector_is_paused_only_while_a_sample_is_timed():
+    """As timeit does: a collection is not charged to the sample that crosses the threshold.
+    The settle calls around it run with the collector in its usual state."""
+    import gc
+
+    clock = FakeClock()
+    during: list[bool] = []
+
+    def run() -> None:
+        during.append(gc.isenabled())
+        clock.t += 0.01
+
+    was = gc.isenabled()
+    interleave({"a": run}, {"a": 2}, budget_s=0.05, min_rounds=2, max_rounds=2, clock=clock)
+    assert gc.isenabled() == was
+    # each round: 1 settle call (collector as before), then a timed sample of 2 (paused)
+    assert during == [was, False, False, was, False, False]
