@@ -14,7 +14,16 @@ from typing import Any
 
 from adbench.version import __version__
 
-__all__ = ["__version__", "bench", "hessian", "jacobian", "laplacian", "load_results", "run"]
+__all__ = [
+    "__version__",
+    "bench",
+    "derivative",
+    "hessian",
+    "jacobian",
+    "laplacian",
+    "load_results",
+    "run",
+]
 
 
 def __getattr__(name: str) -> Any:  # lazy, so `import adbench` and `adbench --help` stay light
@@ -30,7 +39,7 @@ def __getattr__(name: str) -> Any:  # lazy, so `import adbench` and `adbench --h
         from adbench.api import run
 
         return run
-    if name in ("jacobian", "hessian", "laplacian"):
+    if name in ("jacobian", "hessian", "laplacian", "derivative"):
         from adbench import auto
 
         return getattr(auto, name)

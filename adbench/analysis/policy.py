@@ -195,7 +195,8 @@ class Policy:
             return Lookup((), f"the policy has no verdict for {name} at {span}")
         chosen = region.tie_set if region.recommended == TIE else (region.recommended,)
         what = "tie of " + "/".join(chosen) if region.recommended == TIE else chosen[0]
-        return Lookup(chosen, f"policy {self.source or '(unnamed)'}: {what} at {span}{outside}")
+        src = self.source or "(unnamed)"
+        return Lookup(chosen, f"policy {src}: {what} for {name} at {span}{outside}")
 
     def to_json(self) -> str:
         data = {
@@ -403,9 +404,7 @@ def _regions(raw_regions: list[Any], task: str, at: str) -> tuple[Region, ...]:
             _strategy(rec, task, f"{rat}.recommended")
         sizes = _need(reg, "sizes", list, rat)
         if not sizes or not all(_number(v) and v > 0 for v in sizes):
-            raise PolicyError(
-                f"{rat}.sizes: a non-empty list of positive numbers, got {sizes!r:.40}"
-            )
+            raise PolicyError(f"{rat}.sizes: positive numbers, at least one; got {sizes!r:.40}")
         inside = all(previous <= v and (upto is None or v < upto) for v in sizes)
         if not inside:
             raise PolicyError(f"{rat}.sizes: {sizes!r:.40} lie outside the region's bounds")

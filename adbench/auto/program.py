@@ -100,13 +100,13 @@ def build(
         chunk = chunk_size if chunk_size is not None else C.default_chunk(basis)
     with jax.ensure_compile_time_eval():
         sample = jax.device_put(np.zeros((*layout.lead, d_in), layout.dtype), call.device)
-        placeholders = tuple(
-            jax.device_put(np.zeros(d.shape, d.dtype), call.device) for d in call.dynamic
-        )
-    with bound(placeholders):
-        if holomorphic:
-            prepared = _holomorphic(task, name, flat, batched)
-        else:
+
+    if holomorphic:
+        prepared = _holomorphic(task, name, flat, batched)
+    elif not strategy.dense and call.dynamic:
+        prepared = _sparse_with_others(task, flat, sample, call, batched)
+    else:
+        with bound(tuple(_zeros(d, call.device) for d in call.dynamic)):
             prepared = strategy.prepare(flat, sample, chunk_size=chunk, batch=batched)
     result = RESULT.get(task, Layout.jacobian)
 
@@ -125,6 +125,66 @@ def build(
     return Program(
         name, apply, jitted, executable, costs, chunk, prepared.setup_s, dict(prepared.info)
     )
+
+
+def _zeros(leaf: Any, device: Any) -> Any:
+    """A concrete stand-in for another argument's array leaf, while a dense strategy is
+    prepared (its preparation only reads shapes)."""
+    import jax
+
+    with jax.ensure_compile_time_eval():
+        return jax.device_put(np.zeros(leaf.shape, leaf.dtype), device)
+
+
+def _sparse_with_others(
+    task: str, flat: Callable[[Any], Any], sample: Any, call: Call, batched: bool
+) -> S.Prepared:
+    """The sparse strategy when other arguments carry arrays: asdex detects the pattern with
+    them as *arguments* (values ignored), so it holds for every value they take.
+
+    The registry's builder sees a function of x alone; the other arguments would be constants
+    of its jaxpr, whose values asdex reads (zeros standing in for ``data`` make ``sin(a) *
+    data`` a zero block and drop it from the pattern). Same colouring rules as
+    :func:`adbench.strategies.sparse.sparse_coloring` (fewer colours of fwd/rev, star colouring
+    for Hessians, the dense-colouring warning silenced); detection + colouring is ``setup_s``.
+    """
+    import time
+    import warnings
+
+    import asdex
+    import jax
+    import jax.numpy as jnp
+
+    shape = () if task == "hessian" else (-1,)
+
+    def with_args(x: Any, dynamic: tuple[Any, ...]) -> Any:
+        with bound(dynamic):
+            return jnp.reshape(flat(x), shape)
+
+    point = sample[0] if batched else sample
+    stand_in = tuple(_zeros(d, call.device) for d in call.dynamic)
+    start = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", asdex.DenseColoringWarning)
+        if task == "jacobian":
+            coloring = asdex.jacobian_coloring(with_args, point, stand_in, argnums=0)
+            derivative = asdex.jacobian_from_coloring(with_args, coloring)
+        else:
+            coloring = asdex.hessian_coloring(with_args, point, stand_in, argnums=0)
+            derivative = asdex.hessian_from_coloring(with_args, coloring)
+    setup_s = time.perf_counter() - start
+    mode = coloring.mode if task == "jacobian" else "fwd"
+    info = {
+        "colors": int(coloring.num_colors),
+        "sparse_mode": mode,
+        "nnz": int(coloring.sparsity.nnz),
+        "coloring": "star" if coloring.symmetric else ("column" if mode == "fwd" else "row"),
+    }
+
+    def fn(x: Any) -> Any:
+        return derivative(x, _current())
+
+    return S.Prepared(jax.vmap(fn) if batched else fn, setup_s, info, coloring)
 
 
 def _aux(f: Callable[..., Any], frame: Frame, diff: Any, dynamic: tuple[Any, ...]) -> Any:

@@ -243,3 +243,53 @@ def test_a_function_that_cannot_be_traced_runs_eagerly_and_says_why():
     np.testing.assert_allclose(lap(x), 4.0, rtol=1e-6)
     hes = adbench.hessian(lambda v: jnp.sum(branchy(v)), batched=True)
     np.testing.assert_allclose(hes(jnp.ones((2, 2))), 2 * jnp.broadcast_to(jnp.eye(2), (2, 2, 2)))
+
+
+def _tree_fn(p, data):
+    """A small pytree function of a dict and a shared array: d_in 5, scalar output."""
+    return jnp.sum(jnp.sin(p["a"]) * data) + jnp.sum(p["b"] ** 3) * p["a"][0]
+
+
+TREE = {"a": jnp.asarray([0.3, -0.2, 0.5]), "b": jnp.asarray([[0.1, 0.7]])}
+DATA = jnp.asarray([1.0, 2.0, 3.0])
+
+
+@pytest.mark.parametrize("task", ["jacobian", "hessian", "laplacian"])
+def test_every_strategy_of_every_task_works_on_a_pytree(task):
+    from adbench.strategies import registry
+
+    flat, unravel = jax.flatten_util.ravel_pytree(TREE)
+
+    def flat_fn(v):
+        return _tree_fn(unravel(v), DATA)
+
+    if task == "jacobian":
+        want = jax.jacrev(_tree_fn)(TREE, DATA)
+        dense_flat = jax.jacrev(flat_fn)(flat)[None, :]
+    elif task == "hessian":
+        want = jax.hessian(_tree_fn)(TREE, DATA)
+        dense_flat = jax.hessian(flat_fn)(flat)
+    else:
+        want = jnp.trace(jax.hessian(flat_fn)(flat))
+    for name in registry.names(task):
+        got = adbench.derivative(task, _tree_fn, name)(TREE, DATA)
+        if isinstance(got, sparse.BCOO):
+            np.testing.assert_allclose(got.todense(), dense_flat, rtol=1e-5, atol=1e-6)
+        else:
+            _close(got, want, rtol=1e-4)
+
+
+def test_holomorphic_complex_inputs():
+    def f(z):
+        return {"sq": z**2, "s": jnp.sum(z) * z[0]}
+
+    z = jnp.asarray([1.0 + 2.0j, 0.5 - 1.0j])
+    for strategy in ("jacfwd", "jacrev"):
+        _close(
+            adbench.jacobian(f, strategy, holomorphic=True)(z),
+            jax.jacfwd(f, holomorphic=True)(z),
+        )
+    with pytest.raises(ValueError, match="complex"):
+        adbench.jacobian(f, holomorphic=True)(jnp.ones(2))
+    hes = adbench.hessian(lambda w: jnp.sum(w**3), holomorphic=True)
+    _close(hes(z), jax.hessian(lambda w: jnp.sum(w**3), holomorphic=True)(z))
