@@ -36,8 +36,9 @@ def stuck(d_in, d_out):
 
 
 def slow_compile(d_in, d_out):
-    """~1500 unrolled ops: XLA's CPU compile of one strategy takes ~20 s on 2 loaded cores
-    (measured 19.5 s for the plain function, load average 9), its tracing ~3 s."""
+    """~1500 unrolled ops: tracing a strategy takes 1-8 s and XLA's CPU compile of it 1-20 s on
+    2 shared cores (measured here: 1.1 s on a quiet moment, 19.5 s for the plain function at
+    load average 9); the test interrupts it once JAX has handed the module to XLA."""
     _mark()
 
     def f(x):

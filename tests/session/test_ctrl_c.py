@@ -14,6 +14,7 @@ import shlex
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -31,21 +32,50 @@ runner = CliRunner()
 SLACK_S = 10.0  # a loaded 2-core machine: the exit itself, Python's teardown skipped
 
 
-def start(config: Path, out: Path, marker: Path, **env: str) -> subprocess.Popen:
-    environ = {**os.environ, "JAX_PLATFORMS": "cpu", "ADBENCH_TEST_MARKER": str(marker), **env}
-    return subprocess.Popen(
-        [sys.executable, "-m", "adbench", "run", str(config), "--out", str(out), "--quiet"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=environ,
-    )
+class Run:
+    """`adbench run CONFIG --out OUT --quiet` in a child process; its stderr read as it comes."""
+
+    def __init__(self, config: Path, out: Path, marker: Path, **env: str) -> None:
+        environ = {**os.environ, "JAX_PLATFORMS": "cpu", "ADBENCH_TEST_MARKER": str(marker)}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "adbench", "run", str(config), "--out", str(out), "--quiet"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**environ, **env},
+        )
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            self.lines.append(line.rstrip("\n"))
+
+    def poll(self) -> int | None:
+        return self.proc.poll()
+
+    def stderr(self) -> str:
+        """What it said so far; all of it, and the pipe closed, once it has ended."""
+        if self.proc.poll() is not None:
+            self._reader.join(timeout=5)
+            if not self._reader.is_alive() and self.proc.stderr is not None:
+                self.proc.stderr.close()
+        return "\n".join(self.lines)
+
+    def wait_for_line(self, fragment: str, limit_s: float = 240) -> None:
+        deadline = time.monotonic() + limit_s
+        while not any(fragment in line for line in self.lines):
+            assert self.poll() is None, self.stderr()
+            assert time.monotonic() < deadline, f"never said {fragment!r}"
+            time.sleep(0.05)
 
 
-def wait_for(path: Path, proc: subprocess.Popen, limit_s: float = 180) -> None:
+def wait_for(path: Path, proc: Run, limit_s: float = 180) -> None:
     deadline = time.monotonic() + limit_s
     while not path.exists():
-        assert proc.poll() is None, proc.communicate()
+        assert proc.poll() is None, proc.stderr()
         assert time.monotonic() < deadline, f"{path} never appeared"
         time.sleep(0.05)
 
@@ -62,9 +92,10 @@ def locked_by_other(lock: Path) -> bool:
     return False
 
 
-def interrupt(proc: subprocess.Popen, lock: Path, *, twice: bool = False) -> tuple[float, str]:
+def interrupt(run: Run, lock: Path, *, twice: bool = False) -> tuple[float, str]:
     """SIGINT (twice: again 0.3 s later); (seconds until the process was gone, its stderr).
     While it lives, its lock must be held: a --resume cannot start beside it."""
+    proc = run.proc
     proc.send_signal(signal.SIGINT)
     t0 = time.monotonic()
     if twice:
@@ -77,10 +108,10 @@ def interrupt(proc: subprocess.Popen, lock: Path, *, twice: bool = False) -> tup
                 break
             time.sleep(0.05)
         elapsed = time.monotonic() - t0
-        _, err = proc.communicate(timeout=5)
     finally:
         proc.kill()
-    return elapsed, err
+        proc.wait()
+    return elapsed, run.stderr()
 
 
 def test_ctrl_c_ends_a_run_whose_main_thread_cannot_answer(tmp_path):
@@ -91,10 +122,10 @@ def test_ctrl_c_ends_a_run_whose_main_thread_cannot_answer(tmp_path):
         f'  - {{name: stuck, callable: "{CALLABLES}:stuck", points: [[2, 2]]}}\n'
     )
     out, marker = tmp_path / "out", tmp_path / "reached"
-    proc = start(config, out, marker, ADBENCH_TEST_STUCK="1")
+    proc = Run(config, out, marker, ADBENCH_TEST_STUCK="1")
     wait_for(marker, proc)
     elapsed, err = interrupt(proc, out / LOCK_FILE)
-    assert proc.returncode == 130, err
+    assert proc.proc.returncode == 130, err
     assert elapsed < GRACE_S + SLACK_S, f"took {elapsed:.1f} s"
     assert not locked_by_other(out / LOCK_FILE)  # the kernel released it with the process
     (line,) = [x for x in err.splitlines() if x.startswith("interrupted")]
@@ -115,10 +146,10 @@ def test_a_second_ctrl_c_ends_it_at_once(tmp_path):
         f'  - {{name: stuck, callable: "{CALLABLES}:stuck", points: [[2, 2]]}}\n'
     )
     out, marker = tmp_path / "out", tmp_path / "reached"
-    proc = start(config, out, marker, ADBENCH_TEST_STUCK="1")
+    proc = Run(config, out, marker, ADBENCH_TEST_STUCK="1")
     wait_for(marker, proc)
     elapsed, err = interrupt(proc, out / LOCK_FILE, twice=True)
-    assert proc.returncode == 130, err
+    assert proc.proc.returncode == 130, err
     assert "interrupted (second Ctrl-C): no case was kept" in err
 
 
@@ -131,12 +162,13 @@ def test_ctrl_c_during_a_slow_xla_compile(tmp_path):
         f'  - {{name: slow, callable: "{CALLABLES}:slow_compile", points: [[8, 8]]}}\n'
     )
     out, marker = tmp_path / "out", tmp_path / "reached"
-    proc = start(config, out, marker)
-    wait_for(marker, proc)
-    time.sleep(4.0)  # past the factory: tracing, then XLA's compile
+    proc = Run(config, out, marker, JAX_LOG_COMPILES="1")
+    # JAX logs this as it hands the module to XLA: from here the main thread is in C++
+    proc.wait_for_line("Finished jaxpr to MLIR module conversion jit(<lambda>)")
+    time.sleep(1.0)
     assert proc.poll() is None, "the slow case ended before it could be interrupted"
     elapsed, err = interrupt(proc, out / LOCK_FILE)
-    assert proc.returncode == 130, err
+    assert proc.proc.returncode == 130, err
     assert elapsed < GRACE_S + SLACK_S, f"took {elapsed:.1f} s"
     assert "Traceback" not in err
     assert "Continue with: adbench run" in err
