@@ -56,6 +56,7 @@ def settings_from(loaded: LoadedConfig, *, max_memory_bytes: int | None = None) 
         warmup=c.warmup,
         rtol=c.rtol,
         atol=c.atol,
+        max_case_s=c.max_case_s,
         max_memory_bytes=max_memory_bytes,
     )
 
