@@ -3,6 +3,7 @@ shards, merged, are exactly one unsharded run; bad --shard values exit 2 writing
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 from pathlib import Path
@@ -13,7 +14,7 @@ from typer.testing import CliRunner
 
 from adbench.cli import app
 from adbench.config.cases import Case
-from adbench.session.shard import Shard, assign, cost_s, parse_shard, select
+from adbench.session.shard import ENTRY_S, Shard, assign, cost_s, parse_shard, select
 from adbench.store import schema
 
 runner = CliRunner()
@@ -104,6 +105,21 @@ def test_cost_grows_with_the_jacobian_and_the_strategies():
     assert cost_s(big, 1.0) > cost_s(small, 1.0)
     more = case("f", 10, 10, strategies=("jacfwd", "jacrev", "linearize", "sparse"))
     assert cost_s(more, 1.0) > cost_s(small, 1.0)
+
+
+def test_cost_counts_the_batch():
+    """A batch of B points builds B Jacobians: B times the entries (issue 19: a mutant that
+    dropped the batch from the estimate survived)."""
+    one = case("f", 1000, 1000)
+    batched = dataclasses.replace(one, batch=50)
+    per_entry = len(one.strategies) * ENTRY_S
+    assert cost_s(batched, 1.0) - cost_s(one, 1.0) == pytest.approx(per_entry * 1000 * 1000 * 49)
+    # and the split follows it: the batched case alone outweighs the other three together
+    cases = [batched, case("f", 1000, 1001), case("f", 1000, 1002), case("f", 1000, 1003)]
+    mine = select(cases, Shard(1, 2), time_budget_s=0.0)
+    theirs = select(cases, Shard(2, 2), time_budget_s=0.0)
+    assert {len(mine), len(theirs)} == {1, 3}
+    assert [batched] in (mine, theirs)
 
 
 # --------------------------------------------------------------------------- the command

@@ -46,7 +46,8 @@ def run(
             "--out",
             "-o",
             metavar="DIR",
-            help="Results directory. Default: results/<name>-<timestamp>.",
+            help="Results directory. Default: results/<name>-<timestamp>, with the shard "
+            "(-shard2of3) when sharded.",
         ),
     ] = None,
     device: Annotated[
