@@ -7,10 +7,28 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from slow_tier import LIST, matches, read_entries
 
 # Keep JAX on the CPU and quiet, whatever the machine has.
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "slow: over a few seconds; `pytest -m 'not slow'` is the fast tier (tests/slow_tests.txt)",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark the tests tests/slow_tests.txt names as slow (see tests/slow_tier.py): the list is
+    kept in one file so no test file needs editing to move a test between the tiers."""
+    entries = read_entries(LIST.read_text(encoding="utf-8"))
+    for item in items:
+        if any(matches(item.nodeid, e) for e in entries):
+            item.add_marker(pytest.mark.slow)
+
 
 # Settings that keep a real measurement short: a few tiny samples per case, and the classic two
 # strategies (a run file without `strategies` measures every strategy of its task).

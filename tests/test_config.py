@@ -33,7 +33,10 @@ def test_defaults_are_the_documented_ones(write_config):
         None,
     )
     # no strategies listed: every strategy of the task
-    assert loaded.plan("p").strategies == schema.STRATEGIES["jacobian"]
+    # no strategies listed: every strategy of the task but those that need a structure
+    # (per_example, planned where declared)
+    assert loaded.plan("p").strategies == schema.DEFAULT_STRATEGIES["jacobian"]
+    assert "per_example" not in loaded.plan("p").strategies
     assert c.dtype == "float32"
     assert c.jit is True
     assert c.tie_margin == pytest.approx(0.10)

@@ -70,11 +70,10 @@ def test_sample_positions_follow_the_rotation():
 
 
 def test_every_jacobian_strategy_on_a_sparse_case_fills_its_columns():
-    r = measure_case(
-        _case("broyden", 12, 12, strategies=S.names("jacobian"), chunk_size=5), CPU, FAST
-    )
+    flat = tuple(n for n in S.names("jacobian") if not S.get("jacobian", n).structured)
+    r = measure_case(_case("broyden", 12, 12, strategies=flat, chunk_size=5), CPU, FAST)
     rows = {row["strategy"]: row for row in r.result_rows()}
-    assert {k: v["status"] for k, v in rows.items()} == dict.fromkeys(S.names("jacobian"), "ok")
+    assert {k: v["status"] for k, v in rows.items()} == dict.fromkeys(flat, "ok")
     sparse = rows["sparse"]
     assert sparse["colors"] == 3 and sparse["nnz"] == 3 * 12 - 2
     assert sparse["sparse_mode"] in ("fwd", "rev") and sparse["setup_s"] > 0

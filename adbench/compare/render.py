@@ -10,11 +10,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from rich.console import Group
-from rich.table import Table
 from rich.text import Text
 
 from adbench import fmt
 from adbench.compare.model import Comparison, Finding, Kind, Scope
+from adbench.render.terminal import FitTable
+from adbench.render.views import Column, View
 
 KIND_STYLE = {
     Kind.REGRESSION: "bold red",
@@ -130,21 +131,52 @@ def context_lines(cmp: Comparison) -> list[str]:
     return lines
 
 
+# The findings table in the terminal: which columns go first when it is narrow (views.Column
+# priority) and which may wrap. "why" is printed below the table, one paragraph per finding,
+# when it does not fit beside it, so no sentence is folded a letter per line.
+TABLE_COLUMNS = (
+    Column("finding", text=True, winner=True),
+    Column("tier", text=True, priority=5),
+    Column("case", text=True),
+    Column("strategy", text=True),
+    Column("metric", text=True, priority=2),
+    Column("baseline", priority=4),
+    Column("current", priority=4),
+    Column("change", priority=3),
+    Column("why", text=True, priority=6, prose=True, note=True),
+)
+assert [c.name for c in TABLE_COLUMNS] == list(COLUMNS)
+
+
+def _label(row: tuple[str, ...]) -> str:
+    """The paragraph label of a finding whose "why" is printed below the table."""
+    return " ".join(c for c in (row[0], row[2], row[3]) if c)
+
+
+def findings_table(cmp: Comparison, *, show_notes: bool = True) -> FitTable:
+    """One row per finding (worst first), fitted to the terminal's width like the report's
+    tables (:class:`adbench.render.terminal.FitTable`): no value is cut, a dropped column is
+    named below the table."""
+    shown = [f for f in cmp.findings if show_notes or f.kind is not Kind.NOTE]
+    rows = tuple(tuple(finding_cells(f)) for f in shown)
+    view = View(
+        "adbench compare",
+        TABLE_COLUMNS,
+        rows,
+        tuple(f.kind.value for f in shown),
+        tuple(f.kind.value for f in shown),
+    )
+    styles = {k.value: style for k, style in KIND_STYLE.items()}
+    return FitTable(view, styles=styles, label=_label)
+
+
 def table(cmp: Comparison, *, show_notes: bool = True) -> Group:
     """Headline, context, and one row per finding (worst first)."""
     style = "bold red" if cmp.failed else "bold green"
-    t = Table(title="adbench compare", title_justify="left", show_lines=False)
-    for name in COLUMNS:
-        t.add_column(name, overflow="fold", ratio=3 if name == "why" else None)
-    for f in cmp.findings:
-        if f.kind is Kind.NOTE and not show_notes:
-            continue
-        cells = finding_cells(f)
-        t.add_row(Text(cells[0], style=KIND_STYLE[f.kind]), *cells[1:])
     parts: list[Any] = [Text(headline(cmp), style=style)]
     parts += [Text(line, style="dim") for line in context_lines(cmp)]
     if cmp.findings:
-        parts.append(t)
+        parts.append(findings_table(cmp, show_notes=show_notes))
     return Group(*parts)
 
 

@@ -17,7 +17,13 @@ from types import MappingProxyType
 from typing import Any
 
 from adbench.config import families
-from adbench.config.model import ConfigError, FamilySpec, LoadedConfig, factory_call_problem
+from adbench.config.model import (
+    ConfigError,
+    FamilySpec,
+    LoadedConfig,
+    factory_call_problem,
+    named_call_problem,
+)
 from adbench.errors import first_line
 from adbench.store import schema
 
@@ -26,7 +32,9 @@ Factory = Callable[..., Any]
 
 @dataclass(frozen=True)
 class Case:
-    """One (family, d_in, d_out) to measure; `factory(d_in, d_out, **params)` builds it.
+    """One (family, d_in, d_out) to measure; `factory(d_in, d_out, **params)` builds it, or
+    `factory(**sizes, **params)` for a family of named ``sizes`` (((name, value), ...); d_in
+    and d_out are then 0 until measured from what the factory returns).
 
     ``task``: what is differentiated (schema.TASKS); ``strategies``: how (names of
     ``schema.STRATEGIES[task]``, the classic two by default); ``batch``: B > 1 evaluates the
@@ -44,10 +52,20 @@ class Case:
     strategies: tuple[str, ...] = schema.MODES
     batch: int = 1
     chunk_size: int | None = None
+    sizes: tuple[tuple[str, int], ...] = ()
+    argnums: tuple[int, ...] = (0,)
+    per_example: int | None = None
+    offer_detected: bool = True
 
     @property
     def case_id(self) -> str:
-        return schema.case_id(self.family, self.d_in, self.d_out, self.batch)
+        return schema.case_id(self.family, self.d_in, self.d_out, self.batch, self.sizes)
+
+    def make(self) -> Any:
+        """What the factory returns for this case (its exceptions propagate)."""
+        if self.sizes:
+            return self.factory(**dict(self.sizes), **dict(self.params))
+        return self.factory(self.d_in, self.d_out, **dict(self.params))
 
 
 def _did_you_mean(word: str, candidates: list[str]) -> str:
@@ -141,13 +159,41 @@ def expand(loaded: LoadedConfig) -> list[Case]:
         except ConfigError as exc:  # every family's problem is listed, not only the first
             problems.extend(exc.problems)
             continue
+        plan = loaded.plan(spec.name)
         if spec.callable is not None:
             name = spec.callable.rpartition(":")[2]
-            why = factory_call_problem(factory, spec.params, name)
+            if plan.named:
+                why = named_call_problem(factory, [k for k, _ in plan.named[0]], spec.params, name)
+                key = "sizes"
+            else:
+                why = factory_call_problem(factory, spec.params, name)
+                key = "params"
             if why:
-                problems.append(f"{loaded.where(spec.name, 'params')}: {why}")
+                problems.append(f"{loaded.where(spec.name, key)}: {why}")
                 continue
-        plan = loaded.plan(spec.name)
+        common = {
+            "argnums": plan.argnums,
+            "per_example": plan.per_example,
+            "offer_detected": not plan.explicit,
+        }
+        for named in plan.named:
+            case = Case(
+                family=spec.name,
+                d_in=0,
+                d_out=0,
+                source=spec.source,
+                factory=factory,
+                params=MappingProxyType(dict(spec.params)),
+                task=plan.task,
+                strategies=plan.strategies,
+                batch=plan.batch,
+                chunk_size=plan.chunk_size,
+                sizes=named,
+                **common,  # type: ignore[arg-type]
+            )
+            if case.case_id not in seen:
+                seen.add(case.case_id)
+                cases.append(case)
         for d_in, d_out in plan.sizes:
             case = Case(
                 family=spec.name,
@@ -160,6 +206,7 @@ def expand(loaded: LoadedConfig) -> list[Case]:
                 strategies=plan.strategies,
                 batch=plan.batch,
                 chunk_size=plan.chunk_size,
+                **common,  # type: ignore[arg-type]
             )
             if case.case_id in seen:  # the same point listed twice is measured once
                 continue

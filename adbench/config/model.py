@@ -14,7 +14,7 @@ import difflib
 import hashlib
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -131,13 +131,28 @@ def _listed(sizes: list[int] | SizeRange) -> list[int]:
 
 
 class FamilySpec(BaseModel):
-    """One family: a function factory and the (d_in, d_out) sizes to measure it at.
+    """One family: a function factory and the sizes to measure it at.
+
+    Sizes are ``d_in`` x ``d_out`` (or ``points``), the factory called ``factory(d_in, d_out,
+    **params)``; or named factory parameters, ``sizes: {width: [16, 64], n_points: [100]}``,
+    the factory called ``factory(width=16, n_points=100, **params)`` for each combination
+    (d_in and d_out are then measured from what it returns). A factory returns ``fn``,
+    ``(fn, x0)``, or ``(fn, args)`` with ``args`` a tuple of pytrees: ``argnums`` (default 0)
+    names the differentiated ones, ``per_example`` the one whose leading axis enumerates
+    independent points (adbench.strategies.trees).
 
     ``task``, ``strategies``, ``batch`` and ``chunk_size`` left out are inherited from the run
     (see :func:`family_plan`); ``d_out`` may be left out for the scalar tasks, where it is 1.
+
+    Where new keys go: a key about *how one family is measured* (a task option such as
+    ``wrt``, ``terms``, ``samples``, ``tolerance``) is a field here, in the block marked "task
+    options" below, resolved with the run's value (if any) in adbench.config.plan.family_plan
+    and carried on adbench.config.cases.Case; a run-wide setting is a field of RunConfig.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, populate_by_name=True, serialize_by_alias=True
+    )
 
     name: str = Field(pattern=NAME_PATTERN)
     builtin: str | None = None
@@ -149,7 +164,78 @@ class FamilySpec(BaseModel):
     d_in: list[int] | SizeRange | None = None
     d_out: list[int] | SizeRange | None = None
     points: list[tuple[int, int]] | None = None
+    # named factory sizes (a grid, keys in the order given): see the class docstring
+    named_sizes: dict[str, list[int]] | None = Field(default=None, alias="sizes")
     params: dict[str, Any] = Field(default_factory=dict)
+    # the factory's (fn, args): which arguments are differentiated, which one holds points
+    argnums: int | list[int] | None = None
+    per_example: int | None = None
+    # --- task options (other helpers add theirs here) ---
+
+    @field_validator("named_sizes", mode="before")
+    @classmethod
+    def _named(cls, v: Any) -> Any:
+        if v is None:
+            return v
+        if not isinstance(v, dict) or not v:
+            raise ValueError(
+                "must map factory parameter names to lists of sizes, e.g. "
+                "{width: [16, 64], n_points: [100, 1000]}"
+            )
+        out = {}
+        for key, sizes in v.items():
+            if not isinstance(key, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
+                raise ValueError(f"size names are parameter names (got {key!r})")
+            if key in ("d_in", "d_out"):
+                raise ValueError(
+                    f"{key!r} is measured for named sizes; give `d_in`/`d_out` lists instead "
+                    "of `sizes`, or name the factory's own parameters"
+                )
+            if isinstance(sizes, int) and not isinstance(sizes, bool):
+                sizes = [sizes]
+            if not isinstance(sizes, list) or not sizes:
+                raise ValueError(f"{key}: must be a non-empty list of positive integers")
+            for s in sizes:
+                try:
+                    _check_size(s)
+                except ValueError as exc:
+                    raise ValueError(f"{key}: {exc}") from None
+            if len(set(sizes)) != len(sizes):
+                raise ValueError(f"{key}: size {next(s for s in sizes if sizes.count(s) > 1)} is listed twice")
+            out[key] = sizes
+        return out
+
+    @field_validator("argnums", mode="before")
+    @classmethod
+    def _argnums(cls, v: Any) -> Any:
+        if v is None:
+            return v
+        many = v if isinstance(v, list) else [v]
+        if not many:
+            raise ValueError("must name at least one argument (an index, or a list of them)")
+        for a in many:
+            if isinstance(a, bool) or not isinstance(a, int) or a < 0:
+                raise ValueError(
+                    f"argument indices are integers >= 0 (got {a!r}); e.g. `argnums: 0` or "
+                    "`argnums: [0, 2]`"
+                )
+        if len(set(many)) != len(many):
+            raise ValueError(f"argument {next(a for a in many if many.count(a) > 1)} is listed twice")
+        return v
+
+    @field_validator("per_example", mode="before")
+    @classmethod
+    def _per_example(cls, v: Any) -> Any:
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 0):
+            raise ValueError(f"must be an argument index, an integer >= 0 (got {v!r})")
+        return v
+
+    @property
+    def arg_indices(self) -> tuple[int, ...]:
+        """argnums as a tuple (default: argument 0)."""
+        if self.argnums is None:
+            return (0,)
+        return tuple(self.argnums) if isinstance(self.argnums, list) else (self.argnums,)
 
     @field_validator("d_in", "d_out", mode="before")
     @classmethod
@@ -202,8 +288,33 @@ class FamilySpec(BaseModel):
             raise ValueError("give exactly one of `builtin` or `callable`")
         if self.points is not None and (self.d_in is not None or self.d_out is not None):
             raise ValueError("give either `points` or a `d_in` x `d_out` grid, not both")
-        if self.points is None and self.d_in is None:
+        if self.named_sizes is not None:
+            if self.points is not None or self.d_in is not None or self.d_out is not None:
+                raise ValueError(
+                    "give either named `sizes` (the factory's own parameters) or "
+                    "`d_in`/`d_out`/`points`, not both"
+                )
+            if self.builtin is not None:
+                raise ValueError(
+                    "named `sizes` call the factory by its parameter names: a `callable`; "
+                    "builtins take d_in and d_out"
+                )
+            clash = sorted(set(self.named_sizes) & set(self.params))
+            if clash:
+                raise ValueError(f"{clash[0]!r} is given both in `sizes` and in `params`")
+        elif self.points is None and self.d_in is None:
             raise ValueError(planning.NO_SIZES)
+        if self.per_example is not None and self.per_example in self.arg_indices:
+            raise ValueError(
+                f"per_example {self.per_example} is a differentiated argument (argnums "
+                f"{list(self.arg_indices)}); per_example names the data argument holding the "
+                "points (for points of the differentiated input use `batch`)"
+            )
+        if self.builtin is not None and (self.argnums is not None or self.per_example is not None):
+            raise ValueError(
+                "`argnums` and `per_example` apply to a factory returning (fn, args); builtins "
+                "return a function of one vector"
+            )
         if self.builtin is not None:
             if self.builtin not in families.BUILTINS:
                 valid = ", ".join(families.BUILTINS)
@@ -215,12 +326,25 @@ class FamilySpec(BaseModel):
         # default) is known
         return self
 
+    def named_grid(self) -> list[tuple[tuple[str, int], ...]]:
+        """Every combination of the named sizes, the first key outermost (empty without them)."""
+        if self.named_sizes is None:
+            return []
+        import itertools
+
+        keys = list(self.named_sizes)
+        combos = itertools.product(*(self.named_sizes[k] for k in keys))
+        return [tuple(zip(keys, combo, strict=True)) for combo in combos]
+
     def sizes(self) -> list[tuple[int, int]]:
         """The (d_in, d_out) pairs in the order given: points, or the grid d_in-major.
 
         A grid without ``d_out`` (allowed for the scalar tasks) has d_out = 1; a size range
-        stands for its two ends (the sizes in between are chosen while measuring).
+        stands for its two ends (the sizes in between are chosen while measuring). Named sizes
+        have no declared pairs (they are measured): [].
         """
+        if self.named_sizes is not None:
+            return []
         if self.points is not None:
             return [(int(a), int(b)) for a, b in self.points]
         assert self.d_in is not None
@@ -271,7 +395,7 @@ class RunConfig(BaseModel):
     batch: int = Field(default=1, ge=1, strict=True)
     chunk_size: int | None = Field(default=None, ge=1, strict=True)
     dtype: Literal["float32", "float64"] = "float32"
-    seed: int = 0
+    seed: int = Field(default=0, ge=0, strict=True, description="the random inputs' seed, >= 0")
     jit: bool = True
     time_budget_s: float = Field(default=2.0, gt=0, description="timing seconds per case")
     min_sample_s: float = Field(default=0.005, gt=0, description="target length of one sample")
@@ -441,7 +565,7 @@ def _line_for(loc: tuple[Any, ...], lines: Mapping[tuple[Any, ...], int]) -> int
 
 def _valid_keys(loc: tuple[Any, ...]) -> list[str]:
     model: type[BaseModel] = FamilySpec if loc and loc[0] == "families" else RunConfig
-    return list(model.model_fields)
+    return [f.alias or name for name, f in model.model_fields.items()]
 
 
 def _family(loc: tuple[Any, ...], data: Any) -> str:
@@ -483,6 +607,11 @@ def _message(err: Mapping[str, Any], data: Any = None) -> tuple[tuple[Any, ...],
         return loc, (
             f"{_family(loc, data)}unknown task {err.get('input')!r}; "
             f"choose from: {', '.join(schema.TASKS)}"
+        )
+    if loc == ("seed",):
+        return loc, (
+            f"must be an integer >= 0, the seed of numpy's random generator "
+            f"(got {err.get('input')!r})"
         )
     if loc and loc[-1] in ("batch", "chunk_size") and len(loc) in (1, 3):
         return loc, f"{_family(loc, data)}must be an integer >= 1 (got {err.get('input')!r})"
@@ -708,6 +837,42 @@ def factory_call_problem(factory: Any, params: Mapping[str, Any], name: str) -> 
         sig.bind(1, 1, **params)
     except TypeError as exc:
         return f"{name}{sig} cannot be called as {name}(d_in, d_out, **params): {exc}"
+    return None
+
+
+def named_call_problem(
+    factory: Any, sizes: Sequence[str], params: Mapping[str, Any], name: str
+) -> str | None:
+    """Why ``factory(**sizes, **params)`` (a family of named sizes) would fail, or None.
+
+    A size or param the factory does not take is named (with a did-you-mean); a required
+    parameter left out too. Nothing is called; a signature Python cannot read passes.
+    """
+    import inspect
+
+    try:
+        sig = inspect.signature(factory)
+    except (TypeError, ValueError):
+        return None
+    kinds = inspect.Parameter
+    takes_any = any(p.kind is kinds.VAR_KEYWORD for p in sig.parameters.values())
+    named = [
+        p.name
+        for p in sig.parameters.values()
+        if p.kind in (kinds.POSITIONAL_OR_KEYWORD, kinds.KEYWORD_ONLY)
+    ]
+    if not takes_any:
+        for what, keys in (("size", list(sizes)), ("param", list(params))):
+            for key in keys:
+                if key not in named:
+                    close = difflib.get_close_matches(str(key), named, n=1)
+                    hint = f"; did you mean {close[0]!r}?" if close else ""
+                    takes = f"it takes {', '.join(named)}" if named else "it takes no parameters"
+                    return f"{name}{sig} has no parameter {key!r} for the {what} {key!r}{hint} ({takes})"
+    try:
+        sig.bind(**dict.fromkeys(sizes, 1), **params)
+    except TypeError as exc:
+        return f"{name}{sig} cannot be called as {name}(**sizes, **params): {exc}"
     return None
 
 

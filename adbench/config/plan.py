@@ -36,6 +36,11 @@ class FamilyPlan:
     ``sizes``: (d_in, d_out) pairs, d_out = 1 where a scalar task's family left it out.
     ``search``: the searched dimension when one is a size range (``sizes`` then holds its two
     ends; the sweep chooses the sizes in between, adbench.config.search), else None.
+    ``named``: a family of named factory sizes: each case's ((name, value), ...) in order
+    (``sizes`` is then empty: d_in and d_out are measured). ``argnums``: the differentiated
+    arguments of a factory's (fn, args); ``per_example``: the declared points argument.
+    ``explicit``: the strategies were listed (by the family or the run), so a detected
+    per-example structure is reported but not added.
     """
 
     task: str
@@ -44,6 +49,10 @@ class FamilyPlan:
     chunk_size: int | None
     sizes: tuple[tuple[int, int], ...]
     search: SizeSearch | None = None
+    named: tuple[tuple[tuple[str, int], ...], ...] = ()
+    argnums: tuple[int, ...] = (0,)
+    per_example: int | None = None
+    explicit: bool = False
 
 
 class PlanError(Exception):
@@ -70,7 +79,17 @@ def plan(config: RunConfig, index: int) -> FamilyPlan:
         names, where = config.run_strategies, (*here, "task")
         note = " inherits the run's strategies, so give it its own `strategies:`"
     else:
-        names, where, note = list(schema.STRATEGIES[task]), here, ""
+        names, where, note = list(schema.DEFAULT_STRATEGIES[task]), here, ""
+        if spec.per_example is not None and "per_example" in schema.STRATEGIES[task]:
+            names.append("per_example")  # declared: measured beside the whole-function ones
+    explicit = spec.strategies is not None or config.run_strategies is not None
+    if spec.per_example is not None and "per_example" not in schema.STRATEGIES[task]:
+        raise PlanError(
+            (*here, "per_example"),
+            f"{who}: per_example applies to the tasks "
+            f"{', '.join(t for t in schema.TASKS if 'per_example' in schema.STRATEGIES[t])}, "
+            f"not {task}",
+        )
     for i, name in enumerate(names):
         try:
             strategies.get(task, name)
@@ -85,7 +104,12 @@ def plan(config: RunConfig, index: int) -> FamilyPlan:
             (*here, "chunk_size"),
             f"{who}: chunk_size applies to chunked strategies and none is listed ({choices})",
         )
-    if spec.points is None and spec.d_out is None and task not in SCALAR_TASKS:
+    if (
+        spec.named_sizes is None
+        and spec.points is None
+        and spec.d_out is None
+        and task not in SCALAR_TASKS
+    ):
         raise PlanError(here, NO_SIZES)
     searched = _search(spec.d_in, spec.d_out, here, who)
     sizes = tuple(spec.sizes())
@@ -104,7 +128,18 @@ def plan(config: RunConfig, index: int) -> FamilyPlan:
             if problem:
                 raise PlanError(here, problem)
     batch = spec.batch if spec.batch is not None else config.batch
-    return FamilyPlan(task, tuple(names), batch, chunk, sizes, searched)
+    return FamilyPlan(
+        task,
+        tuple(names),
+        batch,
+        chunk,
+        sizes,
+        searched,
+        named=tuple(spec.named_grid()),
+        argnums=spec.arg_indices,
+        per_example=spec.per_example,
+        explicit=explicit,
+    )
 
 
 def _search(d_in: Any, d_out: Any, here: tuple[Any, ...], who: str) -> SizeSearch | None:

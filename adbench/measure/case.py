@@ -30,9 +30,9 @@ import numpy as np
 from adbench.analysis import sequential
 from adbench.config.cases import Case
 from adbench.errors import first_line
-from adbench.measure import callbacks, memory, timing
+from adbench.measure import build, callbacks, memory, timing
 from adbench.measure.devices import select_devices
-from adbench.measure.outcome import CaseResult, StrategyResult, this_host
+from adbench.measure.outcome import CaseResult, CaseShape, StrategyResult, this_host
 from adbench.store import schema
 from adbench.strategies import check
 from adbench.strategies import registry as strategies
@@ -148,47 +148,6 @@ def _cost(compiled: Any) -> dict[str, float]:
     return out
 
 
-def _build(case: Case, settings: Settings, device: Any) -> tuple[Callable[..., Any], Any] | str:
-    """(fn, x) placed on `device`, or a one-line reason why the factory's output is unusable.
-
-    x has shape (d_in,), or (B, d_in) with a batch: B draws like the default input (the first
-    row is the unbatched input), or B copies of the factory's own x0.
-    """
-    import jax
-    import jax.numpy as jnp
-
-    try:
-        made = case.factory(case.d_in, case.d_out, **dict(case.params))
-    except Exception as exc:
-        return f"factory raised {first_line(exc)}"
-    rows = (case.batch,) if case.batch > 1 else ()
-    if isinstance(made, tuple) and len(made) == 2 and callable(made[0]):
-        fn, x0 = made
-        x0 = np.asarray(x0)
-        if x0.shape != (case.d_in,):
-            return f"example input has shape {x0.shape}, expected ({case.d_in},)"
-        x0 = np.broadcast_to(x0, (*rows, case.d_in))
-    elif callable(made):
-        fn = made
-        x0 = np.random.default_rng(settings.seed).standard_normal((*rows, case.d_in))
-    else:
-        return f"factory returned {type(made).__name__}, expected a function or (function, x0)"
-    x = jax.device_put(jnp.asarray(x0, dtype=settings.dtype), device)
-    try:
-        out = jax.eval_shape(fn, x[0] if rows else x)
-    except Exception as exc:
-        return f"function raised {first_line(exc)}"
-    if not isinstance(out, jax.ShapeDtypeStruct):
-        return f"output is a {type(out).__name__}, expected one array of shape ({case.d_out},)"
-    if not jnp.issubdtype(out.dtype, jnp.inexact):
-        return f"output dtype {out.dtype} is not floating point, so it cannot be differentiated"
-    if jnp.issubdtype(out.dtype, jnp.complexfloating):
-        return f"output dtype {out.dtype} is complex; adbench measures real derivatives"
-    if out.shape != (case.d_out,) and not (out.shape == () and case.d_out == 1):
-        return f"output has shape {out.shape}, but the family declares d_out = {case.d_out}"
-    return fn, x
-
-
 @dataclass(frozen=True)
 class _Compiled:
     """A strategy prepared, lowered and compiled for one input shape."""
@@ -201,13 +160,19 @@ class _Compiled:
 
 
 def _compile(
-    s: strategies.Strategy, fn: Any, x: Any, chunk: int | None, batch: bool, clock: Clock
+    s: strategies.Strategy,
+    fn: Any,
+    x: Any,
+    chunk: int | None,
+    batch: bool,
+    clock: Clock,
+    structure: Any = None,
 ) -> _Compiled | str:
     """Prepare `s` (sparse: detect + colour), lower and compile; or a one-line reason."""
     import jax
 
     try:
-        prepared = s.prepare(fn, x, chunk_size=chunk, batch=batch)
+        prepared = s.prepare(fn, x, chunk_size=chunk, batch=batch, structure=structure)
     except Exception as exc:
         return f"{s.name} failed to prepare: {first_line(exc)}"
     try:
@@ -267,6 +232,7 @@ def _measure_one(
     budget: int | None,
     dense_check: bool,
     clock: Clock,
+    structure: Any = None,
 ) -> Measured:
     """(result, dense value for the check or None, runner for timing or None) of a strategy."""
     import jax
@@ -277,7 +243,7 @@ def _measure_one(
 
     def compile_at(chunk: int | None) -> _Compiled | str:
         if chunk not in cache:
-            cache[chunk] = _compile(s, fn, x, chunk, case.batch > 1, clock)
+            cache[chunk] = _compile(s, fn, x, chunk, case.batch > 1, clock, structure)
         return cache[chunk]
 
     chunk = _chunk(s, case, compile_at, budget, host) if s.chunked else None
@@ -367,6 +333,7 @@ def measure_case(
     started_at = time.time()
     names = list(case.strategies)
     results: dict[str, StrategyResult] = {}
+    shape: CaseShape | None = None
 
     warning = ""  # said on every clean row: the function calls back into Python
 
@@ -386,11 +353,15 @@ def measure_case(
             host=this_host(),
             started_at=started_at,
             ended_at=time.time(),
+            shape=shape,
         )
 
     budget = memory.for_device(settings.max_memory_bytes, device)
     dense_check = True
-    if budget is not None:  # before the factory runs: it may build a derivative-sized matrix
+
+    def guard() -> None:
+        """Refuse the dense strategies when the dense derivative alone would not fit."""
+        nonlocal dense_check
         itemsize = 8 if settings.dtype == "float64" else 4
         why = memory.refusal(memory.case_bytes(_elements(case), 1, itemsize), budget, _whole(case))
         if why:  # a sparse result may still fit: only the dense strategies are refused
@@ -398,14 +369,41 @@ def measure_case(
             for n in names:
                 if strategies.get(case.task, n).dense:
                     results[n] = StrategyResult(n, schema.STATUS_MEMORY, why)
-            if len(results) == len(names):
-                return finish()
-    built = _build(case, settings, device)
+
+    # before the factory runs when the sizes are declared: it may build a derivative-sized matrix
+    if budget is not None and case.d_in > 0:
+        guard()
+        if len(results) == len(names):
+            return finish()
+    detect = case.per_example is None and case.offer_detected and case.task == "jacobian"
+    built = build.build(
+        case, dtype=settings.dtype, seed=settings.seed, device=device, detect=detect
+    )
     if isinstance(built, str):
         for n in names:
             results.setdefault(n, StrategyResult(n, schema.STATUS_ERROR, built))
         return finish()
-    fn, x = built
+    fn, x = built.fn, built.x
+    st = built.structure
+    if st is not None:
+        pe = st.per_example
+        shape = CaseShape(
+            st.d_in,
+            st.d_out,
+            st.in_tree,
+            st.out_tree,
+            ",".join(map(str, st.argnums)),
+            pe.argnum if pe is not None else None,
+            pe.how if pe is not None else "",
+        )
+        measured_in = case.d_in == 0
+        case = replace(case, d_in=st.d_in, d_out=st.d_out)
+        if pe is not None and pe.how == "detected" and "per_example" not in names:
+            names.append("per_example")  # offered: measured beside the whole-function ones
+        if budget is not None and measured_in:
+            guard()
+            if len(results) == len(names):
+                return finish()
     names_called = callbacks.python_callbacks(fn, x if case.batch == 1 else x[0])
     if names_called:
         warning = callbacks.callback_warning(names_called)
@@ -418,7 +416,7 @@ def measure_case(
         if name in results:
             continue
         results[name], value, run = _measure_one(
-            case, name, fn, x, settings, budget, dense_check, clock
+            case, name, fn, x, settings, budget, dense_check, clock, st
         )
         if value is not None:
             values[name] = value

@@ -121,6 +121,7 @@ def compile_strategy(
     batch: bool = False,
     finish: Callable[[Any], Any] | None = None,
     costs_only: bool = False,
+    structure: Any = None,
 ) -> Compiled:
     """Prepare strategy ``name`` of ``task`` for ``fn`` at x of ``shape`` and compile it.
 
@@ -128,8 +129,9 @@ def compile_strategy(
     reverse chunked strategies). A chunked strategy without ``chunk_size`` gets
     :func:`default_chunk`. ``finish`` maps the derivative to what the caller returns (compiled
     with it, so it costs nothing extra). ``costs_only``: the program will never run, so on the CPU
-    LLVM's optimisations are skipped (:data:`COSTS_ONLY_OPTIONS`). Raises whatever preparing or
-    compiling raises.
+    LLVM's optimisations are skipped (:data:`COSTS_ONLY_OPTIONS`). ``structure``: a function of
+    real arguments (adbench.strategies.trees.Structured), for the strategies that need it.
+    Raises whatever preparing or compiling raises.
     """
     import jax
 
@@ -142,7 +144,7 @@ def compile_strategy(
     # numpy array compiles a small program per shape; concrete even while an outer jit traces.
     with jax.ensure_compile_time_eval():
         sample = jax.device_put(np.zeros(shape, dtype=dtype), device)
-    prepared = strategy.prepare(fn, sample, chunk_size=chunk, batch=batch)
+    prepared = strategy.prepare(fn, sample, chunk_size=chunk, batch=batch, structure=structure)
     fn = prepared.fn if finish is None else _then(prepared.fn, finish)
     jitted = jax.jit(fn)
     lowered = jitted.lower(abstract_input(shape, dtype, device))
@@ -208,19 +210,6 @@ class CasePrediction:
         return out
 
 
-def _made(case: Any) -> Callable[[Any], Any] | str:
-    """The case's function, or a one-line reason why its factory gave none."""
-    try:
-        made = case.factory(case.d_in, case.d_out, **dict(case.params))
-    except Exception as exc:
-        return f"factory raised {first_line(exc)}"
-    if isinstance(made, tuple) and len(made) == 2 and callable(made[0]):
-        return made[0]
-    if callable(made):
-        return made
-    return f"factory returned {type(made).__name__}, expected a function or (function, x0)"
-
-
 def predict_case(
     case: Any,
     device: Any,
@@ -233,14 +222,22 @@ def predict_case(
 ) -> CasePrediction:
     """Compile every strategy of one case on ``device`` and predict; never raises for the case.
 
-    ``case``: a run.cases.Case (``family``, ``d_in``, ``d_out``, ``factory``, ``params``, and
-    ``batch`` / ``chunk_size`` when the config gives them).
+    ``case``: an adbench.config.cases.Case. Its function is built and checked as ``run``
+    builds it (adbench.measure.build: the factory's faults, ``sys.exit`` included, and an
+    output of the wrong shape or dtype are that case's failure); for a factory's (fn, args)
+    d_in and d_out are the measured ones.
     """
-    from adbench.store import schema
+    from dataclasses import replace
+
+    from adbench.measure import build
 
     batch = int(getattr(case, "batch", 1) or 1)
+    names = tuple(strategies)
+    built = build.build(case, dtype=dtype, seed=0, device=device)
+    if not isinstance(built, str):
+        case = replace(case, d_in=built.d_in, d_out=built.d_out)
     key = {
-        "case_id": schema.case_id(case.family, case.d_in, case.d_out, batch),
+        "case_id": case.case_id,
         "family": case.family,
         "task": task,
         "d_in": case.d_in,
@@ -249,14 +246,16 @@ def predict_case(
         "host": host,
         "device": f"{device.platform}:{device.id}",
     }
-    names = tuple(strategies)
 
     def failed(reason: str) -> CasePrediction:
         return CasePrediction(key, str(device.device_kind), dtype, names, {}, {}, None, reason)
 
-    fn = _made(case)
-    if isinstance(fn, str):
-        return failed(fn)
+    if isinstance(built, str):
+        return failed(built)
+    fn = built.fn
+    structure = built.structure
+    if structure is not None and structure.per_example is None and "per_example" in names:
+        names = tuple(n for n in names if n != "per_example")
     shape = (batch, case.d_in) if batch > 1 else (case.d_in,)
     costs: dict[str, Costs] = {}
     errors: dict[str, str] = {}
@@ -273,6 +272,7 @@ def predict_case(
                 chunk_size=getattr(case, "chunk_size", None),
                 batch=batch > 1,
                 costs_only=True,
+                structure=structure,
             )
         except Exception as exc:
             errors[name] = first_line(exc)

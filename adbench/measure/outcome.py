@@ -52,8 +52,25 @@ class StrategyResult:
 
 
 @dataclass(frozen=True)
+class CaseShape:
+    """What a case was measured as, when its factory returned (fn, args): d_in and d_out
+    measured (total sizes of the differentiated leaves and of the output), the leaf shapes in
+    words, the differentiated arguments ("0", "0,2") and the per-example argument with how it
+    was known ("declared" or "detected"). Fills schema.STRUCTURE_COLUMNS."""
+
+    d_in: int
+    d_out: int
+    in_tree: str = ""
+    out_tree: str = ""
+    argnums: str = ""
+    per_example: int | None = None
+    per_example_how: str = ""
+
+
+@dataclass(frozen=True)
 class CaseResult:
-    """All strategies of one case on one device; turns itself into rows of the results tables."""
+    """All strategies of one case on one device; turns itself into rows of the results tables.
+    ``shape``: set for a factory's (fn, args); its measured sizes are the rows' d_in, d_out."""
 
     case: Case
     device: str
@@ -65,6 +82,7 @@ class CaseResult:
     host: str = ""
     started_at: float = math.nan  # seconds since the epoch, this host's clock
     ended_at: float = math.nan
+    shape: CaseShape | None = None
 
     def _key(self) -> dict[str, Any]:
         """The schema.CASE_KEY columns every row of this case starts with."""
@@ -72,8 +90,8 @@ class CaseResult:
             "case_id": self.case.case_id,
             "family": self.case.family,
             "task": self.case.task,
-            "d_in": self.case.d_in,
-            "d_out": self.case.d_out,
+            "d_in": self.shape.d_in if self.shape else self.case.d_in,
+            "d_out": self.shape.d_out if self.shape else self.case.d_out,
             "batch": self.case.batch,
             "host": self.host,
             "device": self.device,
@@ -118,11 +136,26 @@ class CaseResult:
                 "started_at": self.started_at,
                 "ended_at": self.ended_at,
             }
+            row.update(self._structure())
             row.update(m.cost)
             row.update({k: v for k, v in m.info.items() if k in INFO_COLUMNS})
             # columns this measurement does not fill are present and empty
             rows.append({c: row.get(c, math.nan) for c in schema.RESULT_COLUMNS})
         return rows
+
+    def _structure(self) -> dict[str, Any]:
+        """schema.STRUCTURE_COLUMNS: empty for a flat function without named sizes."""
+        out: dict[str, Any] = {"sizes": schema.sizes_text(self.case.sizes)}
+        sh = self.shape
+        if sh is not None:
+            out.update(
+                in_tree=sh.in_tree,
+                out_tree=sh.out_tree,
+                argnums=sh.argnums,
+                per_example=math.nan if sh.per_example is None else sh.per_example,
+                per_example_how=sh.per_example_how,
+            )
+        return out
 
     def sample_rows(self) -> list[dict[str, Any]]:
         return [

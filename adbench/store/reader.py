@@ -5,7 +5,8 @@ A run appends to ``samples.csv`` and then ``results.csv`` as each case finishes 
 tolerates exactly what a crash or a concurrent writer can leave, and says so in
 ``Results.notes``:
 
-* a torn last line, and the samples of a case whose results rows were never written;
+* a torn last line, with the whole rows written with it (half a case is dropped as a whole:
+  :func:`torn_case`), and the samples of a case whose results rows were never written;
 * a case stored twice (the same ``schema.ROW_KEY``). adbench locks a results directory for a
   run, so a duplicate means a bug or a copy made by hand: the first copy is kept, with a
   warning naming how many rows were dropped; ``adbench run --resume`` removes the copies.
@@ -26,7 +27,7 @@ import json
 import math
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -201,6 +202,65 @@ class Table:
     lines: list[int]  # file line of each row, for messages
     torn: bool  # the file ended inside a record (killed mid-write); that record is dropped
     digest: str = ""  # sha256 of the file's bytes as read (torn tail included)
+    # schema.CASE_GROUP values of the case the torn record belonged to, when complete rows of it
+    # precede the tear (see torn_case): half a case, to be dropped as a whole
+    torn_key: tuple[str, ...] | None = None
+
+    def key_indices(self) -> list[int] | None:
+        """Positions of the schema.CASE_GROUP columns; None for a table without them."""
+        if not all(c in self.header for c in schema.CASE_GROUP):
+            return None
+        return [self.header.index(c) for c in schema.CASE_GROUP]
+
+    def torn_rows(self) -> list[bool]:
+        """Per row: whether it was written with the torn last record (the same write, so the
+        same case): the rows of `torn_key` at the end of the file, back to the start of that
+        write (a strategy, or a strategy's round, seen twice starts an earlier write)."""
+        out = [False] * len(self.rows)
+        idx = self.key_indices()
+        if self.torn_key is None or idx is None:
+            return out
+        member = [self.header.index(c) for c in ("strategy", "round") if c in self.header]
+        seen: set[tuple[str, ...]] = set()
+        for i in range(len(self.rows) - 1, -1, -1):
+            rec = self.rows[i]
+            m = tuple(rec[j] for j in member)
+            if tuple(rec[j] for j in idx) != self.torn_key or m in seen:
+                break
+            seen.add(m)
+            out[i] = True
+        return out
+
+
+def torn_case(
+    header: Sequence[str], rows: Sequence[Sequence[str]], fragment: str
+) -> tuple[str, ...] | None:
+    """The case (schema.CASE_GROUP values) that a torn last record was part of, when complete
+    rows of it come just before the tear; None when the tear began a new case.
+
+    The writer stores a case with one ``write`` (:meth:`adbench.store.writer.ResultsWriter.
+    _append`), so a tear can only cut the last case written: its first rows may be whole and the
+    rest missing (jacfwd's row written, jacrev's cut). The fragment's leading fields are compared
+    with the last whole row's: when every field the fragment holds agrees (its last, cut field a
+    prefix), the fragment is a row of that case. A fragment too short to tell (a few bytes) is
+    taken as the same case: at worst one whole case is dropped and measured again on resume,
+    never half of one shown as if it were all.
+    """
+    if not rows or not all(c in header for c in schema.CASE_GROUP):
+        return None
+    try:
+        fields = next(csv.reader([fragment]), [])
+    except csv.Error:
+        fields = []
+    last = rows[-1]
+    n_key = max(header.index(c) for c in schema.CASE_GROUP) + 1
+    whole, cut = fields[:-1], fields[-1] if fields else ""  # only the last field can be cut
+    same = all(f == v for f, v in zip(whole[:n_key], last, strict=False)) and (
+        len(whole) >= n_key or last[len(whole)].startswith(cut)
+    )
+    if not same:
+        return None
+    return tuple(last[header.index(c)] for c in schema.CASE_GROUP)
 
 
 def split(path: Path) -> Table:
@@ -211,7 +271,9 @@ def split(path: Path) -> Table:
         raise ResultsError(f"{path}: cannot be read ({exc.strerror or exc})") from None
     digest = _digest(data)
     torn = bool(data) and not data.endswith(b"\n")
+    fragment = b""
     if torn:
+        fragment = data[data.rfind(b"\n") + 1 :]
         data = data[: data.rfind(b"\n") + 1]
     try:
         text = data.decode("utf-8")
@@ -233,11 +295,8 @@ def split(path: Path) -> Table:
                 f"{path}:{line}: {len(rec)} fields where the header has {len(header)}; "
                 "the file is corrupted"
             )
-    return Table(path, header, rows, lines, torn, digest)
-
-
-def _bad_row(table: Table, mask: pd.Series) -> int:
-    return table.lines[int(mask.to_numpy().nonzero()[0][0])]
+    key = torn_case(header, rows, fragment.decode("utf-8", "replace")) if torn else None
+    return Table(path, header, rows, lines, torn, digest, key)
 
 
 def _typed(table: Table, columns: Sequence[str]) -> pd.DataFrame:
@@ -309,6 +368,14 @@ def _read_table(
     table = split(path)
     if not table.header:
         raise ResultsError(f"{path}: no header line")
+    if table.torn_key is not None:  # half a case: drop the whole rows of it too
+        torn = table.torn_rows()
+        keep = [not t for t in torn]
+        table = replace(
+            table,
+            rows=[r for r, k in zip(table.rows, keep, strict=True) if k],
+            lines=[n for n, k in zip(table.lines, keep, strict=True) if k],
+        )
     return _typed(table, columns), table
 
 
@@ -401,9 +468,13 @@ def load_results(directory: str | os.PathLike[str], *, with_verdicts: bool = Tru
     notes: list[str] = []
     results, res_table = _read_table(d / schema.RESULTS_FILE, result_columns, required=True)
     if res_table is not None and res_table.torn:
+        half = ""
+        if res_table.torn_key is not None:
+            case, _, device = res_table.torn_key
+            half = f" and the other rows of its case {case} on {device}, half-written"
         notes.append(
-            f"{schema.RESULTS_FILE}: ignored an incomplete last line (the run was killed while "
-            "writing it); `adbench run --resume` measures that case again"
+            f"{schema.RESULTS_FILE}: ignored an incomplete last line{half} (the run was killed "
+            "while writing it); `adbench run --resume` measures that case again"
         )
     if results.empty:
         raise ResultsError(f"{d / schema.RESULTS_FILE}: holds no case yet")

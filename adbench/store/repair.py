@@ -30,12 +30,18 @@ def _wanted(expected: Expected, family: str) -> Collection[str] | None:
 
 
 def _complete(table: Table, expected: Expected) -> set[tuple[str, str]]:
-    """(case_id, device) keys of `table` (results.csv) with a row for every expected strategy."""
+    """(case_id, device) keys of `table` (results.csv) with a row for every expected strategy.
+    A case the torn last line left half-written is never complete (reader.torn_case), whatever
+    `expected` says: the rows before the tear are not all of it."""
     i_case, i_dev, i_strategy, i_family = (
         table.header.index(c) for c in ("case_id", "device", "strategy", "family")
     )
     seen: dict[tuple[str, str], set[str]] = {}
     family: dict[tuple[str, str], str] = {}
+    torn: set[tuple[str, str]] = set()
+    for rec, half in zip(table.rows, table.torn_rows(), strict=True):
+        if half:
+            torn.add((rec[i_case], rec[i_dev]))
     for rec in table.rows:
         key = (rec[i_case], rec[i_dev])
         seen.setdefault(key, set()).add(rec[i_strategy])
@@ -43,7 +49,7 @@ def _complete(table: Table, expected: Expected) -> set[tuple[str, str]]:
     done = set()
     for key, have in seen.items():
         want = _wanted(expected, family[key])
-        if want is None or set(want) <= have:
+        if key not in torn and (want is None or set(want) <= have):
             done.add(key)
     return done
 

@@ -25,12 +25,22 @@ History of SCHEMA_VERSION (bump it when a reader of an older directory would mis
        `fwd_rev*` columns); ranking.csv is new. Migration (adbench.store.migrate): a version-1
        directory loads as version 2 (mode -> strategy, task "jacobian", batch 1, host from
        meta or "", the new columns empty) and its verdicts are recomputed from its samples.
+    3  functions of real arguments. Strategy `per_example` (jacobian, hessian). results gain
+       `sizes` (a family's named factory sizes, "width=16,n_points=100"; empty for d_in x d_out
+       families), `in_tree` / `out_tree` (the leaf shapes of the differentiated arguments and
+       of the output; empty for a flat function), `argnums` ("0", "0,2"), `per_example` (the
+       index of the argument holding the points) and `per_example_how` ("declared" or
+       "detected"). d_in / d_out of such a case are measured (total sizes of the differentiated
+       leaves and of the output); its case_id names the sizes (`ntk/width=64,n_points=200`).
+       Migration: a version-2 directory loads with the new columns empty (adbench.store.migrate).
 """
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 2
-READABLE_VERSIONS = (1, 2)  # older versions are migrated on load (adbench.store.migrate)
+from collections.abc import Sequence
+
+SCHEMA_VERSION = 3
+READABLE_VERSIONS = (1, 2, 3)  # older versions are migrated on load (adbench.store.migrate)
 
 RESULTS_FILE = "results.csv"
 SAMPLES_FILE = "samples.csv"
@@ -44,12 +54,33 @@ META_FILE = "meta.json"
 # reference: every other strategy's result is checked against it.
 TASKS = ("jacobian", "hessian", "laplacian")
 STRATEGIES: dict[str, tuple[str, ...]] = {
-    "jacobian": ("jacfwd", "jacrev", "jacfwd_chunked", "jacrev_chunked", "linearize", "sparse"),
-    "hessian": ("fwd_over_rev", "rev_over_fwd", "rev_over_rev", "fwd_over_fwd", "sparse"),
+    "jacobian": (
+        "jacfwd",
+        "jacrev",
+        "jacfwd_chunked",
+        "jacrev_chunked",
+        "linearize",
+        "sparse",
+        "per_example",
+    ),
+    "hessian": (
+        "fwd_over_rev",
+        "rev_over_fwd",
+        "rev_over_rev",
+        "fwd_over_fwd",
+        "sparse",
+        "per_example",
+    ),
     "laplacian": ("hessian_trace", "fwd_fwd", "taylor", "hvp"),
 }
 REFERENCE = {task: names[0] for task, names in STRATEGIES.items()}
 ALL_STRATEGIES = tuple(dict.fromkeys(n for names in STRATEGIES.values() for n in names))
+# Strategies that need the function's structure (a per-example argument): planned only where a
+# family declares it or it is detected, never by default.
+ON_STRUCTURE = ("per_example",)
+DEFAULT_STRATEGIES: dict[str, tuple[str, ...]] = {
+    task: tuple(n for n in names if n not in ON_STRUCTURE) for task, names in STRATEGIES.items()
+}
 MODES = ("jacfwd", "jacrev")  # the classic two: the fwd-vs-rev view, crossover, textbook rule
 
 # Identity of a case on one device of one machine; every table carries these first.
@@ -75,6 +106,10 @@ STATUSES = (
     STATUS_TIMEOUT,
     STATUS_SKIPPED,
 )
+
+# Added in version 3: what a function of real arguments was measured as (see the history above).
+STRUCTURE_COLUMNS = ("sizes", "in_tree", "out_tree", "argnums", "per_example", "per_example_how")
+STRUCTURE_TEXT_COLUMNS = ("sizes", "in_tree", "out_tree", "argnums", "per_example_how")
 
 RESULT_COLUMNS = (
     *CASE_KEY,
@@ -128,6 +163,8 @@ RESULT_COLUMNS = (
     # when this case was measured (seconds since the epoch, this host's clock)
     "started_at",
     "ended_at",
+    # functions of real arguments (version 3; empty for a flat function of one vector)
+    *STRUCTURE_COLUMNS,
 )
 
 SAMPLE_COLUMNS = (
@@ -261,7 +298,15 @@ INSTRUCTIONS_COMPARABLE = (
 )
 
 
-def case_id(family: str, d_in: int, d_out: int, batch: int = 1) -> str:
-    """The stable name of a case, e.g. ``power/1x10000``, ``mlp_u/8x1/b256`` with a batch."""
-    base = f"{family}/{d_in}x{d_out}"
+def sizes_text(sizes: Sequence[tuple[str, int]]) -> str:
+    """Named factory sizes as stored in the ``sizes`` column: ``width=16,n_points=100``."""
+    return ",".join(f"{k}={v}" for k, v in sizes)
+
+
+def case_id(
+    family: str, d_in: int, d_out: int, batch: int = 1, sizes: Sequence[tuple[str, int]] = ()
+) -> str:
+    """The stable name of a case, e.g. ``power/1x10000``, ``mlp_u/8x1/b256`` with a batch,
+    ``ntk/width=64,n_points=200`` for a family of named sizes (its d_in, d_out are measured)."""
+    base = f"{family}/{sizes_text(sizes)}" if sizes else f"{family}/{d_in}x{d_out}"
     return base if batch == 1 else f"{base}/b{batch}"

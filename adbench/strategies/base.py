@@ -60,6 +60,9 @@ class Derived:
 
 # builder(f, x0, chunk_size) -> Derived; f is already flattened/scalarised, x0 is one point.
 Builder = Callable[[Fn, "jax.Array", "int | None"], Derived]
+# A structured strategy's builder also gets the function's structure (adbench.strategies.trees
+# .Structured: its arguments, and which of them holds per-example points).
+StructuredBuilder = Callable[[Fn, "jax.Array", "int | None", Any], Derived]
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,9 @@ class Strategy:
     ``dense``: the result is a dense array like ``jax.jacfwd``'s (False: a BCOO).
     ``chunked``: takes a ``chunk_size`` (basis vectors per vmapped chunk, in a ``lax.map``).
     ``summary``: one line for ``--help`` and the README.
+    ``structured``: needs the function's structure (``prepare(..., structure=...)``, an
+    adbench.strategies.trees.Structured), e.g. ``per_example``; such a strategy is planned only
+    for functions that have that structure (declared or detected), never by default.
     Added to the contract: ``basis`` is the space a chunk spans ("in": d_in tangents, "out": d_out
     cotangents; None if not chunked) and ``twin`` the unchunked strategy that a chunk holding the
     whole basis would duplicate (see ``chunk_skip_reason``).
@@ -81,7 +87,8 @@ class Strategy:
     summary: str
     basis: str | None = None
     twin: str | None = None
-    derive: Builder | None = field(default=None, repr=False, compare=False)
+    derive: Builder | StructuredBuilder | None = field(default=None, repr=False, compare=False)
+    structured: bool = False
 
     @classmethod
     def plain(cls, task: str, name: str, derive: Builder, summary: str) -> Strategy:
@@ -91,7 +98,13 @@ class Strategy:
         )
 
     def prepare(
-        self, fn: Fn, x: Any, *, chunk_size: int | None = None, batch: bool = False
+        self,
+        fn: Fn,
+        x: Any,
+        *,
+        chunk_size: int | None = None,
+        batch: bool = False,
+        structure: Any = None,
     ) -> Prepared:
         """Bind the strategy to ``fn`` at x's shape: x (d_in,), or (B, d_in) with ``batch``.
 
@@ -116,7 +129,16 @@ class Strategy:
             raise ValueError(f"{self.name}: chunk_size must be an integer >= 1, got {chunk_size!r}")
         assert self.derive is not None, f"strategy {self.name!r} has no builder"
         point = x[0] if batch else x
-        derived = self.derive(normalise(self.task, fn, point), point, chunk_size)
+        flat = normalise(self.task, fn, point)
+        if self.structured:
+            if structure is None:
+                raise ValueError(
+                    f"{self.name} needs the function's structure: its arguments and which one "
+                    "holds per-example points (a family's `per_example: K`)"
+                )
+            derived = self.derive(flat, point, chunk_size, structure)  # type: ignore[call-arg]
+        else:
+            derived = self.derive(flat, point, chunk_size)  # type: ignore[call-arg]
         info = dict(derived.info)
         if self.chunked:
             info["chunk_size"] = chunk_size

@@ -38,7 +38,7 @@ from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
 
 from adbench.store import schema
-from adbench.strategies import hessian, jacobian, laplacian, sparse
+from adbench.strategies import hessian, jacobian, laplacian, per_example, sparse
 from adbench.strategies.base import SCALAR_TASKS, Derived, Fn, Prepared, Strategy
 
 __all__ = [
@@ -89,7 +89,8 @@ def _in_contract_order(*modules: tuple[Strategy, ...]) -> tuple[Strategy, ...]:
 
 STRATEGIES: Mapping[str, Mapping[str, Strategy]] = _registry(
     *_in_contract_order(
-        jacobian.STRATEGIES, sparse.STRATEGIES, hessian.STRATEGIES, laplacian.STRATEGIES
+        jacobian.STRATEGIES, sparse.STRATEGIES, hessian.STRATEGIES, laplacian.STRATEGIES,
+        per_example.STRATEGIES,
     )
 )
 

@@ -96,7 +96,7 @@ BATCHED = {("jacobian", "broyden"), ("hessian", "rosenbrock"), ("laplacian", "ml
         for b in (False, True)
         if not b or (t, f) in BATCHED
         for n in S.names(t)
-        if n != S.REFERENCE[t]
+        if n != S.REFERENCE[t] and not S.get(t, n).structured  # per_example: test_per_example
     ],
 )
 def test_strategy_agrees_with_reference(task, fn_name, name, batch):
@@ -205,7 +205,9 @@ def test_sparse_batch_shares_one_pattern():
 
 def test_dense_strategies_record_nothing():
     x = _x("rosenbrock", False)
-    for name in S.names("hessian")[:-1]:
+    for name in S.names("hessian"):
+        if name == "sparse" or S.get("hessian", name).structured:
+            continue
         p = S.get("hessian", name).prepare(rosenbrock, x)
         assert (p.setup_s, dict(p.info), p.pattern) == (0.0, {}, None)
 
@@ -217,9 +219,10 @@ def test_registry_contract():
     assert S.TASKS == ("jacobian", "hessian", "laplacian")
     assert S.names("jacobian") == (
         "jacfwd", "jacrev", "jacfwd_chunked", "jacrev_chunked", "linearize", "sparse",
+        "per_example",
     )  # fmt: skip
     assert S.names("hessian") == (
-        "fwd_over_rev", "rev_over_fwd", "rev_over_rev", "fwd_over_fwd", "sparse",
+        "fwd_over_rev", "rev_over_fwd", "rev_over_rev", "fwd_over_fwd", "sparse", "per_example",
     )  # fmt: skip
     assert S.names("laplacian") == ("hessian_trace", "fwd_fwd", "taylor", "hvp")
     assert dict(S.REFERENCE) == {
@@ -230,6 +233,7 @@ def test_registry_contract():
             assert (s.name, s.task) == (name, task)
             assert s.dense == (name != "sparse")
             assert s.chunked == name.endswith("_chunked")
+            assert s.structured == (name == "per_example")
             assert s.summary and "\n" not in s.summary
 
 
