@@ -228,3 +228,99 @@ def prepare(
     p2 = None if x2 is None else jnp.asarray(x2)
     info = {"n_params": int(theta.shape[0]), "traced_axes": lay.traced}
     return Prepared(lambda t: kernel(t, p1, p2), info=MappingProxyType(info))
+
+
+# --------------------------------------------------------------- the run path: structured
+
+
+def point_rows(n: int, leaf_sizes: tuple[int, ...]) -> Any:
+    """Flat output row of (point i, output o) for a function of per-example structure: (n, k),
+    k = sum(leaf_sizes); leaf l's rows come after the earlier leaves' n * k_l, row-major."""
+    import numpy as np
+
+    blocks, offset = [], 0
+    for k in leaf_sizes:
+        blocks.append(offset + np.arange(n * k).reshape(n, k))
+        offset += n * k
+    return np.concatenate(blocks, axis=1)
+
+
+def _per_example(structure: Any) -> Any:
+    pe = getattr(structure, "per_example", None)
+    if pe is None:
+        raise ValueError(
+            "ntk needs f(params, points) with the points declared: `per_example: K` names the "
+            "argument whose leading axis holds them"
+        )
+    return pe
+
+
+def _structured(name: str) -> Callable[..., Any]:
+    """Builder(flat, theta0, chunk, structure) -> Derived: K(X, X) (N, N), traced over each
+    point's outputs, for the family's f(params, X) raveled by adbench.strategies.trees."""
+
+    def build(f: Callable[..., Any], x0: jax.Array, chunk: int | None, structure: Any) -> Any:
+        import jax
+        import jax.numpy as jnp
+
+        from adbench.strategies.base import Derived
+
+        pe = _per_example(structure)
+        rows = point_rows(pe.n, tuple(pe.leaf_sizes))  # (N, k)
+        p = int(x0.shape[0])
+        d_out = int(rows.size)
+
+        def flat(t: jax.Array) -> jax.Array:
+            return jnp.reshape(f(t), (-1,))
+
+        info: dict[str, Any] = {}
+        if name == "jacobian_contraction":
+            mode = jax.jacrev if d_out <= p else jax.jacfwd
+            info["jacobian_mode"] = "jacrev" if d_out <= p else "jacfwd"
+
+            def kernel(t: jax.Array) -> jax.Array:
+                j = mode(flat)(t)[rows]  # (N, k, P)
+                return jnp.einsum("akp,bkp->ab", j, j)
+
+        elif name == "per_example_contraction":
+            k = int(rows.shape[1])
+            mode = jax.jacrev if k <= p else jax.jacfwd
+            info["jacobian_mode"] = "jacrev" if k <= p else "jacfwd"
+
+            def point(t: jax.Array, xi: Any) -> jax.Array:
+                return jnp.concatenate([jnp.reshape(r, (-1,)) for r in pe.point_fn(t, xi)])
+
+            def kernel(t: jax.Array) -> jax.Array:
+                j = jax.vmap(lambda xi: mode(point)(t, xi))(pe.points)  # (N, k, P)
+                return jnp.einsum("akp,bkp->ab", j, j)
+
+        else:
+
+            def kernel(t: jax.Array) -> jax.Array:
+                _, pull = jax.vjp(flat, t)
+                _, push = jax.linearize(flat, t)
+                basis = jnp.arange(d_out)
+                cols = jax.vmap(lambda i: push(pull((basis == i).astype(t.dtype))[0]))(basis)
+                m = cols[rows][:, :, rows]  # (N, k, N, k): M[(a, o), (b, q)] = (J J^T)
+                return jnp.einsum("akbk->ab", m)
+
+        return Derived(kernel, info=info)
+
+    return build
+
+
+def _strategy(name: str) -> Any:
+    from adbench.strategies.base import Strategy
+
+    return Strategy(
+        name,
+        "ntk",
+        dense=True,
+        chunked=False,
+        summary=SUMMARIES[name],
+        derive=_structured(name),
+        structured=True,
+    )
+
+
+STRATEGIES = tuple(_strategy(n) for n in NAMES)

@@ -46,12 +46,14 @@ class TaskParams:
     ``terms``: the ``derivative`` task's linear combination (empty for the other tasks).
     ``samples``, ``seed``: the stochastic strategies' probe count and PRNG seed.
     ``sparsity_threshold``: ``forward_laplacian_sparse``'s folx threshold.
+    ``tolerance``: the relative error below which an estimator may be recommended (None: never).
     """
 
     terms: tuple[Term, ...] = ()
     samples: int = DEFAULT_SAMPLES
     seed: int = 0
     sparsity_threshold: float = DEFAULT_SPARSITY_THRESHOLD
+    tolerance: float | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.samples, bool) or not isinstance(self.samples, int) or self.samples < 1:

@@ -39,6 +39,7 @@ from types import MappingProxyType
 
 from adbench.store import schema
 from adbench.strategies import hessian, jacobian, laplacian, per_example, sparse
+from adbench.strategies import biharmonic, derivative, forward_laplacian, ntk, stochastic
 from adbench.strategies.base import SCALAR_TASKS, Derived, Fn, Prepared, Strategy
 
 __all__ = [
@@ -89,8 +90,16 @@ def _in_contract_order(*modules: tuple[Strategy, ...]) -> tuple[Strategy, ...]:
 
 STRATEGIES: Mapping[str, Mapping[str, Strategy]] = _registry(
     *_in_contract_order(
-        jacobian.STRATEGIES, sparse.STRATEGIES, hessian.STRATEGIES, laplacian.STRATEGIES,
+        jacobian.STRATEGIES,
+        sparse.STRATEGIES,
+        hessian.STRATEGIES,
+        laplacian.STRATEGIES,
         per_example.STRATEGIES,
+        forward_laplacian.STRATEGIES,  # the operators of PINNs (adbench.strategies.params)
+        derivative.STRATEGIES,
+        biharmonic.STRATEGIES,
+        stochastic.STRATEGIES,
+        ntk.STRATEGIES,
     )
 )
 
