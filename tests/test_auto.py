@@ -191,9 +191,7 @@ def test_bad_arguments_are_value_errors_naming_the_problem(make, words):
     [
         (lambda: adbench.hessian(jnp.sin, "fwd_over_rev"), jnp.ones(3), "scalar"),
         (lambda: adbench.hessian(jnp.sin), jnp.ones(3), "no strategy applies"),
-        (lambda: adbench.jacobian(jnp.sin), jnp.ones((2, 3)), "shape (d_in,)"),
         (lambda: adbench.jacobian(jnp.sin), jnp.arange(3), "floating"),
-        (lambda: adbench.jacobian(lambda x: x["a"]), jnp.ones(3), "f raised"),
     ],
 )
 def test_strategies_that_do_not_apply_fail_at_the_call(make, x, words):

@@ -9,7 +9,8 @@ import pytest
 
 from adbench.config import model as config_module
 from adbench.config.cases import expand
-from adbench.config.model import ConfigError, load_config, parse_config, resume_conflict
+from adbench.config.model import ConfigError, load_config, parse_config
+from adbench.session.resume import config_conflict as resume_conflict
 from adbench.store import schema
 
 REPO = Path(__file__).resolve().parent.parent

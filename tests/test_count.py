@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 from adbench.cli import app
 from adbench.count import engine as count
 from adbench.count import instructions as ins
+from adbench.session.resume import measure_conflict as resume_conflict
 from adbench.store import schema
 
 runner = CliRunner()
@@ -80,12 +81,12 @@ def test_refused_combinations_exit_2(tiny: Path, tmp_path: Path, extra, says) ->
 
 
 def test_resume_keeps_what_was_measured() -> None:
-    assert count.resume_conflict({}, "time") is None  # directories from before --measure
-    assert count.resume_conflict({"measure": "instructions"}, "instructions") is None
-    why = count.resume_conflict({}, "instructions")
+    assert resume_conflict({}, "time") is None  # directories from before --measure
+    assert resume_conflict({"measure": "instructions"}, "instructions") is None
+    why = resume_conflict({}, "instructions")
     assert why == "its results were measured with --measure time, not instructions"
     assert "--measure instructions, not time" in str(
-        count.resume_conflict({"measure": "instructions"}, "time")
+        resume_conflict({"measure": "instructions"}, "time")
     )
 
 

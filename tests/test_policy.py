@@ -161,9 +161,14 @@ def test_jacobian_follows_a_policy_that_covers_the_case(tmp_path):
     assert jac.choose(x) == "jacrev"
     assert "policy" in jac.explain(x)
     assert jnp.allclose(jac(x), jax.jacfwd(_power)(x))
-    # another family name is not covered: the prediction decides
-    other = adbench.jacobian(_power, policy=_policy_file(tmp_path, "jacrev"), family="other")
-    assert other.choose(x) == "jacfwd" and "no entry" in other.explain(x)
+    # a family the policy lacks is a mistake (a did-you-mean); one whose entry does not cover
+    # the case (another task here) leaves the decision to the prediction
+    with pytest.raises(ValueError, match="no family 'powr' in the policy; did you mean 'power'"):
+        adbench.jacobian(_power, policy=_policy_file(tmp_path, "jacrev"), family="powr")
+    hes = adbench.hessian(
+        lambda v: jnp.sum(v**3), policy=_policy_file(tmp_path, "jacrev"), family="power"
+    )
+    assert "no entry" in hes.explain(jnp.ones(3)) and "prediction" in hes.explain(jnp.ones(3))
 
 
 def test_a_policy_tie_is_broken_by_the_prediction(tmp_path):

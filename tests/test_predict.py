@@ -214,18 +214,6 @@ def test_a_case_whose_function_fails_is_recorded_and_the_rest_predicted(tmp_path
     assert by.loc["power/1x1000", "predicted"] == "jacfwd"
 
 
-def test_agreement_summary_counts_decisive_cases():
-    table = pd.DataFrame(
-        {
-            "decisive": ["yes", "yes", "no", "no"],
-            "agrees": ["yes", "no", "yes", "n/a"],
-        }
-    )
-    line = pr.agreement_summary(table)
-    assert "on 1 of 2 decisive cases" in line and "on 2 of 3 cases" in line
-    assert "no case" in pr.agreement_summary(table.iloc[0:0])
-
-
 def test_costs_only_compiles_report_the_same_counts():
     def f(x):
         return jnp.tanh(jnp.outer(x, x) @ x)

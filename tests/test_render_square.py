@@ -151,7 +151,7 @@ def test_a_family_of_one_size_draws_every_figure(tmp_path, d_in, d_out):
     rep = views.build(load_results(write_run(tmp_path / "run", [case])))
     figs = plots.report_figures(rep)
     assert {f.slug for f in figs} == {"lone-cpu-0-time", "lone-cpu-0-fwd-rev", "lone-cpu-0-compile"}
-    x = d_in if d_in == d_out else d_in / d_out  # n on a square family, else d_in / d_out
+    x = d_in if d_in == d_out else d_out  # n on a square family; else d_out, its d_in fixed
     for f in figs:
         assert plots.png_bytes(f.figure).startswith(b"\x89PNG")
         low, high = f.figure.axes[0].get_xlim()

@@ -26,14 +26,21 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from adbench.analysis import stats
+from adbench.analysis import decision, stats
+from adbench.analysis.decision import (
+    AXIS_D_IN,
+    AXIS_D_OUT,
+    AXIS_RATIO,
+    AXIS_SQUARE,
+    FWD,
+    REV,
+    TIE,
+    UNDECIDED,
+)
 from adbench.analysis.paired import CasePairs, Pair, rounds_by_strategy
 from adbench.store import schema
 
-FWD, REV = "jacfwd", "jacrev"
-TIE = "tie"
-AXIS_D_OUT, AXIS_D_IN, AXIS_RATIO = "d_out", "d_in", "d_in/d_out"
-AXIS_SQUARE = "d_in=d_out"  # every case n -> n: x = n
+__all__ = ["AXIS_D_IN", "AXIS_D_OUT", "AXIS_RATIO", "AXIS_SQUARE", "FWD", "REV", "TIE"]
 
 
 @dataclass(frozen=True)
@@ -52,8 +59,9 @@ class PowerFit:
 @dataclass(frozen=True)
 class Size:
     """One axis value of a sweep: its cases, the interval of t(jacfwd) / t(jacrev) there and the
-    mode it counts for ("jacfwd", "jacrev" or "tie"). With one case at x (every one-axis sweep)
-    ``ratio`` and ``winner`` are that case's verdict's ``fwd_rev*`` values, computed once."""
+    mode it counts for ("jacfwd", "jacrev", "tie" or "undecided"). With one case at x (every
+    one-axis sweep) ``ratio`` and ``winner`` are that case's verdict's ``fwd_rev*`` values,
+    computed once."""
 
     x: float
     case_ids: tuple[str, ...]
@@ -100,16 +108,18 @@ def axis_of(d_in: Sequence[int], d_out: Sequence[int]) -> tuple[str, float]:
     """The axis a family's cases vary along and the dimension held fixed (NaN when none).
 
     d_in, d_out: shape (n,), one entry per case. Square cases only (every d_in = d_out) give
-    AXIS_SQUARE, whatever else holds; one d_in and several d_out give AXIS_D_OUT, one d_out and
-    several d_in AXIS_D_IN, anything else AXIS_RATIO.
+    AXIS_SQUARE, whatever else holds; one d_in gives AXIS_D_OUT (d_in fixed), else one d_out
+    AXIS_D_IN, anything else AXIS_RATIO. A single non-square size (one d_in, one d_out) is
+    AXIS_D_OUT with its d_in fixed: the narrowest claim (it says nothing about other inputs,
+    which the ratio axis would), and the axis adbench.analysis.policy gives it.
     """
     pairs = list(zip(d_in, d_out, strict=True))
     ins, outs = {a for a, _ in pairs}, {b for _, b in pairs}
     if pairs and all(a == b for a, b in pairs):
         return AXIS_SQUARE, math.nan
-    if len(ins) == 1 and len(outs) > 1:
+    if len(ins) == 1:
         return AXIS_D_OUT, float(next(iter(ins)))
-    if len(outs) == 1 and len(ins) > 1:
+    if len(outs) == 1:
         return AXIS_D_IN, float(next(iter(outs)))
     return AXIS_RATIO, math.nan
 
@@ -241,7 +251,8 @@ def boot_curves(sw: Sweep) -> np.ndarray | None:
 def sizes(
     sw: Sweep, margin: float, boot: np.ndarray | None, confidence: float = 0.95
 ) -> tuple[Size, ...]:
-    """Each axis value with its interval and the mode it counts for (stats.decide)."""
+    """Each axis value with its interval and the mode it counts for (stats.decide); a size
+    resting on fewer than decision.MIN_ROUNDS paired rounds counts for neither (UNDECIDED)."""
     out = []
     for i, x in enumerate(sw.x):
         members = np.flatnonzero(sw.cases == i)
@@ -256,6 +267,8 @@ def sizes(
             est = stats.RatioEstimate(math.exp(sw.log_ratio[i]), low, high, n)
         side = stats.decide(est, margin)
         winner = FWD if side == stats.A_FASTER else REV if side == stats.B_FASTER else TIE
+        if not decision.enough_rounds(est.n):
+            winner = UNDECIDED
         out.append(Size(float(x), ids, est, winner))
     return tuple(out)
 

@@ -20,11 +20,13 @@ again in each. The interval is the statistical uncertainty of that estimate; the
 sizes, which the reason names, are what the data say without any interpolation.
 
 Without a bracket the answer is which mode was faster throughout the measured range (the tie
-lies outside it), a tie (no size separates the modes beyond the margin), or "unclear" (the
-winner changes more than once). The textbook rule (forward when d_in < d_out) puts the tie at
-d_in = d_out; a family is flagged ``far_from_textbook`` when the whole interval lies more than
-``far_factor`` (default 4) from it, when the modes swap the other way round, or when a size more
-than ``far_factor`` from the textbook tie is won by the mode the textbook advises against.
+lies outside it), a tie (no size separates the modes beyond the margin), "unclear" (the
+winner changes more than once), or "undecided" (no size rests on the paired rounds a decision
+needs, :data:`adbench.analysis.decision.MIN_ROUNDS`; a size short of them counts for neither).
+The textbook rule (forward when d_in < d_out) puts the tie at d_in = d_out; a family is
+flagged ``far_from_textbook`` when the whole interval lies more than ``far_factor`` (default 4)
+from it, when the modes swap the other way round, or when a size more than ``far_factor`` from
+the textbook tie is won by the mode the textbook advises against.
 A square family (every case n -> n) has no d_in/d_out crossover and no textbook tie (the rule
 says "either" at every size): its sizes are placed along n, the same rules find where the modes
 trade places there, and ``far_from_textbook`` is "n/a".
@@ -41,7 +43,7 @@ import pandas as pd
 from scipy.interpolate import PchipInterpolator
 
 from adbench import fmt
-from adbench.analysis import stats
+from adbench.analysis import decision, stats
 from adbench.analysis.axis import (
     AXIS_D_OUT,
     AXIS_RATIO,
@@ -63,9 +65,9 @@ from adbench.analysis.paired import with_keys
 from adbench.store import schema
 
 OUTCOME_CROSSOVER = "crossover"  # the modes tie inside the measured range
-OUTCOME_FWD = FWD  # jacfwd faster (or tied) throughout the measured range
-OUTCOME_REV = REV
-OUTCOME_TIE = "tie"  # no size separates the modes beyond the margin
+# otherwise FWD or REV: that mode faster (or tied) throughout the measured range
+OUTCOME_TIE = decision.TIE  # no size separates the modes beyond the margin
+OUTCOME_UNDECIDED = decision.UNDECIDED  # no size has the paired rounds a decision needs
 OUTCOME_UNCLEAR = "unclear"  # the winner changes more than once along the axis
 OUTCOME_NA = "n/a"  # fewer than two sizes with both modes measured
 
@@ -167,8 +169,9 @@ def estimate(
     """The crossover of one family on one host and device.
 
     results: that family's rows of the results table there (schema.RESULT_COLUMNS);
-    samples: its raw samples (schema.SAMPLE_COLUMNS). Without them no size has an interval, so,
-    as in the verdicts, none is separated and the outcome is a tie that says why. margin: the
+    samples: its raw samples (schema.SAMPLE_COLUMNS). Without them no size has paired rounds, so,
+    as in the verdicts, the outcome is undecided and says why; so it is when no size has
+    decision.MIN_ROUNDS of them (a size short of them counts for neither mode). margin: the
     verdicts' practical margin, e.g. 0.1 for ±10%.
     """
     sw = sweep_of(results, samples, confidence=confidence, n_boot=n_boot, seed=seed)
@@ -197,6 +200,15 @@ def estimate(
     # as in the verdicts; sizes in between are ties and do not place the crossover.
     boot = boot_curves(sw)
     won = sizes(sw, margin, boot, confidence)
+    if all(s.winner == decision.UNDECIDED for s in won):
+        fewest = min(s.ratio.n for s in won)
+        why = "no raw samples stored" if boot is None else decision.too_few(fewest)
+        return Crossover(
+            **base,
+            outcome=OUTCOME_UNDECIDED,
+            reason=f"undecided along {_where(sw)}: no size has {decision.MIN_ROUNDS} paired "
+            f"rounds ({why}){_square_note(sw)}",
+        )
     winner = np.array([{FWD: 1, REV: -1}.get(s.winner, 0) for s in won])
     separated = np.flatnonzero(winner)
     if separated.size == 0:

@@ -7,27 +7,45 @@ per family, task, batch and device kind, the recommended strategy per size *regi
     timed verdicts                                        tie     jacfwd  jacfwd  jacfwd
     regions                                   (0, 31.6): tie   [31.6, inf): jacfwd
 
-The axis is what the family's sweep varies, as in :mod:`adbench.analysis.crossover`: ``d_out``
-(d_in fixed), ``d_in`` (d_out fixed), ``d_in=d_out`` (square cases only: the axis is d_in, and
-a non-square case is not covered) or ``d_in/d_out`` (both vary). A boundary sits at the
-geometric midpoint of two neighbouring measured sizes whose recommendations differ; the first
-region reaches down to 0 and the last up to infinity, so sizes beyond the measured range follow
-the nearest measurement (``explain`` says when that is an extrapolation). Two verdicts that
+The axis is what the family's sweep varies, decided by the one axis rule,
+:func:`adbench.analysis.axis.axis_of` (the crossover's): ``d_out`` (d_in fixed), ``d_in`` (d_out
+fixed), ``d_in=d_out`` (square cases only: the axis is d_in, and a non-square case is not
+covered) or ``d_in/d_out`` (anything else, a single non-square case included). A boundary sits at
+the geometric midpoint of two neighbouring measured sizes whose recommendations differ; a region
+is half-open, [lower, upto), so a size exactly at a boundary belongs to the region *above* it
+(sizes 100 -> jacrev and 10000 -> jacfwd put 1000 = sqrt(100 * 10000) on jacfwd's side). The
+first region reaches down to 0 and the last up to infinity, so sizes beyond the measured range
+follow the nearest measurement (``explain`` says when that is an extrapolation). Two verdicts that
 disagree at one size (two hosts, or a grid with one ratio twice) give ``none`` there: the policy
-is silent and the caller falls back to the prediction.
+is silent and the caller falls back to the prediction. A size whose verdict is ``undecided`` (the
+sequential rule stopped before a decision) or names no strategy of the task is left out: a policy
+never encodes an undecided size, its neighbours' regions meet across it.
 
-A policy is used only on the device kind and jax version it was measured with; the caller
-(:mod:`adbench.auto`) warns and predicts otherwise.
+A policy is used only on the device kind it was measured on, and with the jax release it was
+measured with up to the patch number: 0.10.2 -> 0.10.3 is used, with a note in ``explain`` (patch
+releases fix bugs, they do not re-plan programs as a rule); 0.10.x -> 0.11.0 is not (the caller,
+:mod:`adbench.auto`, warns and predicts). A jax version that is not of the form X.Y[.Z...] must
+match exactly.
+
+Reading a file checks every value (:func:`parse`): a wrong type, an empty or non-numeric
+``sizes``, a size outside its region, an unknown task or strategy name, a boolean where a number
+belongs, two entries for one family x task x batch x device kind: a :class:`PolicyError` naming
+the key.
 """
 
 from __future__ import annotations
 
+import difflib
 import json
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from adbench.analysis import axis as ax
+from adbench.store import schema
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -36,10 +54,15 @@ POLICY_FORMAT = "adbench-policy"
 POLICY_VERSION = 1  # bump when an older reader would misread a newer file
 # History: 1  first format (format, version, jax_version, device_kinds, source, entries).
 
-AXIS_D_OUT, AXIS_D_IN, AXIS_RATIO = "d_out", "d_in", "d_in/d_out"
-AXIS_SQUARE = "d_in=d_out"
+AXIS_D_OUT, AXIS_D_IN, AXIS_RATIO, AXIS_SQUARE = (
+    ax.AXIS_D_OUT,
+    ax.AXIS_D_IN,
+    ax.AXIS_RATIO,
+    ax.AXIS_SQUARE,
+)
 AXES = (AXIS_D_OUT, AXIS_D_IN, AXIS_SQUARE, AXIS_RATIO)
 TIE, NONE = "tie", "none"
+UNDECIDED = "undecided"  # a verdict the sequential rule left open: never part of a policy
 
 
 class PolicyError(ValueError):
@@ -74,14 +97,15 @@ class Entry:
     regions: tuple[Region, ...]
 
     def position(self, d_in: int, d_out: int) -> float | None:
-        """Where (d_in, d_out) sits on the axis, or None when the fixed dimension differs."""
-        if self.axis == AXIS_D_OUT:
-            return float(d_out) if d_in == self.fixed else None
-        if self.axis == AXIS_D_IN:
-            return float(d_in) if d_out == self.fixed else None
-        if self.axis == AXIS_SQUARE:
-            return float(d_in) if d_in == d_out else None
-        return d_in / d_out
+        """Where (d_in, d_out) sits on the axis, or None when the entry does not cover it (the
+        fixed dimension differs, or a non-square case on a square family)."""
+        if self.axis == AXIS_D_OUT and d_in != self.fixed:
+            return None
+        if self.axis == AXIS_D_IN and d_out != self.fixed:
+            return None
+        if self.axis == AXIS_SQUARE and d_in != d_out:
+            return None
+        return float(ax.position(self.axis, d_in, d_out))
 
     @property
     def measured(self) -> tuple[float, float]:
@@ -107,13 +131,40 @@ class Policy:
     entries: tuple[Entry, ...]
 
     def unusable(self, device_kind: str, jax_version: str) -> str | None:
-        """Why this policy must not decide on ``device_kind`` under ``jax_version``, or None."""
-        if jax_version != self.jax_version:
+        """Why this policy must not decide on ``device_kind`` under ``jax_version``, or None.
+
+        Another patch release of the same jax X.Y is usable (see :meth:`version_note`); another
+        minor or major release is not."""
+        if not same_release(self.jax_version, jax_version):
             return f"the policy was measured with jax {self.jax_version}, this is jax {jax_version}"
         if device_kind not in self.device_kinds:
             kinds = ", ".join(repr(k) for k in self.device_kinds) or "no device"
             return f"the policy was measured on {kinds}, this device is {device_kind!r}"
         return None
+
+    def version_note(self, jax_version: str) -> str | None:
+        """A note when the policy is used across patch releases (0.10.2 -> 0.10.3), else None."""
+        if jax_version == self.jax_version or not same_release(self.jax_version, jax_version):
+            return None
+        return (
+            f"the policy was measured with jax {self.jax_version}, this is jax {jax_version}: "
+            "used across patch releases (remeasure if the release notes touch autodiff or XLA)"
+        )
+
+    @property
+    def families(self) -> tuple[str, ...]:
+        """The family names the policy has entries for, sorted."""
+        return tuple(sorted({e.family for e in self.entries}))
+
+    def check_family(self, family: str) -> None:
+        """PolicyError (with a did-you-mean) unless the policy has an entry for ``family``."""
+        if family in self.families:
+            return
+        close = difflib.get_close_matches(family, self.families, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        have = ", ".join(self.families) or "none"
+        where = self.source or "policy"
+        raise PolicyError(f"{where}: no family {family!r} in the policy{hint} (families: {have})")
 
     def lookup(
         self, family: str, task: str, device_kind: str, d_in: int, d_out: int, batch: int = 1
@@ -211,28 +262,34 @@ def regions_of(points: Sequence[tuple[float, str, tuple[str, ...]]]) -> tuple[Re
     return tuple(regions)
 
 
-def _axis(pairs: set[tuple[int, int]]) -> tuple[str, int | None]:
-    """The axis of a family's (d_in, d_out) cases and the fixed dimension, if any."""
-    d_ins = {a for a, _ in pairs}
-    d_outs = {b for _, b in pairs}
-    if all(a == b for a, b in pairs):
-        return AXIS_SQUARE, None
-    if len(d_ins) == 1:
-        return AXIS_D_OUT, next(iter(d_ins))
-    if len(d_outs) == 1:
-        return AXIS_D_IN, next(iter(d_outs))
-    return AXIS_RATIO, None
+def same_release(a: str, b: str) -> bool:
+    """Whether jax versions ``a`` and ``b`` share major and minor (``0.10.2``, ``0.10.3.dev1``);
+    versions not of the form X.Y... must be equal."""
+    ma, mb = _RELEASE.match(a), _RELEASE.match(b)
+    if ma is None or mb is None:
+        return a == b
+    return ma.groups() == mb.groups()
 
 
-def _recommendation(row: Mapping[Any, Any]) -> tuple[str, tuple[str, ...]]:
+_RELEASE = re.compile(r"^(\d+)\.(\d+)(?:\.|$)")
+
+
+def _recommendation(row: Mapping[Any, Any], task: str) -> tuple[str, tuple[str, ...]] | None:
+    """(recommended, tie_set) of a verdict row; None when the size must be left out: an
+    ``undecided`` verdict, or a recommendation that names no strategy of the task."""
     rec = str(row.get("recommended", "") or "")
+    known = schema.STRATEGIES.get(task, ())
+    if str(row.get("outcome", "") or "") == UNDECIDED:
+        return None
     if rec in ("", "nan", "n/a", NONE):
         return NONE, ()
     if rec == TIE:
         ties = str(row.get("tie_set", "") or "")
         names = tuple(sorted(t for t in ties.split("|") if t and t != "nan"))
+        if any(t not in known for t in names):
+            return None
         return (TIE, names) if names else (NONE, ())
-    return rec, ()
+    return (rec, ()) if rec in known else None
 
 
 def from_tables(
@@ -257,19 +314,23 @@ def from_tables(
     for (family, task, batch, kind), group in table.groupby(
         ["family", "task", "batch", "device_kind"], sort=True
     ):
-        axis, fixed = _axis(
-            {(int(a), int(b)) for a, b in zip(group["d_in"], group["d_out"], strict=True)}
-        )
         points = []
         for row in group.to_dict("records"):
-            d_in, d_out = int(row["d_in"]), int(row["d_out"])
-            value = {AXIS_D_OUT: d_out, AXIS_D_IN: d_in, AXIS_SQUARE: d_in}.get(axis, d_in / d_out)
-            points.append((float(value), *_recommendation(row)))
+            rec = _recommendation(row, str(task))
+            if rec is not None:
+                points.append((int(row["d_in"]), int(row["d_out"]), *rec))
+        if not points:
+            continue
+        axis, fixed_f = ax.axis_of([p[0] for p in points], [p[1] for p in points])
+        fixed = None if math.isnan(fixed_f) else int(fixed_f)
+        placed = [(float(ax.position(axis, a, b)), rec, ties) for a, b, rec, ties in points]
         entries.append(
             Entry(
-                str(family), str(task), int(str(batch)), str(kind), axis, fixed, regions_of(points)
+                str(family), str(task), int(str(batch)), str(kind), axis, fixed, regions_of(placed)
             )
         )
+    if not entries:
+        raise PolicyError(f"{source or 'results'}: no decided verdict to make a policy from")
     return Policy(
         version=POLICY_VERSION,
         jax_version=str(meta.get("jax_version", "")),
@@ -296,6 +357,72 @@ def _kind_name(kind: type | tuple[type, ...]) -> str:
     return " or ".join(k.__name__ for k in kinds)
 
 
+def _number(value: Any) -> bool:
+    """A JSON number (not a boolean), finite."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _strategy(name: Any, task: str, key: str) -> str:
+    """``name`` if it is a strategy of ``task``; an unknown task is checked by the caller."""
+    if task not in schema.STRATEGIES:
+        return str(name)
+    known = schema.STRATEGIES[task]
+    if not isinstance(name, str) or name not in known:
+        close = difflib.get_close_matches(str(name), known, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise PolicyError(
+            f"{key}: {name!r:.40} is not a {task} strategy{hint}; one of {', '.join(known)}"
+        )
+    return name
+
+
+def _regions(raw_regions: list[Any], task: str, at: str) -> tuple[Region, ...]:
+    """The regions of one entry, every value checked (see :func:`parse`)."""
+    regions = []
+    previous = 0.0
+    for j, reg in enumerate(raw_regions):
+        rat = f"{at}.regions[{j}]"
+        if not isinstance(reg, dict):
+            raise PolicyError(f"{rat}: expected an object")
+        upto = reg.get("upto")
+        last = j == len(raw_regions) - 1
+        if last != (upto is None) or not (upto is None or _number(upto) and upto > previous):
+            raise PolicyError(
+                f"{rat}.upto: increasing positive numbers, null on the last region only; "
+                f"got {upto!r:.40}"
+            )
+        rec = _need(reg, "recommended", str, rat)
+        ties = _need(reg, "tie_set", list, rat)
+        if rec == TIE:
+            if len(ties) < 2:
+                raise PolicyError(f"{rat}.tie_set: a tie names two or more strategies")
+            ties = [_strategy(t, task, f"{rat}.tie_set") for t in ties]
+        elif ties:
+            raise PolicyError(f"{rat}.tie_set: only a tie has a tie_set")
+        elif rec != NONE:
+            _strategy(rec, task, f"{rat}.recommended")
+        sizes = _need(reg, "sizes", list, rat)
+        if not sizes or not all(_number(v) and v > 0 for v in sizes):
+            raise PolicyError(
+                f"{rat}.sizes: a non-empty list of positive numbers, got {sizes!r:.40}"
+            )
+        inside = all(previous <= v and (upto is None or v < upto) for v in sizes)
+        if not inside:
+            raise PolicyError(f"{rat}.sizes: {sizes!r:.40} lie outside the region's bounds")
+        previous = float(upto) if upto is not None else previous
+        regions.append(
+            Region(
+                None if upto is None else float(upto),
+                rec,
+                tuple(str(t) for t in ties),
+                tuple(float(v) for v in sizes),
+            )
+        )
+    if not regions:
+        raise PolicyError(f"{at}.regions: empty")
+    return tuple(regions)
+
+
 def parse(text: str, where: str = "policy") -> Policy:
     """A Policy from JSON text; PolicyError naming ``where`` and the key otherwise."""
     try:
@@ -312,7 +439,10 @@ def parse(text: str, where: str = "policy") -> Policy:
         )
     jax_version = _need(data, "jax_version", str, where)
     kinds = _need(data, "device_kinds", list, where)
+    if not all(isinstance(k, str) for k in kinds):
+        raise PolicyError(f"{where}.device_kinds: a list of names, got {kinds!r:.40}")
     entries = []
+    seen: dict[tuple[str, str, int, str], int] = {}
     for i, raw in enumerate(_need(data, "entries", list, where)):
         at = f"{where}: entries[{i}]"
         if not isinstance(raw, dict):
@@ -322,50 +452,38 @@ def parse(text: str, where: str = "policy") -> Policy:
             raise PolicyError(f"{at}.axis: {axis!r} is not one of {', '.join(AXES)}")
         fixed = raw.get("fixed")
         if (axis in (AXIS_RATIO, AXIS_SQUARE)) != (fixed is None) or not (
-            fixed is None or isinstance(fixed, int) and not isinstance(fixed, bool)
+            fixed is None or isinstance(fixed, int) and not isinstance(fixed, bool) and fixed > 0
         ):
-            raise PolicyError(f"{at}.fixed: an integer on axis d_in or d_out, else null")
-        regions = []
-        previous = 0.0
-        raw_regions = _need(raw, "regions", list, at)
-        for j, reg in enumerate(raw_regions):
-            rat = f"{at}.regions[{j}]"
-            if not isinstance(reg, dict):
-                raise PolicyError(f"{rat}: expected an object")
-            upto = reg.get("upto")
-            last = j == len(raw_regions) - 1
-            if last != (upto is None) or not (
-                upto is None or isinstance(upto, int | float) and upto > previous
-            ):
-                raise PolicyError(f"{rat}.upto: increasing numbers, null on the last region only")
-            previous = float(upto) if upto is not None else previous
-            ties = _need(reg, "tie_set", list, rat)
-            sizes = _need(reg, "sizes", list, rat)
-            regions.append(
-                Region(
-                    None if upto is None else float(upto),
-                    _need(reg, "recommended", str, rat),
-                    tuple(str(t) for t in ties),
-                    tuple(float(s) for s in sizes),
-                )
-            )
-        if not regions:
-            raise PolicyError(f"{at}.regions: empty")
-        entries.append(
-            Entry(
-                family=_need(raw, "family", str, at),
-                task=_need(raw, "task", str, at),
-                batch=_need(raw, "batch", int, at),
-                device_kind=_need(raw, "device_kind", str, at),
-                axis=axis,
-                fixed=fixed,
-                regions=tuple(regions),
-            )
+            raise PolicyError(f"{at}.fixed: a positive integer on axis d_in or d_out, else null")
+        raw_task = raw.get("task")
+        regions = _regions(_need(raw, "regions", list, at), str(raw_task), at)
+        task = _need(raw, "task", str, at)
+        if task not in schema.TASKS:
+            raise PolicyError(f"{at}.task: {task!r} is not one of {', '.join(schema.TASKS)}")
+        batch = _need(raw, "batch", int, at)
+        if batch < 1:
+            raise PolicyError(f"{at}.batch: a positive integer, got {batch!r}")
+        entry = Entry(
+            family=_need(raw, "family", str, at),
+            task=task,
+            batch=batch,
+            device_kind=_need(raw, "device_kind", str, at),
+            axis=axis,
+            fixed=fixed,
+            regions=regions,
         )
+        ident = (entry.family, entry.task, entry.batch, entry.device_kind)
+        if ident in seen:
+            raise PolicyError(
+                f"{at}: a second entry for family {entry.family!r}, task {task}, batch {batch} "
+                f"on {entry.device_kind!r} (first: entries[{seen[ident]}])"
+            )
+        seen[ident] = i
+        entries.append(entry)
     return Policy(
         version=POLICY_VERSION,
         jax_version=jax_version,
-        device_kinds=tuple(str(k) for k in kinds),
+        device_kinds=tuple(kinds),
         source=str(data.get("source", "")),
         entries=tuple(entries),
     )

@@ -35,12 +35,13 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 from adbench import fmt
+from adbench.analysis import decision
+from adbench.analysis.decision import FWD, NONE, REV, TIE
 
 if TYPE_CHECKING:
     import pandas as pd
 
-FWD, REV = "jacfwd", "jacrev"
-TIE, NONE = "tie", "none"
+__all__ = ["FWD", "NONE", "REV", "TIE", "Costs", "Machine", "Prediction", "agreement", "predict"]
 DEFAULT_MARGIN = 0.10
 DECISIVE = 1.5  # a timed speedup at least this large is a "decisive" case
 
@@ -204,7 +205,8 @@ def agreement(
     (``recommended``, ``speedup``). ``decisive`` is "yes" when the measured speedup of the fastest
     over the runner-up is >= ``decisive`` and the verdict names one strategy. ``agrees``: "yes"
     when the predicted cheapest strategy is the measured fastest, "no" otherwise, "n/a" when the
-    verdict names no single strategy (tie, none, n/a). Columns: AGREEMENT_COLUMNS.
+    verdict names no single strategy (tie, none, undecided, n/a: decision.names_one).
+    Columns: AGREEMENT_COLUMNS.
     """
     import pandas as pd
 
@@ -221,7 +223,7 @@ def agreement(
     joined = left.merge(right, on=keys, how="inner")
     if joined.empty:
         return pd.DataFrame(columns=list(AGREEMENT_COLUMNS))
-    single = ~joined["measured"].astype(str).isin([TIE, NONE, "n/a", ""])
+    single = joined["measured"].map(decision.names_one)
     speed = pd.to_numeric(joined["measured_speedup"], errors="coerce")
     joined["decisive"] = [
         "yes" if s and v >= decisive else "no" for s, v in zip(single, speed, strict=True)
@@ -257,18 +259,3 @@ def accuracy(picked_over_best: Sequence[float]) -> Accuracy:
     agreed = sum(1 for v in values if v <= 1.0)
     geo = math.exp(sum(math.log(v) for v in values) / len(values))
     return Accuracy(len(values), agreed, geo)
-
-
-def agreement_summary(table: pd.DataFrame) -> str:
-    """One line from :func:`agreement`'s table, e.g. for ``adbench report`` to print."""
-    if table.empty:
-        return "predictions: no case has both a prediction and a verdict"
-    decisive = table[table["decisive"] == "yes"]
-    agreed = int((decisive["agrees"] == "yes").sum())
-    judged = table[table["agrees"] != "n/a"]
-    all_agreed = int((judged["agrees"] == "yes").sum())
-    return (
-        f"predictions: the cheapest predicted strategy was the measured fastest on {agreed} of "
-        f"{len(decisive)} decisive cases (speedup >= {DECISIVE:g}) and on {all_agreed} of "
-        f"{len(judged)} cases with a single recommendation"
-    )

@@ -22,6 +22,16 @@ Why these numbers (benchmarks/sequential.py measures them, README "How a case is
   (99.93% per look with three looks) the sequential rule's rate stayed within noise of the full
   budget's. A stricter look costs rounds only for cases near the margin; a x1000 case still
   stops at the first look.
+
+Racing (successive elimination, as F-race and Hoeffding races do): at each look, before asking
+whether the case is settled, :func:`eliminated` names the strategies whose interval against the
+current fastest (the verdict's own choice, :func:`adbench.analysis.verdict.fastest`) lies beyond
+the margin at the look's strict confidence, the same alpha-spent interval a stop with a decision
+needs. They get no more rounds (the timing loop keeps their samples; the verdict ranks them from
+the rounds they had); the rest share the budget, so a x100-behind strategy no longer eats the
+contenders' rounds. The settled test then asks about the contenders alone. benchmarks/
+sequential.py measures the error rate with elimination against the full budget's and the rounds
+it saves (docs/evidence.md).
 """
 
 from __future__ import annotations
@@ -33,8 +43,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from adbench.analysis import stats
+from adbench.analysis import decision, stats
 from adbench.analysis.paired import CasePairs
+from adbench.analysis.verdict import fastest
 
 FIRST_LOOK = 10
 ALPHA = 0.002  # spent by the looks on stopping with a decision (a recommendation)
@@ -125,6 +136,37 @@ def settled(
     return True
 
 
+def eliminated(
+    rounds: Mapping[str, Sequence[float]],
+    *,
+    margin: float,
+    confidence: float,
+    n_boot: int = 2000,
+    seed: int = 0,
+) -> tuple[str, ...]:
+    """The strategies the race may stop timing: those the current fastest beats beyond the
+    margin at ``confidence`` (:func:`stats.decide` on their pair's interval, as the verdict
+    decides, resampled as :func:`settled` does).
+
+    rounds: seconds per call of each strategy still timed, shape (n,) each, entry i of all taken
+    in round i. The fastest is never named, so at least one strategy is always left. Nothing is
+    named below decision.MIN_ROUNDS rounds (no decision rests on fewer).
+    """
+    names = list(rounds)
+    if len(names) < 2 or min(len(v) for v in rounds.values()) < decision.MIN_ROUNDS:
+        return ()
+    series = {s: pd.Series(np.asarray(v, dtype=np.float64)) for s, v in rounds.items()}
+    pairs = CasePairs(
+        series,
+        {s: float(np.median(v)) for s, v in series.items()},
+        confidence=confidence,
+        n_boot=resamples(confidence, n_boot),
+        seed=seed,
+    )
+    best = fastest(names, pairs)
+    return tuple(s for s in names if s != best and pairs.faster(s, best, margin) == best)
+
+
 @dataclass(frozen=True)
 class StopRule:
     """The stopping rule of one run: where to look, how sure each look must be to stop with a
@@ -143,6 +185,10 @@ class StopRule:
             confidence=self.confidence,
             tie_confidence=self.tie_confidence,
         )
+
+    def eliminate(self, rounds: Mapping[str, Sequence[float]]) -> tuple[str, ...]:
+        """:func:`eliminated` of ``rounds`` at this rule's (strict, decision) confidence."""
+        return eliminated(rounds, margin=self.margin, confidence=self.confidence)
 
 
 def rule(min_rounds: int, max_rounds: int, margin: float) -> StopRule:

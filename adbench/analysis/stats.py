@@ -21,7 +21,9 @@ from scipy import stats as _sps
 _MAX_BLOCK_ENTRIES = 1 << 20
 
 # 1 / Phi^-1(3/4): scales the MAD to a standard deviation for normal data (hyperfine, pyperf).
-_MAD_TO_SIGMA = 1.4826
+# The one copy: adbench.compare.timing's robust sigmas use it too.
+MAD_TO_SIGMA = 1.4826
+_MAD_TO_SIGMA = MAD_TO_SIGMA
 
 Statistic = Callable[..., np.ndarray]
 

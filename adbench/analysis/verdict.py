@@ -9,6 +9,15 @@ or was refused by the memory guard is named with its reason and the verdict is t
 that ran, so a case where only jacrev ran recommends jacrev ("the only strategy that ran"), and
 ``none`` means nothing ran.
 
+A decision needs evidence: when the fastest and any other strategy share fewer than
+:data:`adbench.analysis.decision.MIN_ROUNDS` paired rounds (the module says why: below that a 95%
+interval is not attainable) the verdict is ``undecided`` with the count in its reason
+("undecided: 3 rounds: too few to decide"), neither a recommendation nor a tie; the ranking's
+``n_rounds`` holds each strategy's paired rounds with the fastest, so the fewest of a case's is
+what its verdict rests on. The same holds for the ``fwd_rev`` column. A strategy the
+race eliminated (:mod:`adbench.analysis.sequential`: its rounds end before the case's last one)
+keeps its rounds and its rank; ``eliminated_at_round`` in the ranking says after how many.
+
 With a memory budget the recommendation is the fastest strategy that fitted. A strategy refused
 by the guard is named in ``fastest_unfit`` when XLA's flop count (read from the compiled
 derivative before the guard refused it) is below the fastest one's by more than the margin: the
@@ -30,12 +39,12 @@ from typing import Any
 import pandas as pd
 
 from adbench import fmt
-from adbench.analysis import stats
+from adbench.analysis import decision, stats
+from adbench.analysis.decision import FWD, NA, NONE, REV, TIE, UNDECIDED
 from adbench.analysis.paired import CasePairs, rounds_by_strategy, with_keys
 from adbench.store import schema
 
-FWD, REV = "jacfwd", "jacrev"
-TIE, NONE = "tie", "none"
+__all__ = ["FWD", "NONE", "REV", "TIE", "UNDECIDED", "Judged", "fastest", "judge", "judge_case"]
 
 
 def textbook(d_in: int, d_out: int) -> str:
@@ -142,7 +151,7 @@ def verdicts_for(
     return judge(results, samples, margin=margin).verdicts
 
 
-def _fastest(ran: Sequence[str], pairs: CasePairs) -> str:
+def fastest(ran: Sequence[str], pairs: CasePairs) -> str:
     """The strategy with the smallest per-round ratio to the others.
 
     Start from the smallest stored median; if another strategy is faster round by round against
@@ -164,6 +173,16 @@ def _problems(rows: Sequence[Mapping[str, Any]], ran: Sequence[str]) -> str:
 
 def _text(v: Any) -> str:
     return "" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v)
+
+
+def _eliminated(pairs: CasePairs, ran: Sequence[str]) -> dict[str, int]:
+    """strategy -> rounds it was timed in, for each strategy whose rounds end before the case's
+    last round (the race stopped timing it; :mod:`adbench.analysis.sequential`)."""
+    last = {s: int(r.index.max()) for s in ran if (r := pairs.rounds.get(s)) is not None and len(r)}
+    if not last:
+        return {}
+    end = max(last.values())
+    return {s: int(len(pairs.rounds[s])) for s, e in last.items() if e < end}
 
 
 def judge_case(
@@ -189,7 +208,7 @@ def judge_case(
         v["recommended"] = NONE
         v["reason"] = f"no strategy ran: {problems}"
         return v, ranking
-    best = _fastest(ran, pairs)
+    best = fastest(ran, pairs)
     v["best_s"] = _num(by_name[best]["median_s"])
     unfit = _fastest_unfit(by_name, best, margin)
     if unfit:
@@ -197,6 +216,12 @@ def judge_case(
     rel = {s: pairs.get(s, best) for s in ran if s != best}
     order = [best, *sorted(rel, key=lambda s: (rel[s].estimate.ratio, s))]
     tied = [best, *(s for s in order[1:] if pairs.faster(s, best, margin) != best)]
+    own_rounds = pairs.rounds.get(best)
+    n_rounds = min(
+        (p.estimate.n for p in rel.values()),
+        default=len(own_rounds) if own_rounds is not None else 0,
+    )
+    undecided = len(ran) > 1 and not decision.enough_rounds(n_rounds)
     if len(ran) == 1:
         v["recommended"] = best
         v["reason"] = f"{best}: the only strategy that ran{tail}"
@@ -208,7 +233,12 @@ def judge_case(
             f"{best}/{ru} time ratio {fmt.num(e.ratio)} ({conf} {fmt.num(e.ci_low)}-"
             f"{fmt.num(e.ci_high)}, {e.n} paired rounds)"
         )
-        if len(tied) == 1:
+        if undecided:
+            v["recommended"] = UNDECIDED
+            v["reason"] = (
+                f"undecided: {decision.too_few(n_rounds)}; {best} fastest so far, {evidence}{tail}"
+            )
+        elif len(tied) == 1:
             v["recommended"] = best
             v["speedup"] = 1.0 / e.ratio
             v["break_even_calls"] = break_even_calls(
@@ -221,37 +251,45 @@ def judge_case(
         else:
             v["recommended"] = TIE
             v["tie_set"] = "|".join(tied)
-            inside = all(
-                1 / (1 + margin) <= rel[s].estimate.ci_low and rel[s].estimate.ci_high <= 1 + margin
-                for s in tied[1:]
-            )
+            inside = all(stats.within_margin(rel[s].estimate, margin) for s in tied[1:])
             why = (
                 f"within the ±{margin:.0%} margin" if inside else "not separated beyond the margin"
             )
             v["reason"] = f"tie between {', '.join(tied)}, {why}: {evidence}{tail}"
     ranks = {s: 1 if s in tied else i + 1 for i, s in enumerate(order)}
+    out_at = _eliminated(pairs, ran)
     for row in ranking:
         s = str(row["strategy"])
         if s not in ranks:
             continue
         own: stats.RatioEstimate | None = rel[s].estimate if s in rel else None
+        if own is not None:
+            row["n_rounds"] = own.n
+        else:
+            row["n_rounds"] = len(own_rounds) if own_rounds is not None else 0
         row.update(
-            rank=ranks[s],
+            rank=math.nan if undecided else ranks[s],
             rel_time=1.0 if own is None else own.ratio,
             rel_ci_low=1.0 if own is None else own.ci_low,
             rel_ci_high=1.0 if own is None else own.ci_high,
         )
-        if own is None:
+        gone = ""
+        if s in out_at:
+            row["eliminated_at_round"] = out_at[s]
+            gone = f"; eliminated after {out_at[s]} rounds (no more rounds needed)"
+        if undecided:
+            row["reason"] = f"unranked: {decision.too_few(n_rounds)}"
+        elif own is None:
             row["reason"] = "fastest" if len(ran) > 1 else "the only strategy that ran"
         elif s in tied:
             row["reason"] = (
                 f"tied with {best}: {fmt.interval(own.ratio, own.ci_low, own.ci_high)} "
-                f"not beyond ±{margin:.0%}"
+                f"not beyond ±{margin:.0%}{gone}"
             )
         else:
             row["reason"] = (
                 f"{fmt.factor(own.ratio)} the time of {best} ({conf} {fmt.num(own.ci_low)}-"
-                f"{fmt.num(own.ci_high)})"
+                f"{fmt.num(own.ci_high)}){gone}"
             )
     return v, ranking
 
@@ -295,8 +333,8 @@ def _fwd_rev(
     if key.get("task") not in ("jacobian", None) or (
         isinstance(key.get("task"), float) and math.isnan(key["task"])
     ):
-        return {"textbook": "n/a", "agrees_with_textbook": "n/a"}
-    out: dict[str, Any] = {"textbook": textbook(d_in, d_out), "agrees_with_textbook": "n/a"}
+        return {"textbook": NA, "agrees_with_textbook": NA}
+    out: dict[str, Any] = {"textbook": textbook(d_in, d_out), "agrees_with_textbook": NA}
     fwd, rev = by_name.get(FWD), by_name.get(REV)
     if fwd is None or rev is None:
         return out
@@ -309,13 +347,15 @@ def _fwd_rev(
         temp_ratio=_ratio(fwd.get("temp_bytes"), rev.get("temp_bytes")),
     )
     if FWD not in ran or REV not in ran:
-        out["fwd_rev"] = "n/a"
+        out["fwd_rev"] = NA
         return out
     re = pairs.get(FWD, REV).estimate
     winner = pairs.faster(FWD, REV, margin) or TIE
+    if not decision.enough_rounds(re.n):
+        winner = UNDECIDED
     out.update(fwd_rev=winner, fwd_rev_ratio=re.ratio, fwd_rev_ci_low=re.ci_low)
     out["fwd_rev_ci_high"] = re.ci_high
     book = out["textbook"]
-    if winner != TIE and book != "either":
+    if decision.names_one(winner) and book != "either":
         out["agrees_with_textbook"] = "yes" if book == winner else "no"
     return out

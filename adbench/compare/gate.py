@@ -22,7 +22,9 @@ timing         current / baseline median, corrected for the drift of the whole r
 verdict        a *flip*: the recommended strategy changed from one decisive answer to another
                (jacfwd -> jacrev, jacrev -> sparse). Changes to or from a tie are notes, not
                flips: a ratio near the tie margin crosses it on noise alone; so are verdicts that
-               rest on fewer than two strategies that ran (the status tier says why).
+               rest on fewer than two strategies that ran (the status tier says why). An
+               ``undecided`` verdict (too few paired rounds, adbench.analysis.decision) is never
+               a flip nor a change: a note says it was not judged.
 status/cases   a strategy that measured cleanly now fails (regression), or the reverse
                (improvement); cases new in the current run or missing from it.
 
@@ -41,6 +43,7 @@ from typing import Any
 import pandas as pd
 
 from adbench import fmt
+from adbench.analysis import decision
 from adbench.compare import instructions as compare_instructions
 from adbench.compare import timing as compare_timing
 from adbench.compare.model import (
@@ -61,7 +64,6 @@ from adbench.store import schema
 from adbench.store.results import Results, ResultsError, load_results
 
 FINGERPRINT_KEYS = ("jax_version", "jaxlib_version", "backend")
-DECISIVE_OFF = ("tie", "none", "n/a", "")
 
 
 def _many_hosts(*dfs: pd.DataFrame) -> bool:
@@ -301,18 +303,17 @@ def _deterministic(
 def _describe(v: Mapping[str, Any]) -> str:
     """A verdict in a few words: 'jacfwd 2x faster than jacrev', 'tie jacfwd|jacrev'."""
     rec = cell_text(v.get("recommended"))
-    if rec == "tie":
+    if rec == decision.TIE:
         return f"tie {cell_text(v.get('tie_set'))}".strip()
     speed, ru = cell_number(v.get("speedup")), cell_text(v.get("runner_up"))
-    if rec in DECISIVE_OFF or math.isnan(speed) or not ru:
+    if not decision.names_one(rec) or math.isnan(speed) or not ru:
         return rec or "?"
     return f"{rec} {fmt.factor(speed)} faster than {ru}"
 
 
 def _decisive(v: Mapping[str, Any]) -> bool:
     """A verdict that names one strategy on the evidence of at least two that ran."""
-    n_ran = cell_number(v.get("n_ran"))
-    return cell_text(v.get("recommended")) not in DECISIVE_OFF and not n_ran < 2
+    return decision.is_decisive(v)
 
 
 def _verdicts(bv: pd.DataFrame, cv: pd.DataFrame, many_hosts: bool) -> tuple[list[Finding], int]:
@@ -325,12 +326,38 @@ def _verdicts(bv: pd.DataFrame, cv: pd.DataFrame, many_hosts: bool) -> tuple[lis
     for key in sorted(b.keys() & c.keys()):
         vb, vc = b[key], c[key]
         rb, rc = cell_text(vb.get("recommended")), cell_text(vc.get("recommended"))
-        judged = [v for v in (vb, vc) if _decisive(v) or cell_text(v.get("recommended")) == "tie"]
+        undecided = [
+            side for side, r in (("baseline", rb), ("current", rc)) if r == decision.UNDECIDED
+        ]
+        if undecided:  # no evidence to compare: neither a flip, nor a regression, nor a change
+            why = "; ".join(
+                f"{side}: {cell_text(v.get('reason')).removeprefix('undecided: ')}"
+                for side, v in (("baseline", vb), ("current", vc))
+                if cell_text(v.get("recommended")) == decision.UNDECIDED
+            )
+            out.append(
+                Finding(
+                    Kind.NOTE,
+                    Tier.VERDICT,
+                    f"verdict not judged: undecided in the {' and '.join(undecided)} run, too "
+                    f"few paired rounds to decide ({why})",
+                    *key,
+                    metric="recommended",
+                    baseline=rb,
+                    current=rc,
+                )
+            )
+            continue
+        judged = [
+            v for v in (vb, vc) if _decisive(v) or cell_text(v.get("recommended")) == decision.TIE
+        ]
         if len(judged) < 2:
             continue  # a side has no evidence-based verdict: the status tier says why
         n += 1
         tie_b, tie_c = (set(cell_text(v.get("tie_set")).split("|")) for v in (vb, vc))
-        if rb == rc and (rb != "tie" or tie_b == tie_c):  # a tie set's order is not its content
+        if rb == rc and (
+            rb != decision.TIE or tie_b == tie_c
+        ):  # a tie set's order is not its content
             continue
         change = f"{_describe(vb)} -> {_describe(vc)}"
         if _decisive(vb) and _decisive(vc):

@@ -170,7 +170,7 @@ def _judge_device(
     pooled_c = np.median(lc - dc[:, None], axis=0)
     centre = float(np.median(pooled_c - pooled_b))
     resid = pooled_c - pooled_b - centre  # log of each case's drift-corrected ratio
-    noise = 1.4826 * float(np.median(np.abs(resid)))
+    noise = stats.MAD_TO_SIGMA * float(np.median(np.abs(resid)))
     factor = math.exp(float(np.median(dc) - np.median(db)) + centre)
     sigmas = floor_sigmas(len(keys), s) if s.noise_sigmas is None else s.noise_sigmas
     drift = Drift(device, len(keys), factor, noise, math.exp(sigmas * noise), runs)
@@ -221,7 +221,7 @@ def floor_sigmas(n_timed: int, s: Settings) -> float:
     """
     df = s.noise_df
     q = float(_t.ppf(1.0 - s.familywise_alpha / max(n_timed, 1), df))
-    return q / (1.4826 * float(_t.ppf(0.75, df)))
+    return q / (stats.MAD_TO_SIGMA * float(_t.ppf(0.75, df)))
 
 
 def _finding(

@@ -414,6 +414,12 @@ class RunConfig(BaseModel):
     )
     warmup: int = Field(default=1, ge=0)
     tie_margin: float = Field(default=0.10, ge=0, lt=1)
+    max_case_s: float | None = Field(
+        default=None,
+        gt=0,
+        description="timing seconds a case may spend past its budget to reach the rounds a "
+        "verdict needs (default 3 x time_budget_s; docs/evidence.md)",
+    )
     rtol: float | None = Field(default=None, gt=0)
     atol: float | None = Field(default=None, ge=0)
     families: list[FamilySpec] = Field(min_length=1)
@@ -917,31 +923,3 @@ def default_config_path() -> Path:
         if candidate.is_file():
             return candidate
     raise ConfigError("configs/seed.yaml not found; pass a run file: adbench run CONFIG")
-
-
-# What may change between a run and its --resume: the name, and which families and sizes are
-# listed (new ones are measured, stored ones are kept). Anything else would mix incomparable
-# measurements in one results directory.
-_RESUME_FREE_KEYS = ("name", "families")
-_FAMILY_FREE_KEYS = ("d_in", "d_out", "points")
-
-
-def resume_conflict(previous: Mapping[str, Any], current: RunConfig) -> str | None:
-    """Why results made with config `previous` (a RunConfig dumped to JSON, as stored in
-    meta.json) cannot be extended with `current`, or None if they can."""
-    now = current.model_dump(mode="json")
-    for key, value in now.items():
-        if key not in _RESUME_FREE_KEYS and previous.get(key, value) != value:
-            return f"{key} was {previous.get(key)!r}, the run file now says {value!r}"
-    before = {f.get("name"): f for f in previous.get("families", []) if isinstance(f, dict)}
-    for fam in now["families"]:
-        old = before.get(fam["name"])
-        if old is None:
-            continue
-        for key, value in fam.items():
-            if key not in _FAMILY_FREE_KEYS and old.get(key, value) != value:
-                return (
-                    f"family {fam['name']!r}: {key} was {old.get(key)!r}, "
-                    f"the run file now says {value!r}"
-                )
-    return None

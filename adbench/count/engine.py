@@ -62,19 +62,6 @@ MAX_CALLS = 100
 TIMEOUT_BASE_S, TIMEOUT_PER_JOB_S = 300.0, 60.0
 
 
-def stored_measure(meta: Mapping[str, Any]) -> str:
-    """What a stored run measured; directories from before --measure were timed."""
-    return str(meta.get(META_MEASURE) or "time")
-
-
-def resume_conflict(meta: Mapping[str, Any], measure: str) -> str | None:
-    """Why a run measuring ``measure`` may not resume into a directory with this meta.json."""
-    stored = stored_measure(meta)
-    if stored == measure:
-        return None
-    return f"its results were measured with --measure {stored}, not {measure}"
-
-
 def label(case_id: str, strategy: str) -> str:
     """The region label of one case x strategy in the valgrind'd process."""
     return f"{case_id} {strategy}"
@@ -248,7 +235,9 @@ class CountingEngine:
     ``meta``: the run's ``meta_extra`` dict, which the sweep merges into meta.json at the start
     and again at the end; the engine adds ``instructions_fingerprint`` and ``instructions`` to it
     once it has counted (the CPU valgrind presents is known only then). ``on_note`` hears one
-    line before the counting starts, which takes minutes.
+    line before the counting starts, which takes minutes. ``check``: the engine that measures
+    each case untimed (the session's local engine, built with :meth:`untimed` settings); it is
+    passed in so that this package never imports the session that runs it.
     """
 
     def __init__(
@@ -257,6 +246,7 @@ class CountingEngine:
         settings: Settings,
         meta: MutableMapping[str, Any],
         *,
+        check: Callable[[Sequence[Any], Any], Iterable[tuple[Any, CaseResult]]],
         case_timeout_s: float | None = None,
         on_note: Callable[[str], None] | None = None,
         reps: int = 3,
@@ -264,19 +254,22 @@ class CountingEngine:
         valgrind: str = "valgrind",
     ) -> None:
         self.loaded = loaded
-        self.settings = dataclasses.replace(settings, timed=False)
+        self.settings = self.untimed(settings)
+        self.check = check
         self.meta = meta
         self.case_timeout_s = case_timeout_s
         self.on_note = on_note
         self.reps, self.calls, self.valgrind = reps, calls, valgrind
 
+    @staticmethod
+    def untimed(settings: Settings) -> Settings:
+        """`settings` for the check: compiled and checked as for timing, never timed."""
+        return dataclasses.replace(settings, timed=False)
+
     def __call__(
         self, todo: Sequence[Any], on_start: Callable[[Any, int, int], None] | None
     ) -> Generator[tuple[Any, CaseResult], None, None]:
-        from adbench.session.sweep import local_engine
-
-        check = local_engine(self.loaded, self.settings, self.case_timeout_s)
-        checked = list(check(todo, on_start))
+        checked = list(self.check(todo, on_start))
         targets = targets_of(r for _, r in checked)
         counts: Mapping[str, ins.InstructionCount] = {}
         failure = None

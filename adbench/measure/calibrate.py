@@ -64,19 +64,22 @@ def relative_medians(samples: Mapping[str, Sequence[float]]) -> dict[str, float]
 
 
 def calibrate(
-    compiled: Mapping[str, Any],
-    shape: tuple[int, ...],
-    dtype: np.dtype,
-    device: Any,
+    executables: Mapping[str, Callable[..., Any]],
+    inputs: Sequence[Any],
     budget_s: float,
 ) -> dict[str, float]:
-    """Median seconds per call of every compiled candidate on a random x (may run while an
-    outer function is being traced: the compiled executables run directly)."""
+    """Median seconds per call of every compiled candidate, each called as
+    ``executable(*inputs)`` (may run while an outer function is being traced: the compiled
+    executables run directly on concrete inputs).
+
+    ``inputs``: the arguments the executables were compiled for, concrete: the user's own when
+    the call was concrete, else :func:`random_inputs`. With a batch of B points the inputs hold
+    the B points, so the batch is what is timed.
+    """
     import jax
 
     with jax.ensure_compile_time_eval():
-        x = jax.device_put(np.random.default_rng(0).standard_normal(shape).astype(dtype), device)
-        runners = {n: _runner(c.executable, x) for n, c in compiled.items()}
+        runners = {n: _runner(e, inputs) for n, e in executables.items()}
         samples = interleaved(runners, budget_s=budget_s)
     rel = relative_medians(samples)
     fastest = min(rel, key=lambda n: rel[n])
@@ -84,5 +87,25 @@ def calibrate(
     return {n: base * rel[n] for n in samples}
 
 
-def _runner(executable: Any, x: Any) -> Callable[[], Any]:
-    return lambda: executable(x)
+def random_inputs(abstract: Any, device: Any, seed: int = 0) -> Any:
+    """Concrete arrays like the ``jax.ShapeDtypeStruct`` leaves of ``abstract`` (any pytree) on
+    ``device``: standard normal for inexact dtypes, zeros otherwise (an integer index drawn at
+    random could be out of range)."""
+    import jax
+
+    rng = np.random.default_rng(seed)
+
+    def make(leaf: Any) -> Any:
+        dtype = np.dtype(leaf.dtype)
+        if np.issubdtype(dtype, np.inexact):
+            value = rng.standard_normal(leaf.shape).astype(dtype)
+        else:
+            value = np.zeros(leaf.shape, dtype)
+        return jax.device_put(value, device)
+
+    with jax.ensure_compile_time_eval():
+        return jax.tree_util.tree_map(make, abstract)
+
+
+def _runner(executable: Callable[..., Any], inputs: Sequence[Any]) -> Callable[[], Any]:
+    return lambda: executable(*inputs)

@@ -63,6 +63,7 @@ class Settings:
     max_rounds: int = 50
     stop_early: bool = True  # stop a case's timing once its verdict is settled (sequential)
     tie_margin: float = 0.1  # the verdict's margin, which the stopping rule asks about
+    max_case_s: float | None = None  # seconds a case may spend reaching its floor (3 budgets)
     warmup: int = 1
     rtol: float | None = None
     atol: float | None = None
@@ -458,7 +459,7 @@ def measure_case(
             for m, r in runners.items()
         }
         stop = sequential.rule(settings.min_rounds, settings.max_rounds, settings.tie_margin)
-        samples = timing.interleave(
+        timed = timing.race(  # racing: eliminate the hopeless at the looks (stop_early)
             runners,
             n_inner,
             budget_s=settings.time_budget_s,
@@ -467,15 +468,15 @@ def measure_case(
             clock=clock,
             looks=stop.looks,
             settled=stop.settled if settings.stop_early else None,
+            max_case_s=settings.max_case_s,
+            eliminate=stop.eliminate if settings.stop_early else None,
         )
-        order = list(runners)
-        for m in order:
-            rounds = range(len(samples[m]))
+        for m in runners:
             results[m] = replace(
                 results[m],
                 n_inner=n_inner[m],
-                samples=tuple(samples[m]),
-                positions=tuple(timing.round_order(order, r).index(m) for r in rounds),
+                samples=timed.samples[m],
+                positions=timed.positions[m],
             )
     return finish()
 

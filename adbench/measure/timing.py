@@ -6,20 +6,28 @@ of every strategy per round, back to back, the order rotated every round (:func:
 so per-round ratios cancel most of the machine's drift and no strategy is always timed right
 after the same neighbour. A runner is a zero-argument callable that returns only once its work is
 done (the JAX side wraps ``block_until_ready``). Whether a verdict is settled is not decided
-here: the caller passes the preset looks and a ``settled(samples) -> bool`` test
-(adbench.analysis.sequential, wired in adbench.measure.case).
+here: the caller passes the preset looks, a ``settled(samples) -> bool`` test and, for racing,
+an ``eliminate(samples) -> names`` rule (adbench.analysis.sequential, wired in
+adbench.measure.case). The loop only enforces the evidence floor: with two strategies or more it
+runs past the budget (up to ``max_case_s``) until a verdict has the paired rounds it needs
+(adbench.analysis.decision.MIN_ROUNDS).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
+
+from adbench.analysis import decision
 
 Clock = Callable[[], float]
 Runner = Callable[[], Any]
 # the samples so far (strategy -> seconds per call, one per round) -> may timing stop now?
 Settled = Callable[[Mapping[str, Sequence[float]]], bool]
+# the samples of the strategies still timed -> those to time no more (racing)
+Eliminate = Callable[[Mapping[str, Sequence[float]]], Collection[str]]
 
 # A first call this many times longer than `min_sample_s` is timed alone (n_inner = 1) without
 # the two warm-up calls: a call slowed by what ran before was seen 1.5-3x slower here (see
@@ -86,6 +94,18 @@ def round_order(names: Sequence[str], round_: int) -> list[str]:
     return [*names[s:], *names[:s]]
 
 
+@dataclass(frozen=True)
+class Timed:
+    """What :func:`race` measured. ``samples``: strategy -> seconds per call, one per round it
+    was timed in (rounds 0, 1, ...); ``positions``: its place in each of those rounds' order
+    (0 = first); ``eliminated``: strategy -> rounds it was timed in before the race dropped it
+    (absent: timed to the end)."""
+
+    samples: Mapping[str, tuple[float, ...]]
+    positions: Mapping[str, tuple[int, ...]]
+    eliminated: Mapping[str, int]
+
+
 def interleave(
     runners: Mapping[str, Runner],
     n_inner: Mapping[str, int],
@@ -96,35 +116,111 @@ def interleave(
     clock: Clock,
     looks: Collection[int] = (),
     settled: Settled | None = None,
+    max_case_s: float | None = None,
+    eliminate: Eliminate | None = None,
 ) -> dict[str, list[float]]:
-    """Time the strategies in rotating order (:func:`round_order` of the runners' order), one
-    sample each per round, within a time budget. Returns seconds per call, one per round.
+    """:func:`race`'s samples: seconds per call of each strategy, one per round it was timed in."""
+    timed = race(
+        runners,
+        n_inner,
+        budget_s=budget_s,
+        min_rounds=min_rounds,
+        max_rounds=max_rounds,
+        clock=clock,
+        looks=looks,
+        settled=settled,
+        max_case_s=max_case_s,
+        eliminate=eliminate,
+    )
+    return {m: list(v) for m, v in timed.samples.items()}
+
+
+def race(
+    runners: Mapping[str, Runner],
+    n_inner: Mapping[str, int],
+    *,
+    budget_s: float,
+    min_rounds: int,
+    max_rounds: int,
+    clock: Clock,
+    looks: Collection[int] = (),
+    settled: Settled | None = None,
+    max_case_s: float | None = None,
+    eliminate: Eliminate | None = None,
+) -> Timed:
+    """Time the strategies in rotating order (:func:`round_order` of those still timed, in the
+    runners' order), one sample each per round, within a time budget.
 
     Each sample is preceded by `settle_calls` untimed calls of its strategy (sized from the
-    previous sample; half a sample before the first). Stops after `max_rounds`, or once
-    `budget_s` is spent and `min_rounds` are done; a case so slow that `min_rounds` would take
-    over three budgets stops at the third (with >= 2 rounds, so a ratio can still be formed).
-    With `settled`, it also stops when `settled(samples)` is true after a round count listed in
-    `looks` (and at least `min_rounds`): only there, since every extra look is another chance
-    to stop on a fluke (adbench.analysis.sequential spends its error rate over these looks).
+    previous sample; half a sample before the first).
+
+    When to stop: after `max_rounds`; or once `budget_s` is spent and the floor is done: at
+    least `min_rounds`, and with two strategies or more at least ``decision.MIN_ROUNDS`` (a
+    verdict resting on fewer is undecided: the loop goes on past the budget to reach them);
+    but never past `max_case_s` (default ``3 * budget_s``), where a case too slow for its floor
+    stops (with >= 2 rounds, so a ratio can still be formed; its verdict says it is undecided).
+    With `settled`, it also stops when `settled(samples of the strategies still timed)` is true
+    after a round count listed in `looks` (and at least the floor): only there, since every
+    extra look is another chance to stop on a fluke (adbench.analysis.sequential spends its
+    error rate over these looks).
+
+    Racing: with `eliminate`, at each of those looks the strategies it names (from the samples
+    of those still timed) get no more rounds; their samples are kept. The budget is then the
+    contenders': the time spent on a strategy since eliminated no longer counts against it, so
+    the rest get rounds until their own time reaches `budget_s` (still within `max_case_s`).
+    With three strategies or more, a case whose budget runs out before the first look goes on
+    to that look when the rounds so far put it within `max_case_s`: one look is the least a race
+    needs (issue 17: a 0.3 s strategy beside 3 ms ones ate a 2 s budget in 5 rounds). Once one
+    strategy is left there is nothing to separate.
     """
     names = list(runners)
     samples: dict[str, list[float]] = {m: [] for m in names}
+    positions: dict[str, list[int]] = {m: [] for m in names}
+    own = dict.fromkeys(names, 0.0)  # seconds spent on each strategy, settle calls included
+    out: dict[str, int] = {}
     settle = {m: n_inner[m] // 2 for m in names}
+    cap = 3.0 * budget_s if max_case_s is None else max_case_s
+    floor = max(min_rounds, decision.MIN_ROUNDS if len(names) >= 2 else 1)
+    first_look = min((n for n in looks if n >= floor), default=None)
+    active = list(names)
     start = clock()
     for r in range(max_rounds):
-        for m in round_order(names, r):
+        for i, m in enumerate(round_order(active, r)):
+            t0 = clock()
             for _ in range(settle[m]):
                 runners[m]()
             t = _sample(runners[m], n_inner[m], clock)
+            own[m] += clock() - t0
             samples[m].append(t)
+            positions[m].append(i)
             settle[m] = settle_calls(n_inner[m], t, budget_s)
-        spent = clock() - start
+        elapsed = clock() - start
         done = r + 1
-        if settled is not None and done in looks and done >= min_rounds and settled(samples):
+        if done in looks and done >= floor:
+            if eliminate is not None and len(active) > 1:
+                dropped = set(eliminate({m: samples[m] for m in active})) & set(active)
+                if len(dropped) < len(active):  # never all: the fastest is kept
+                    out.update(dict.fromkeys(sorted(dropped), done))
+                    active = [m for m in active if m not in dropped]
+            if settled is not None and settled({m: samples[m] for m in active}):
+                break
+        if elapsed >= cap and done >= 2:
             break
-        if spent >= budget_s and done >= min_rounds:
-            break
-        if spent >= 3 * budget_s and done >= 2:
-            break
-    return samples
+        # the budget is the contenders': time spent on a strategy eliminated since is sunk
+        if sum(own[m] for m in active) >= budget_s and done >= floor:
+            # with three strategies or more, a first look within reach of the cap may drop a
+            # hopeless one and give the rest the budget it was eating: go on to it
+            reach = (
+                eliminate is not None
+                and len(active) >= 3
+                and first_look is not None
+                and done < first_look
+                and elapsed / done * first_look <= cap
+            )
+            if not reach:
+                break
+    return Timed(
+        {m: tuple(v) for m, v in samples.items()},
+        {m: tuple(v) for m, v in positions.items()},
+        out,
+    )

@@ -5,10 +5,13 @@ terminal is narrow, whether it is text) and, per row, the family it belongs to a
 colours its winner cell. The terminal, Markdown and HTML renderers only lay views out; what a
 cell says is decided here, so the formats cannot drift apart.
 
-Everything shown is stored data or computed from it: verdicts as stored (a version-1 directory
-keeps its own), the ranking and the crossovers recomputed from the stored results and samples
+Everything shown is stored data or computed from it: the verdicts, the ranking and the
+crossovers recomputed from the stored results and samples
 (:func:`adbench.analysis.verdict.judge`, :func:`adbench.analysis.crossover.crossovers_for`: pure
-and deterministic, so they equal the ``ranking.csv`` and ``crossover.csv`` the run wrote).
+and deterministic, so they equal the ``verdicts.csv``, ``ranking.csv`` and ``crossover.csv`` the
+run wrote, and a directory written before verdicts needed their evidence
+(adbench.analysis.decision.MIN_ROUNDS) is shown by today's rule, ``undecided`` included); a
+version-1 directory keeps its own verdicts, as migrated.
 """
 
 from __future__ import annotations
@@ -21,7 +24,8 @@ from typing import Any
 import pandas as pd
 
 from adbench import fmt
-from adbench.analysis.axis import AXIS_SQUARE
+from adbench.analysis import decision
+from adbench.analysis.decision import AXIS_SQUARE
 from adbench.store import schema
 from adbench.store.results import Results
 
@@ -42,6 +46,7 @@ COLOURS = {
     "taylor": "#8c510a",
     "hvp": "#2166ac",
     "tie": "#8c6d00",
+    "undecided": "#7f7f7f",
     "none": "#b2182b",
     "n/a": "#b2182b",
 }
@@ -49,7 +54,7 @@ OTHER_COLOUR = "#555555"
 
 
 def colour(name: str) -> str:
-    """The colour of a strategy, of 'tie' or of 'none' / 'n/a' (hex)."""
+    """The colour of a strategy, of 'tie', 'undecided' or of 'none' / 'n/a' (hex)."""
     return COLOURS.get(name, OTHER_COLOUR)
 
 
@@ -123,7 +128,8 @@ def build(res: Results) -> Report:
     margin = margin_of(res)
     judged = judge(res.results, res.samples, margin=margin)
     cross = crossovers_for(res.results, res.samples, margin=margin)
-    return Report(res, res.verdicts, judged.ranking, cross, margin)
+    v1 = res.meta.get("schema_version") == 1
+    return Report(res, res.verdicts if v1 else judged.verdicts, judged.ranking, cross, margin)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -159,10 +165,14 @@ def where_label(row: Mapping[str, Any], many_hosts: bool) -> str:
 
 
 def recommended_label(v: Mapping[str, Any]) -> str:
-    """The recommendation as shown: a strategy, 'none', or 'tie: a, b' (every tied name)."""
-    rec = _text(v.get("recommended")) or "n/a"
+    """The recommendation as shown: a strategy, 'none', 'tie: a, b' (every tied name) or
+    'undecided: 3 rounds' (too few paired rounds to decide)."""
+    rec = _text(v.get("recommended")) or decision.NA
+    if rec == decision.UNDECIDED:
+        n = fmt.number(v.get("n_rounds"))
+        return rec if n is None else f"{rec}: {int(n)} round{'' if n == 1 else 's'}"
     tied = [s for s in _text(v.get("tie_set")).split("|") if s]
-    return f"tie: {', '.join(tied)}" if rec == "tie" and tied else rec
+    return f"tie: {', '.join(tied)}" if rec == decision.TIE and tied else rec
 
 
 def speedup_label(v: Mapping[str, Any]) -> str:
@@ -170,8 +180,8 @@ def speedup_label(v: Mapping[str, Any]) -> str:
     (a tie is not a win, whatever its point estimate says) or when only one strategy ran."""
     rec = _text(v.get("recommended"))
     ratio = fmt.number(v.get("ratio"))
-    if rec in ("tie", "none", "n/a", "") or ratio is None or ratio <= 0:
-        only = fmt.number(v.get("n_ran")) == 1 and rec not in ("tie", "none", "n/a", "")
+    if not decision.names_one(rec) or ratio is None or ratio <= 0:
+        only = fmt.number(v.get("n_ran")) == 1 and decision.names_one(rec)
         return "only one ran" if only else "-"
     low, high = fmt.number(v.get("ratio_ci_low")), fmt.number(v.get("ratio_ci_high"))
     if low is None or high is None or low <= 0 or high <= 0:
@@ -449,6 +459,7 @@ def footnote(rep: Report) -> str:
     return (
         "The recommended strategy is the fastest when its paired per-round time ratio to every "
         f"other strategy that ran has a 95% interval beyond the ±{rep.margin:.0%} margin; "
-        "otherwise a tie, naming the strategies the evidence cannot separate. fwd/rev = "
-        "time(jacfwd) / time(jacrev) over paired rounds."
+        "otherwise a tie, naming the strategies the evidence cannot separate; undecided when "
+        f"fewer than {decision.MIN_ROUNDS} paired rounds were timed (too few to decide either). "
+        "fwd/rev = time(jacfwd) / time(jacrev) over paired rounds."
     )

@@ -103,19 +103,3 @@ def describe(shard: Shard, chosen: Sequence[Case], total: int) -> dict[str, Any]
         "of_cases": total,
         "method": METHOD,
     }
-
-
-def check_resume(stored_meta: dict[str, Any], shard: Shard | None) -> str | None:
-    """Why a results directory cannot be resumed with `shard`, or None.
-
-    Resuming shard 2/3 into the directory of shard 1/3 would mix two shards' cases in one
-    directory and make the merge see a case twice."""
-    before = stored_meta.get("shard")
-    was = f"{before.get('index')}/{before.get('count')}" if isinstance(before, dict) else None
-    now = str(shard) if shard else None
-    if was == now:
-        return None
-    return (
-        f"it holds {'shard ' + was if was else 'an unsharded run'}, and this run is "
-        f"{'shard ' + now if now else 'unsharded'}"
-    )

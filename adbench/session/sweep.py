@@ -21,11 +21,13 @@ from typing import Any
 
 from adbench.config import search
 from adbench.config.cases import Case
-from adbench.config.model import LoadedConfig, resume_conflict
+from adbench.config.model import LoadedConfig
 from adbench.config.search import SizeSearch
 from adbench.errors import first_line
 from adbench.measure.case import Settings, measure_case, stop_meta
 from adbench.measure.outcome import CaseResult, failed_case, this_host
+from adbench.session import resume as resume_rule
+from adbench.session.shard import Shard
 from adbench.store import schema
 from adbench.store.merge import canonical_config_hash
 from adbench.store.results import (
@@ -54,6 +56,7 @@ def settings_from(loaded: LoadedConfig, *, max_memory_bytes: int | None = None) 
         warmup=c.warmup,
         rtol=c.rtol,
         atol=c.atol,
+        max_case_s=c.max_case_s,
         max_memory_bytes=max_memory_bytes,
     )
 
@@ -154,18 +157,25 @@ def plan(
     return out
 
 
-def check_target(out_dir: Path, loaded: LoadedConfig, *, resume: bool, force: bool) -> None:
+def check_target(
+    out_dir: Path,
+    loaded: LoadedConfig,
+    *,
+    resume: bool,
+    force: bool,
+    measure: str = "time",
+    shard: Shard | None = None,
+) -> None:
     """Refuse an --out that this run may not write into (ResultsError), before anything runs:
-    a foreign or existing directory without --resume/--force, or a resume whose stored results
-    were measured with different settings."""
+    a foreign or existing directory without --resume/--force, or a resume the one resume rule
+    (adbench.session.resume) refuses."""
     check_out_dir(out_dir, resume=resume, force=force)
     if resume and (out_dir / schema.META_FILE).is_file():
-        previous = read_meta(out_dir).get("config")
-        why = resume_conflict(previous, loaded.config) if isinstance(previous, dict) else None
+        why = resume_rule.refusal(
+            out_dir, read_meta(out_dir), config=loaded.config, measure=measure, shard=shard
+        )
         if why:
-            raise ResultsError(
-                f"{out_dir}: cannot resume: {why}; use --force to start over, or another --out"
-            )
+            raise ResultsError(why)
 
 
 def _in_process(settings: Settings) -> Callable[[Planned], CaseResult]:
@@ -281,6 +291,8 @@ def run_sweep(
     on_note: Callable[[str], None] | None = None,
     engine: Engine | None = None,
     meta_extra: Mapping[str, Any] | None = None,
+    measure: str = "time",
+    shard: Shard | None = None,
 ) -> Path:
     """Measure what is missing in `out_dir`, appending each case as it ends; write verdicts.
 
@@ -289,15 +301,19 @@ def run_sweep(
     a killed run is repaired first (adbench.store.results.repair): `on_note` hears what was dropped.
     `engine` measures the planned cases elsewhere (adbench.session.engine_ray); this process stays
     the only writer. `meta_extra` is merged into meta.json (e.g. the shard, the engine), at the
-    start and again at the end.
+    start and again at the end. `measure` and `shard` are what the resume rule checks a stored
+    directory against (adbench.session.resume). Each case is stored under
+    adbench.session.interrupt.WRITING, so a hard exit on Ctrl-C never tears it.
     """
     import jax
+
+    from adbench.session.interrupt import WRITING
 
     if settings.dtype == "float64":
         jax.config.update("jax_enable_x64", True)  # float64 arrays need it; recorded in meta
     # a stored case is complete when it has a row for every strategy its family plans
     planned = loaded.planned_strategies()
-    check_target(out_dir, loaded, resume=resume, force=force)
+    check_target(out_dir, loaded, resume=resume, force=force, measure=measure, shard=shard)
     writer = ResultsWriter(out_dir)
     writer.create(resume=resume, force=force)
     meta = fingerprint(loaded, devices)
@@ -321,7 +337,7 @@ def run_sweep(
     measured = 0  # cases handed to the engine so far: progress counts on across rounds
     run_engine = engine if engine is not None else local_engine(loaded, settings, case_timeout_s)
 
-    def measure(todo: Sequence[Planned]) -> None:
+    def measure_all(todo: Sequence[Planned]) -> None:
         nonlocal measured
         if not todo:
             return
@@ -335,7 +351,8 @@ def run_sweep(
         try:
             with _interruptible() as interrupted:
                 for p, result in results:
-                    writer.append_case(result.result_rows(), result.sample_rows())
+                    with WRITING:
+                        writer.append_case(result.result_rows(), result.sample_rows())
                     if on_done:
                         on_done(p, result)
                     if interrupted():
@@ -344,10 +361,10 @@ def run_sweep(
             results.close()
         measured = total
 
-    measure(plan([c for c in cases if c.family not in searched], devices, done))
+    measure_all(plan([c for c in cases if c.family not in searched], devices, done))
     for d in devices:
         for name, (spec, template) in searched.items():
-            outcome = _search(loaded, spec, template, d, measure, done, out_dir)
+            outcome = _search(loaded, spec, template, d, measure_all, done, out_dir)
             if on_note:
                 on_note(f"{name} on {Planned(template, d).device_id}: {outcome.summary()}")
     from adbench.session.derived import write_derived

@@ -215,7 +215,9 @@ SAMPLE_COLUMNS = (
 VERDICT_COLUMNS = (
     *CASE_KEY,
     "recommended",  # the fastest strategy when it beats the runner-up beyond the margin; "tie"
-    #                 (see tie_set); "none" when no strategy ran
+    #                 (see tie_set); "none" when no strategy ran; "undecided" when the verdict
+    #                 would rest on fewer than analysis.decision.MIN_ROUNDS paired rounds (the
+    #                 reason says "undecided: 3 rounds: too few to decide"; tie_set empty)
     "tie_set",  # strategies the evidence cannot separate from the fastest, joined by "|"
     "runner_up",  # the second fastest strategy that ran
     "speedup",  # runner-up time / fastest time (>= 1)
@@ -229,7 +231,7 @@ VERDICT_COLUMNS = (
     "fastest_unfit",  # a strategy refused by the memory guard that the prediction says is faster
     "break_even_calls",  # calls after which the fastest has repaid a longer one-off cost
     # the classic two-mode view (Jacobian tasks with both jacfwd and jacrev; else empty)
-    "fwd_rev",  # "jacfwd", "jacrev", "tie" or "n/a"
+    "fwd_rev",  # "jacfwd", "jacrev", "tie", "undecided" (too few rounds) or "n/a"
     "fwd_rev_ratio",  # t(jacfwd) / t(jacrev), median of per-round ratios
     "fwd_rev_ci_low",
     "fwd_rev_ci_high",
@@ -254,6 +256,8 @@ RANKING_COLUMNS = (
     "rel_ci_high",
     "median_s",
     "once_s",  # one-off seconds: lower + compile + setup
+    "n_rounds",  # paired rounds with the fastest (the fastest: its own rounds)
+    "eliminated_at_round",  # rounds timed before the race dropped it; empty: timed to the end
     "reason",  # why not ranked, or the evidence in words
 )
 
@@ -270,7 +274,8 @@ CROSSOVER_COLUMNS = (
     "axis_min",
     "axis_max",
     "outcome",  # "crossover" (tie inside the range), "jacfwd" / "jacrev" (faster throughout),
-    #             "tie" (no case separated), "unclear", or "n/a" (fewer than two sizes)
+    #             "tie" (no case separated), "unclear", "undecided" (no size has the rounds a
+    #             decision needs) or "n/a" (fewer than two sizes)
     "crossover",  # axis value where t(jacfwd) = t(jacrev); empty unless outcome is "crossover"
     "crossover_low",  # bootstrap interval over the raw samples; 0 / inf when unbounded
     "crossover_high",

@@ -7,7 +7,7 @@ from collections import Counter
 
 import pytest
 
-from adbench.analysis import sequential
+from adbench.analysis import decision, sequential
 from adbench.measure.timing import calibrate, interleave, round_order, settle_calls
 
 
@@ -106,7 +106,18 @@ def test_interleave_stops_on_budget_after_min_rounds():
     s = interleave(
         runners, {"jacfwd": 1, "jacrev": 1}, budget_s=0.5, min_rounds=2, max_rounds=50, clock=clock
     )
-    assert len(s["jacfwd"]) == 3  # 0.2 s per round: over 0.5 s after the third
+    # 0.2 s per round: over 0.5 s after the third, but a verdict needs decision.MIN_ROUNDS
+    # paired rounds, so the loop goes on past the budget (below 3 budgets) to reach them
+    assert len(s["jacfwd"]) == decision.MIN_ROUNDS == 6
+    alone = interleave(
+        {"jacfwd": clock.runner("f", 0.1)},
+        {"jacfwd": 1},
+        budget_s=0.25,
+        min_rounds=2,
+        max_rounds=50,
+        clock=clock,
+    )
+    assert len(alone["jacfwd"]) == 3  # one strategy: nothing to decide, min_rounds is the floor
 
 
 def test_interleave_caps_a_giant_case_at_three_budgets():
