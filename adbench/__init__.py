@@ -14,7 +14,17 @@ from typing import Any
 
 from adbench.version import __version__
 
-__all__ = ["__version__", "hessian", "jacobian", "laplacian", "load_results", "run"]
+__all__ = [
+    "__version__",
+    "biharmonic",
+    "derivative",
+    "hessian",
+    "jacobian",
+    "laplacian",
+    "load_results",
+    "ntk",
+    "run",
+]
 
 
 def __getattr__(name: str) -> Any:  # lazy, so `import adbench` and `adbench --help` stay light
@@ -30,4 +40,8 @@ def __getattr__(name: str) -> Any:  # lazy, so `import adbench` and `adbench --h
         from adbench import auto
 
         return getattr(auto, name)
+    if name in ("derivative", "biharmonic", "ntk"):  # the operators of PINNs
+        from adbench.auto import operators
+
+        return getattr(operators, name)
     raise AttributeError(name)

@@ -10,9 +10,14 @@ is below it. Pure numpy: nothing here imports JAX.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+
+from adbench import fmt
+from adbench.store import schema
 
 
 @dataclass(frozen=True)
@@ -54,7 +59,7 @@ def relative_error(estimates: np.ndarray, exact: np.ndarray) -> EstimatorError:
 @dataclass(frozen=True)
 class EstimatorDecision:
     """``eligible``: the estimator may be recommended; ``reason``: one line saying why or why
-    not, the trade stated as "×<k> faster at relative error <e>" when eligible."""
+    not, the trade stated as "<k>x faster at relative error <e>" when eligible."""
 
     eligible: bool
     reason: str
@@ -80,4 +85,55 @@ def estimator_decision(
         )
     if speedup is None or not math.isfinite(speedup):
         return EstimatorDecision(True, f"{name}: at relative error {e}")
-    return EstimatorDecision(True, f"{name}: ×{speedup:.3g} faster at relative error {e}")
+    return EstimatorDecision(True, f"{name}: {fmt.factor(speedup)} faster at relative error {e}")
+
+
+def _num(v: object) -> float:
+    try:
+        return float(v)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def is_estimate(row: Mapping[str, Any]) -> bool:
+    """A results row of an estimator (hutchinson, stde): its rel_error columns are filled, or
+    its strategy is one (an estimator whose error could not be measured is still one)."""
+    return str(row.get("strategy")) in schema.ESTIMATORS or math.isfinite(
+        _num(row.get("rel_error_draws"))
+    )
+
+
+def competing(
+    by_name: Mapping[str, Mapping[str, Any]], ran: Sequence[str]
+) -> tuple[list[str], dict[str, str]]:
+    """(the strategies that may be recommended, {estimator set aside: why}) among ``ran``.
+
+    The verdict's rule for estimators (:func:`estimator_decision`), read from the stored rows:
+    their ``rel_error_mean`` against the family's ``tolerance`` (stored beside it). The speedup
+    is not known yet here (it is the verdict's own comparison), so it is quoted by
+    :func:`at_error` once an estimator has won.
+    """
+    keep: list[str] = []
+    aside: dict[str, str] = {}
+    for name in ran:
+        row = by_name[name]
+        if not is_estimate(row):
+            keep.append(name)
+            continue
+        tol = _num(row.get("tolerance"))
+        d = estimator_decision(
+            name, _num(row.get("rel_error_mean")), tol if math.isfinite(tol) else None, None
+        )
+        if d.eligible:
+            keep.append(name)
+        else:
+            aside[name] = d.reason
+    return keep, aside
+
+
+def at_error(row: Mapping[str, Any]) -> str:
+    """ " at relative error e" for an estimator's row (what its speed was bought with), else ""."""
+    if not is_estimate(row):
+        return ""
+    e = _num(row.get("rel_error_mean"))
+    return f" at relative error {e:.2g}" if math.isfinite(e) else ""

@@ -48,6 +48,7 @@ def _current() -> tuple[Any, ...]:
 
 # Result maps per task: the flat derivative -> JAX's structure (signature.Layout methods).
 RESULT = {"jacobian": Layout.jacobian, "hessian": Layout.hessian, "laplacian": Layout.like_output}
+RESULT.update(derivative=Layout.like_output, biharmonic=Layout.like_output)  # PINN operators
 
 
 @dataclass(frozen=True, eq=False)
@@ -80,6 +81,7 @@ def build(
     has_aux: bool,
     holomorphic: bool,
     chunk_size: int | None,
+    params: Any = None,
 ) -> Program:
     """Prepare ``name`` for the flat problem of ``call`` and compile ``apply`` (raises whatever
     preparing or compiling raises)."""
@@ -107,7 +109,9 @@ def build(
         if holomorphic:
             prepared = _holomorphic(task, name, flat, batched)
         else:
-            prepared = strategy.prepare(flat, sample, chunk_size=chunk, batch=batched)
+            prepared = strategy.prepare(
+                flat, sample, chunk_size=chunk, batch=batched, params=params
+            )
     result = RESULT.get(task, Layout.jacobian)
 
     def apply(diff: Any, dynamic: tuple[Any, ...]) -> Any:

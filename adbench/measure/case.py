@@ -495,7 +495,7 @@ def estimator_error(
     from adbench.strategies.params import NO_PARAMS
 
     params = case.task_params or NO_PARAMS
-    info = {**dict(result.info), "samples": params.samples}
+    info = {**dict(result.info), "samples": params.samples, "tolerance": params.tolerance}
     ref = schema.REFERENCE[case.task]
     exact = next((values[n] for n in (ref, *values) if n in values), None)
     if exact is None:

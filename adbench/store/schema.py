@@ -36,8 +36,9 @@ History of SCHEMA_VERSION (bump it when a reader of an older directory would mis
        Also in version 3, the operators of physics-informed models: tasks `derivative`,
        `biharmonic`, `ntk`; Laplacian strategies `forward_laplacian(_sparse)` and the estimators
        `hutchinson`, `stde` (ESTIMATORS), whose results gain ESTIMATOR_COLUMNS: `samples` (probes
-       per estimate) and `rel_error_mean` / `rel_error_std` / `rel_error_draws` (relative error
-       against the exact reference at the case's points over repeated draws; empty otherwise).
+       per estimate), `tolerance` (the family's; empty: never recommended) and `rel_error_mean`
+       / `rel_error_std` / `rel_error_draws` (relative error against the exact reference at the
+       case's points over repeated draws); empty for exact strategies.
 """
 
 from __future__ import annotations
@@ -143,7 +144,13 @@ STATUSES = (
 # Added in version 3: what a function of real arguments was measured as (see the history above).
 STRUCTURE_COLUMNS = ("sizes", "in_tree", "out_tree", "argnums", "per_example", "per_example_how")
 STRUCTURE_TEXT_COLUMNS = ("sizes", "in_tree", "out_tree", "argnums", "per_example_how")
-ESTIMATOR_COLUMNS = ("samples", "rel_error_mean", "rel_error_std", "rel_error_draws")
+ESTIMATOR_COLUMNS = (
+    "samples",
+    "tolerance",
+    "rel_error_mean",
+    "rel_error_std",
+    "rel_error_draws",
+)
 
 RESULT_COLUMNS = (
     *CASE_KEY,

@@ -89,6 +89,7 @@ class Strategy:
     twin: str | None = None
     derive: Builder | StructuredBuilder | None = field(default=None, repr=False, compare=False)
     structured: bool = False
+    stochastic: bool = False  # an estimate (hutchinson, stde): its error is measured, not checked
 
     @classmethod
     def plain(cls, task: str, name: str, derive: Builder, summary: str) -> Strategy:

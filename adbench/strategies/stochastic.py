@@ -178,7 +178,9 @@ def draws(
 
 
 def _strategy(task: str, name: str, summary: str) -> Strategy:
-    return Strategy.plain(task, name, _builder(task, name), summary)
+    from dataclasses import replace
+
+    return replace(Strategy.plain(task, name, _builder(task, name), summary), stochastic=True)
 
 
 LAPLACIAN = (
