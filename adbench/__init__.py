@@ -17,11 +17,13 @@ from adbench.version import __version__
 __all__ = [
     "__version__",
     "bench",
+    "biharmonic",
     "derivative",
     "hessian",
     "jacobian",
     "laplacian",
     "load_results",
+    "ntk",
     "run",
 ]
 
@@ -43,4 +45,8 @@ def __getattr__(name: str) -> Any:  # lazy, so `import adbench` and `adbench --h
         from adbench import auto
 
         return getattr(auto, name)
+    if name in ("derivative", "biharmonic", "ntk"):  # the operators of PINNs
+        from adbench.auto import operators
+
+        return getattr(operators, name)
     raise AttributeError(name)

@@ -151,7 +151,7 @@ def test_families_inherit_or_override_task_strategies_batch_and_chunk(write_conf
     loaded = load_config(path)
     u, u1, r, b = (loaded.plan(n) for n in ("u", "u1", "r", "b"))
     assert (u.task, u.batch, u.sizes) == ("laplacian", 64, ((2, 1), (4, 1)))
-    assert u.strategies == schema.STRATEGIES["laplacian"]
+    assert u.strategies == schema.DEFAULT_STRATEGIES["laplacian"]  # estimators on request
     assert (u1.batch, u1.strategies) == (1, ("taylor", "hvp"))
     assert (r.task, r.strategies, r.batch, r.sizes) == (
         "hessian", ("fwd_over_rev", "sparse"), 64, ((6, 1),)
@@ -161,7 +161,7 @@ def test_families_inherit_or_override_task_strategies_batch_and_chunk(write_conf
     ids = [c.case_id for c in expand(loaded)]
     assert ids == ["u/2x1/b64", "u/4x1/b64", "u1/2x1", "r/6x1/b64", "b/5x5/b64"]
     assert loaded.planned_strategies() == {
-        "u": schema.STRATEGIES["laplacian"],
+        "u": schema.DEFAULT_STRATEGIES["laplacian"],
         "u1": ("taylor", "hvp"),
         "r": ("fwd_over_rev", "sparse"),
         "b": ("jacfwd", "jacfwd_chunked"),

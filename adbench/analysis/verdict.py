@@ -39,7 +39,7 @@ from typing import Any
 import pandas as pd
 
 from adbench import fmt
-from adbench.analysis import decision, stats
+from adbench.analysis import decision, estimators, stats
 from adbench.analysis.decision import FWD, NA, NONE, REV, TIE, UNDECIDED
 from adbench.analysis.paired import CasePairs, rounds_by_strategy, with_keys
 from adbench.store import schema
@@ -198,10 +198,12 @@ def judge_case(
         for s, r in by_name.items()
         if r.get("status") == schema.STATUS_OK and _num(r.get("median_s")) > 0
     ]
+    ran, aside = estimators.competing(by_name, ran)  # an estimate only within its tolerance
     v: dict[str, Any] = {**key, "margin": margin, "n_ran": len(ran), "n_strategies": len(rows)}
     v.update(_fwd_rev(key, d_in, d_out, by_name, ran, pairs, margin))
     conf = f"{pairs.confidence:.0%} CI"
-    problems = _problems(rows, ran)
+    problems = _problems([r for r in rows if str(r["strategy"]) not in aside], ran)
+    problems = "; ".join(p for p in (problems, *aside.values()) if p)
     tail = f"; {problems}" if problems else ""
     ranking = [_rank_row(key, r) for r in rows]
     if not ran:
@@ -247,7 +249,10 @@ def judge_case(
                 once_s(by_name[best]),
                 once_s(by_name[ru]),
             )
-            v["reason"] = f"{best} {fmt.factor(1.0 / e.ratio)} faster than {ru}: {evidence}{tail}"
+            trade = estimators.at_error(by_name[best])  # an estimator's speed has a price
+            v["reason"] = (
+                f"{best} {fmt.factor(1.0 / e.ratio)} faster than {ru}{trade}: {evidence}{tail}"
+            )
         else:
             v["recommended"] = TIE
             v["tie_set"] = "|".join(tied)

@@ -99,6 +99,7 @@ class AutoDerivative:
         chunk_size: int | None = None,
         margin: float = pr.DEFAULT_MARGIN,
         max_memory: int | None | str = "default",
+        params: Any = None,
     ) -> None:
         where = f"adbench.{task}"
         S.names(task)  # an unknown task is a ValueError naming the tasks
@@ -147,6 +148,7 @@ class AutoDerivative:
         self.calibrate = calibrate
         self.budget_s = float(budget_s)
         self.chunk_size = chunk_size
+        self.params = params  # an operator task's TaskParams (adbench.auto.operators)
         self.margin = margin
         self._max_memory = max_memory
         self._where = where
@@ -364,6 +366,7 @@ class AutoDerivative:
                     has_aux=self.has_aux,
                     holomorphic=self.holomorphic,
                     chunk_size=self.chunk_size,
+                    params=self.params,
                 )
             except Exception as exc:
                 if self.forced:

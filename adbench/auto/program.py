@@ -48,6 +48,7 @@ def _current() -> tuple[Any, ...]:
 
 # Result maps per task: the flat derivative -> JAX's structure (signature.Layout methods).
 RESULT = {"jacobian": Layout.jacobian, "hessian": Layout.hessian, "laplacian": Layout.like_output}
+RESULT.update(derivative=Layout.like_output, biharmonic=Layout.like_output)  # PINN operators
 
 
 @dataclass(frozen=True, eq=False)
@@ -80,6 +81,7 @@ def build(
     has_aux: bool,
     holomorphic: bool,
     chunk_size: int | None,
+    params: Any = None,
 ) -> Program:
     """Prepare ``name`` for the flat problem of ``call`` and compile ``apply`` (raises whatever
     preparing or compiling raises)."""
@@ -100,14 +102,15 @@ def build(
         chunk = chunk_size if chunk_size is not None else C.default_chunk(basis)
     with jax.ensure_compile_time_eval():
         sample = jax.device_put(np.zeros((*layout.lead, d_in), layout.dtype), call.device)
-
     if holomorphic:
         prepared = _holomorphic(task, name, flat, batched)
     elif not strategy.dense and call.dynamic:
         prepared = _sparse_with_others(task, flat, sample, call, batched)
     else:
         with bound(tuple(_zeros(d, call.device) for d in call.dynamic)):
-            prepared = strategy.prepare(flat, sample, chunk_size=chunk, batch=batched)
+            prepared = strategy.prepare(
+                flat, sample, chunk_size=chunk, batch=batched, params=params
+            )
     result = RESULT.get(task, Layout.jacobian)
 
     def apply(diff: Any, dynamic: tuple[Any, ...]) -> Any:

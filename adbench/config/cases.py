@@ -51,6 +51,7 @@ class Case:
     argnums: tuple[int, ...] = (0,)
     per_example: int | None = None
     offer_detected: bool = True
+    task_params: Any = field(default=None, compare=False)  # operator tasks' TaskParams
 
     @property
     def case_id(self) -> str:
@@ -184,6 +185,7 @@ def expand(loaded: LoadedConfig) -> list[Case]:
                 batch=plan.batch,
                 chunk_size=plan.chunk_size,
                 sizes=named,
+                task_params=plan.task_params,
                 **common,  # type: ignore[arg-type]
             )
             if case.case_id not in seen:
@@ -201,6 +203,7 @@ def expand(loaded: LoadedConfig) -> list[Case]:
                 strategies=plan.strategies,
                 batch=plan.batch,
                 chunk_size=plan.chunk_size,
+                task_params=plan.task_params,
                 **common,  # type: ignore[arg-type]
             )
             if case.case_id in seen:  # the same point listed twice is measured once

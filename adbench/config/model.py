@@ -25,7 +25,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from adbench.config import families
+from adbench.config import families, operators
 from adbench.config import plan as planning
 from adbench.config import search as searching
 
@@ -35,7 +35,7 @@ from adbench.config.calls import named_call_problem as named_call_problem
 from adbench.errors import first_line
 from adbench.store import schema
 
-Task = Literal["jacobian", "hessian", "laplacian"]
+Task = Literal["jacobian", "hessian", "laplacian", "derivative", "biharmonic", "ntk"]
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 
 
@@ -179,6 +179,12 @@ class FamilySpec(BaseModel):
     argnums: int | list[int] | None = None
     per_example: int | None = None
     # --- task options (other helpers add theirs here) ---
+    # the operators of PINNs: checked against the task in adbench.config.operators.resolve
+    wrt: operators.Wrt | None = None
+    terms: list[operators.TermSpec] | None = Field(default=None, min_length=1)
+    samples: int | None = Field(default=None, ge=1, strict=True)
+    tolerance: float | None = Field(default=None, gt=0, lt=1)
+    sparsity_threshold: float | None = Field(default=None, ge=0)
 
     @field_validator("named_sizes", mode="before")
     @classmethod

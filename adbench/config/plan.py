@@ -12,15 +12,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from adbench.config import families
+from adbench.config import families, operators
 from adbench.config.search import SizeSearch
 from adbench.store import schema
 from adbench.strategies import registry as strategies
+from adbench.strategies.base import SCALAR_TASKS  # one list, the operator tasks' included
 
 if TYPE_CHECKING:
     from adbench.config.model import RunConfig
 
-SCALAR_TASKS = ("hessian", "laplacian")
 NO_SIZES = (
     "no sizes: give `d_in` and `d_out` lists, or `points` "
     "(d_out may be left out for the scalar tasks hessian and laplacian)"
@@ -53,6 +53,7 @@ class FamilyPlan:
     argnums: tuple[int, ...] = (0,)
     per_example: int | None = None
     explicit: bool = False
+    task_params: Any = None  # adbench.strategies.params.TaskParams of the operator tasks
 
 
 class PlanError(Exception):
@@ -87,7 +88,11 @@ def plan(config: RunConfig, index: int) -> FamilyPlan:
     if declared and spec.strategies is None and "per_example" not in names:
         names.append("per_example")
     explicit = spec.strategies is not None or config.run_strategies is not None
-    if spec.per_example is not None and "per_example" not in schema.STRATEGIES[task]:
+    if (
+        spec.per_example is not None
+        and "per_example" not in schema.STRATEGIES[task]
+        and task != "ntk"  # the NTK's strategies all take the points per example
+    ):
         raise PlanError(
             (*here, "per_example"),
             f"{who}: per_example applies to the tasks "
@@ -132,9 +137,13 @@ def plan(config: RunConfig, index: int) -> FamilyPlan:
             if problem:
                 raise PlanError(here, problem)
     batch = spec.batch if spec.batch is not None else config.batch
+    try:
+        ops = operators.resolve(spec, task, names, [d for d, _ in sizes], explicit)
+    except operators.OperatorError as exc:
+        raise PlanError((*here, exc.key), f"{who}: {exc}") from None
     return FamilyPlan(
         task,
-        tuple(names),
+        ops[0],
         batch,
         chunk,
         sizes,
@@ -143,6 +152,7 @@ def plan(config: RunConfig, index: int) -> FamilyPlan:
         argnums=spec.arg_indices,
         per_example=spec.per_example,
         explicit=explicit,
+        task_params=ops[1],
     )
 
 

@@ -83,8 +83,10 @@ class Settings:
 
 def _elements(case: Case) -> int:
     """Entries of the dense derivative over the whole batch."""
-    per_point = {"jacobian": case.d_out * case.d_in, "hessian": case.d_in**2, "laplacian": 1}
-    return per_point[case.task] * case.batch
+    per_point = {"jacobian": case.d_out * case.d_in, "hessian": case.d_in**2}
+    if case.task == "ntk":  # K (N, N) for N points: at most d_out^2 (one output per point)
+        return case.d_out**2
+    return per_point.get(case.task, 1) * case.batch  # the scalar operators: one per point
 
 
 def _whole(case: Case) -> str:
@@ -94,6 +96,9 @@ def _whole(case: Case) -> str:
         "jacobian": f"{case.d_out} x {n} Jacobian",
         "hessian": f"{n} x {n} Hessian",
         "laplacian": "Laplacian",
+        "derivative": "derivative",
+        "biharmonic": "biharmonic",
+        "ntk": f"NTK of {case.d_out} outputs",
     }[case.task]
     return f"the {shape} alone" if case.batch == 1 else f"{case.batch} x the {shape} alone"
 
@@ -176,6 +181,7 @@ def _compile(
     clock: Clock,
     structure: Any = None,
     budget: int | None = None,
+    params: Any = None,
 ) -> _Compiled | str:
     """Prepare `s` (sparse: detect + colour; bounded by adbench.measure.prepare_guard), lower
     and compile; or a one-line reason (a prepare_guard.Refusal carries its status)."""
@@ -183,7 +189,9 @@ def _compile(
 
     try:
         prepared = prepare_guard.bounded(
-            lambda: s.prepare(fn, x, chunk_size=chunk, batch=batch, structure=structure),
+            lambda: s.prepare(
+                fn, x, chunk_size=chunk, batch=batch, structure=structure, params=params
+            ),
             what=f"{s.name} preparation",
             memory_bytes=budget,
         )
@@ -260,7 +268,15 @@ def _measure_one(
     def compile_at(chunk: int | None) -> _Compiled | str:
         if chunk not in cache:
             cache[chunk] = _compile(
-                s, fn, x, chunk, case.batch > 1, clock, structure, settings.max_memory_bytes
+                s,
+                fn,
+                x,
+                chunk,
+                case.batch > 1,
+                clock,
+                structure,
+                settings.max_memory_bytes,
+                case.task_params,
             )
         return cache[chunk]
 
@@ -452,9 +468,12 @@ def measure_case(
     # correctness before timing: a wrong derivative is never timed
     rtol, atol = settings.tolerances()
     absent = {n: f"did not run ({r.status})" for n, r in results.items() if n not in values}
+    guesses = {n: values.pop(n) for n in list(values) if n in schema.ESTIMATORS}
     verdicts = check.cross_check(
         values, names, schema.REFERENCE[case.task], rtol=rtol, atol=atol, absent=absent
     )
+    for name in guesses:  # an estimate is not checked equal: its error is measured instead
+        results[name] = estimator_error(case, name, fn, x, results[name], values)
     values.clear()
     for name, v in verdicts.items():
         r = replace(results[name], reason=v.reason, max_abs_diff=v.max_abs_diff, max_abs=v.max_abs)
@@ -491,6 +510,39 @@ def measure_case(
                 positions=timed.positions[m],
             )
     return finish()
+
+
+ESTIMATOR_DRAWS = 20  # draws for an estimator's error: its spread is known to +-16% (chi, n = 20)
+
+
+def estimator_error(
+    case: Case, name: str, fn: Any, x: Any, result: StrategyResult, values: Mapping[str, Any]
+) -> StrategyResult:
+    """``result`` with its relative error against the reference's value at the case's points
+    (adbench.analysis.estimators.relative_error over ESTIMATOR_DRAWS draws); without a
+    reference value the error stays empty and the reason says why."""
+    from adbench.analysis.estimators import relative_error
+    from adbench.strategies import stochastic
+    from adbench.strategies.params import NO_PARAMS
+
+    params = case.task_params or NO_PARAMS
+    info = {**dict(result.info), "samples": params.samples, "tolerance": params.tolerance}
+    ref = schema.REFERENCE[case.task]
+    exact = next((values[n] for n in (ref, *values) if n in values), None)
+    if exact is None:
+        why = f"{name} is an estimate, and no exact strategy ran to measure its error against"
+        return replace(result, info=info, reason=why)
+    try:
+        draws = stochastic.draws(
+            case.task, name, fn, x, params=params, repeats=ESTIMATOR_DRAWS, batch=case.batch > 1
+        )
+    except Exception as exc:
+        return replace(
+            result, status=schema.STATUS_ERROR, reason=f"{name} raised {first_line(exc)}"
+        )
+    err = relative_error(draws, np.asarray(exact).reshape(draws.shape[1:]))
+    info.update(rel_error_mean=err.mean, rel_error_std=err.std, rel_error_draws=err.draws)
+    return replace(result, info=info)
 
 
 def stop_meta(settings: Settings) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from adbench.config.cases import Case
 from adbench.store import schema
 
 # columns filled from Prepared.info; its other keys (the colouring's kind) are not stored
-INFO_COLUMNS = ("chunk_size", "colors", "sparse_mode", "nnz")
+INFO_COLUMNS = ("chunk_size", "colors", "sparse_mode", "nnz", *schema.ESTIMATOR_COLUMNS)
 
 
 @dataclass(frozen=True)

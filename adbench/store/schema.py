@@ -33,6 +33,12 @@ History of SCHEMA_VERSION (bump it when a reader of an older directory would mis
        "detected"). d_in / d_out of such a case are measured (total sizes of the differentiated
        leaves and of the output); its case_id names the sizes (`ntk/width=64,n_points=200`).
        Migration: a version-2 directory loads with the new columns empty (adbench.store.migrate).
+       Also in version 3, the operators of physics-informed models: tasks `derivative`,
+       `biharmonic`, `ntk`; Laplacian strategies `forward_laplacian(_sparse)` and the estimators
+       `hutchinson`, `stde` (ESTIMATORS), whose results gain ESTIMATOR_COLUMNS: `samples` (probes
+       per estimate), `tolerance` (the family's; empty: never recommended) and `rel_error_mean`
+       / `rel_error_std` / `rel_error_draws` (relative error against the exact reference at the
+       case's points over repeated draws); empty for exact strategies.
 """
 
 from __future__ import annotations
@@ -52,7 +58,7 @@ META_FILE = "meta.json"
 # Tasks and their strategies: names are part of the results contract (adbench.strategies.registry
 # implements them and checks it matches this table). The first strategy of each task is its
 # reference: every other strategy's result is checked against it.
-TASKS = ("jacobian", "hessian", "laplacian")
+TASKS = ("jacobian", "hessian", "laplacian", "derivative", "biharmonic", "ntk")
 STRATEGIES: dict[str, tuple[str, ...]] = {
     "jacobian": (
         "jacfwd",
@@ -71,15 +77,43 @@ STRATEGIES: dict[str, tuple[str, ...]] = {
         "sparse",
         "per_example",
     ),
-    "laplacian": ("hessian_trace", "fwd_fwd", "taylor", "hvp"),
+    "laplacian": (
+        "hessian_trace",
+        "fwd_fwd",
+        "taylor",
+        "hvp",
+        "forward_laplacian",
+        "forward_laplacian_sparse",
+        "hutchinson",
+        "stde",
+    ),
+    # the operators of physics-informed models (adbench.strategies.derivative, biharmonic, ntk)
+    "derivative": ("nested_jacfwd", "nested_grad", "nested_jvp", "taylor"),
+    "biharmonic": (
+        "hessian_of_hessian",
+        "nested_hessian_trace",
+        "nested_fwd_fwd",
+        "nested_taylor",
+        "nested_hvp",
+        "nested_forward_laplacian",
+        "nested_forward_laplacian_sparse",
+        "taylor",
+        "hutchinson",
+        "stde",
+    ),
+    "ntk": ("jacobian_contraction", "per_example_contraction", "ntk_vector_products"),
 }
 REFERENCE = {task: names[0] for task, names in STRATEGIES.items()}
 ALL_STRATEGIES = tuple(dict.fromkeys(n for names in STRATEGIES.values() for n in names))
 # Strategies that need the function's structure (a per-example argument): planned only where a
 # family declares it or it is detected, never by default.
 ON_STRUCTURE = ("per_example",)
+# Strategies whose result is an estimate: never cross-checked equal, their error is measured;
+# planned only where a family asks (names them, or sets `samples:` / `tolerance:`).
+ESTIMATORS = ("hutchinson", "stde")
 DEFAULT_STRATEGIES: dict[str, tuple[str, ...]] = {
-    task: tuple(n for n in names if n not in ON_STRUCTURE) for task, names in STRATEGIES.items()
+    task: tuple(n for n in names if n not in ON_STRUCTURE + ESTIMATORS)
+    for task, names in STRATEGIES.items()
 }
 MODES = ("jacfwd", "jacrev")  # the classic two: the fwd-vs-rev view, crossover, textbook rule
 
@@ -110,6 +144,13 @@ STATUSES = (
 # Added in version 3: what a function of real arguments was measured as (see the history above).
 STRUCTURE_COLUMNS = ("sizes", "in_tree", "out_tree", "argnums", "per_example", "per_example_how")
 STRUCTURE_TEXT_COLUMNS = ("sizes", "in_tree", "out_tree", "argnums", "per_example_how")
+ESTIMATOR_COLUMNS = (
+    "samples",
+    "tolerance",
+    "rel_error_mean",
+    "rel_error_std",
+    "rel_error_draws",
+)
 
 RESULT_COLUMNS = (
     *CASE_KEY,
@@ -165,6 +206,8 @@ RESULT_COLUMNS = (
     "ended_at",
     # functions of real arguments (version 3; empty for a flat function of one vector)
     *STRUCTURE_COLUMNS,
+    # estimators (version 3; empty for exact strategies)
+    *ESTIMATOR_COLUMNS,
 )
 
 SAMPLE_COLUMNS = (

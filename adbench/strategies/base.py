@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     import jax
 
 # Tasks whose function is scalar: their derivative is taken of f reshaped to ().
-SCALAR_TASKS = ("hessian", "laplacian")
+SCALAR_TASKS = ("hessian", "laplacian", "derivative", "biharmonic")
 
 Fn = Callable[["jax.Array"], Any]
 
@@ -89,6 +89,7 @@ class Strategy:
     twin: str | None = None
     derive: Builder | StructuredBuilder | None = field(default=None, repr=False, compare=False)
     structured: bool = False
+    stochastic: bool = False  # an estimate (hutchinson, stde): its error is measured, not checked
 
     @classmethod
     def plain(cls, task: str, name: str, derive: Builder, summary: str) -> Strategy:
@@ -105,6 +106,7 @@ class Strategy:
         chunk_size: int | None = None,
         batch: bool = False,
         structure: Any = None,
+        params: Any = None,
     ) -> Prepared:
         """Bind the strategy to ``fn`` at x's shape: x (d_in,), or (B, d_in) with ``batch``.
 
@@ -137,8 +139,11 @@ class Strategy:
                     "holds per-example points (a family's `per_example: K`)"
                 )
             derived = self.derive(flat, point, chunk_size, structure)  # type: ignore[call-arg]
-        else:
-            derived = self.derive(flat, point, chunk_size)  # type: ignore[call-arg]
+        else:  # params: a task's TaskParams (derivative terms, samples, ...), for the builders
+            # that take them (adbench.strategies.params.call_builder)
+            from adbench.strategies.params import call_builder
+
+            derived = call_builder(self.derive, flat, point, chunk_size, params)
         info = dict(derived.info)
         if self.chunked:
             info["chunk_size"] = chunk_size

@@ -39,6 +39,7 @@ from types import MappingProxyType
 
 from adbench.store import schema
 from adbench.strategies import hessian, jacobian, laplacian, per_example, sparse
+from adbench.strategies import biharmonic, derivative, forward_laplacian, ntk, stochastic
 from adbench.strategies.base import SCALAR_TASKS, Derived, Fn, Prepared, Strategy
 
 __all__ = [
@@ -94,6 +95,11 @@ STRATEGIES: Mapping[str, Mapping[str, Strategy]] = _registry(
         hessian.STRATEGIES,
         laplacian.STRATEGIES,
         per_example.STRATEGIES,
+        forward_laplacian.STRATEGIES,  # the operators of PINNs (adbench.strategies.params)
+        derivative.STRATEGIES,
+        biharmonic.STRATEGIES,
+        stochastic.STRATEGIES,
+        ntk.STRATEGIES,
     )
 )
 

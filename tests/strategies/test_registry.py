@@ -97,6 +97,7 @@ BATCHED = {("jacobian", "broyden"), ("hessian", "rosenbrock"), ("laplacian", "ml
         if not b or (t, f) in BATCHED
         for n in S.names(t)
         if n != S.REFERENCE[t] and not S.get(t, n).structured  # per_example: test_per_example
+        and n not in schema.ESTIMATORS  # estimates: their error, in tests/strategies/test_operators
     ],
 )
 def test_strategy_agrees_with_reference(task, fn_name, name, batch):
@@ -216,7 +217,7 @@ def test_dense_strategies_record_nothing():
 
 
 def test_registry_contract():
-    assert S.TASKS == ("jacobian", "hessian", "laplacian")
+    assert S.TASKS == ("jacobian", "hessian", "laplacian", "derivative", "biharmonic", "ntk")
     assert S.names("jacobian") == (
         "jacfwd", "jacrev", "jacfwd_chunked", "jacrev_chunked", "linearize", "sparse",
         "per_example",
@@ -224,16 +225,21 @@ def test_registry_contract():
     assert S.names("hessian") == (
         "fwd_over_rev", "rev_over_fwd", "rev_over_rev", "fwd_over_fwd", "sparse", "per_example",
     )  # fmt: skip
-    assert S.names("laplacian") == ("hessian_trace", "fwd_fwd", "taylor", "hvp")
+    assert S.names("laplacian") == (
+        "hessian_trace", "fwd_fwd", "taylor", "hvp", "forward_laplacian",
+        "forward_laplacian_sparse", "hutchinson", "stde",
+    )  # fmt: skip
     assert dict(S.REFERENCE) == {
         "jacobian": "jacfwd", "hessian": "fwd_over_rev", "laplacian": "hessian_trace",
+        "derivative": "nested_jacfwd", "biharmonic": "hessian_of_hessian",
+        "ntk": "jacobian_contraction",
     }  # fmt: skip
     for task in S.TASKS:
         for name, s in S.STRATEGIES[task].items():
             assert (s.name, s.task) == (name, task)
             assert s.dense == (name != "sparse")
             assert s.chunked == name.endswith("_chunked")
-            assert s.structured == (name == "per_example")
+            assert s.structured == (name == "per_example" or task == "ntk")
             assert s.summary and "\n" not in s.summary
 
 
