@@ -204,7 +204,9 @@ def ntk_case(args: argparse.Namespace) -> None:
         values[name] = np.asarray(exe(theta), np.float64)
         compiled[name] = (compile_s, lambda exe=exe: jax.block_until_ready(exe(theta)))
     verdicts = check.cross_check(values, list(values), ntk.REFERENCE, rtol=RTOL, atol=ATOL)
-    notes = {k: "ok" if v.status is None else f"{v.status}: {v.reason}" for k, v in verdicts.items()}
+    notes = {
+        k: "ok" if v.status is None else f"{v.status}: {v.reason}" for k, v in verdicts.items()
+    }
     report("ntk_1d", compiled, notes, set(values), args)
 
 

@@ -48,7 +48,8 @@ def pinn_u(d_in: int, d_out: int = 1, width: int = 64, depth: int = 2, seed: int
 
 
 def ntk_mlp(d_in: int = 1, d_out: int = 1, width: int = 512, n_points: int = 200, seed: int = 0):
-    """(f, (params, X)): the NTK network [d_in, width, d_out] of the PINN course, X (n_points, d_in).
+    """(f, (params, X)): the NTK network [d_in, width, d_out] of the PINN course; X (n_points,
+    d_in).
 
     f(params, X) -> (n_points, d_out), row i depending on the parameters and X[i] only.
     """

@@ -38,8 +38,18 @@ from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
 
 from adbench.store import schema
-from adbench.strategies import hessian, jacobian, laplacian, per_example, sparse
-from adbench.strategies import biharmonic, derivative, forward_laplacian, ntk, stochastic
+from adbench.strategies import (
+    biharmonic,
+    derivative,
+    forward_laplacian,
+    hessian,
+    jacobian,
+    laplacian,
+    ntk,
+    per_example,
+    sparse,
+    stochastic,
+)
 from adbench.strategies.base import SCALAR_TASKS, Derived, Fn, Prepared, Strategy
 
 __all__ = [

@@ -96,7 +96,8 @@ BATCHED = {("jacobian", "broyden"), ("hessian", "rosenbrock"), ("laplacian", "ml
         for b in (False, True)
         if not b or (t, f) in BATCHED
         for n in S.names(t)
-        if n != S.REFERENCE[t] and not S.get(t, n).structured  # per_example: test_per_example
+        if n != S.REFERENCE[t]
+        and not S.get(t, n).structured  # per_example: test_per_example
         and n not in schema.ESTIMATORS  # estimates: their error, in tests/strategies/test_operators
     ],
 )
