@@ -16,9 +16,10 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from adbench.analysis.results import load_results
 from adbench.session.checks import select_families
 from adbench.session.request import DEFAULT
-from adbench.store.reader import Results, load_results
+from adbench.store.reader import Results
 
 __all__ = ["Results", "load_results", "run", "select_families"]
 

@@ -90,7 +90,8 @@ def report(
 
 def loaded(results_dir: Path) -> Results:
     """The stored results, exit 2 if they cannot be read; what the loader skipped as notes."""
-    from adbench.store.results import ResultsError, load_results
+    from adbench.analysis.results import load_results
+    from adbench.store.results import ResultsError
 
     try:
         res = load_results(results_dir)
@@ -178,8 +179,9 @@ def export(
     (cleanly measured strategies only)."""
     import json
 
+    from adbench.analysis.results import load_results
     from adbench.render.export import DEFAULT_METRICS, github_action_benchmark
-    from adbench.store.results import ResultsError, load_results
+    from adbench.store.results import ResultsError
 
     check_output(output, [results_dir])
     try:
@@ -207,7 +209,8 @@ def policy(
     the recommended strategy per size region. Use it with
     adbench.jacobian(f, policy="policy.json", family="name")."""
     from adbench.analysis import policy as pol
-    from adbench.store.results import ResultsError, load_results
+    from adbench.analysis.results import load_results
+    from adbench.store.results import ResultsError
 
     check_output(output, [results_dir])
     try:

@@ -213,8 +213,9 @@ def measured(prepared: Prepared) -> Path:
 
 def show_results(out_dir: Path, *, counting: bool, quiet: bool) -> None:
     """The stored results' table (or the counts'), the directory, exit 1 if a case failed."""
+    from adbench.analysis.results import load_results
     from adbench.render import terminal, views
-    from adbench.store.results import ResultsError, load_results
+    from adbench.store.results import ResultsError
 
     try:
         res = load_results(out_dir)

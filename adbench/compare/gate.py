@@ -44,6 +44,7 @@ import pandas as pd
 
 from adbench import fmt
 from adbench.analysis import decision
+from adbench.analysis.results import load_results
 from adbench.compare import instructions as compare_instructions
 from adbench.compare import timing as compare_timing
 from adbench.compare.model import (
@@ -61,7 +62,7 @@ from adbench.compare.model import (
     cell_text,
 )
 from adbench.store import schema
-from adbench.store.results import Results, ResultsError, load_results
+from adbench.store.results import Results, ResultsError
 
 FINGERPRINT_KEYS = ("jax_version", "jaxlib_version", "backend")
 

@@ -27,7 +27,7 @@ from adbench.store import schema
 
 # What may change between a run and its --resume (see the module docstring).
 _RESUME_FREE_KEYS = ("name", "families")
-_FAMILY_FREE_KEYS = ("d_in", "d_out", "points")
+_FAMILY_FREE_KEYS = ("d_in", "d_out", "points", "sizes")
 
 
 def config_conflict(previous: Mapping[str, Any], current: RunConfig) -> str | None:
