@@ -206,6 +206,9 @@ def judge_case(
     problems = "; ".join(p for p in (problems, *aside.values()) if p)
     tail = f"; {problems}" if problems else ""
     ranking = [_rank_row(key, r) for r in rows]
+    for row in ranking:  # an estimate set aside says why it is not ranked
+        if str(row["strategy"]) in aside:
+            row["reason"] = f"not ranked: {aside[str(row['strategy'])]}"
     if not ran:
         v["recommended"] = NONE
         v["reason"] = f"no strategy ran: {problems}"

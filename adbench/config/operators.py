@@ -104,6 +104,12 @@ def resolve(
     if (spec.samples is not None or spec.tolerance is not None) and not explicit:
         names = (*names, *(n for n in schema.ESTIMATORS if n not in names))
         estimators = list(schema.ESTIMATORS)
+    if spec.sparsity_threshold == 0:
+        raise OperatorError(
+            "sparsity_threshold",
+            "sparsity_threshold 0 is dense folx (forward_laplacian); give a fraction in (0, 1) "
+            "of the input size or a count of non-zeros >= 1",
+        )
     if spec.tolerance is not None and not estimators:
         raise OperatorError(
             "tolerance",

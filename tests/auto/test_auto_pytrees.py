@@ -272,7 +272,7 @@ def test_every_strategy_of_every_task_works_on_a_pytree(task):
     else:
         want = jnp.trace(jax.hessian(flat_fn)(flat))
     for name in registry.names(task):
-        got = adbench.derivative(task, _tree_fn, name)(TREE, DATA)
+        got = adbench.auto.derivative(task, _tree_fn, name)(TREE, DATA)
         if isinstance(got, sparse.BCOO):
             np.testing.assert_allclose(got.todense(), dense_flat, rtol=1e-5, atol=1e-6)
         else:
