@@ -252,7 +252,8 @@ def judge_case(
                 once_s(by_name[best]),
                 once_s(by_name[ru]),
             )
-            trade = estimators.at_error(by_name[best])  # an estimator's speed has a price
+            # an estimator's speed has a price: its error, and its speed against the exact ones
+            trade = estimators.at_error(by_name, best, {s: rel[s].estimate.ratio for s in rel})
             v["reason"] = (
                 f"{best} {fmt.factor(1.0 / e.ratio)} faster than {ru}{trade}: {evidence}{tail}"
             )
