@@ -106,6 +106,7 @@ class NTK:
         self.policy, self.family = loaded, family
         self.choices: dict[Any, NTKChoice] = {}
         self._traced: NTKChoice | None = None  # the last traced call's (never cached) choice
+        self._programs: dict[Any, Callable[..., Any]] = {}
 
     def _key(self, params: Any, x1: Any, x2: Any) -> Any:
         import jax
@@ -117,14 +118,28 @@ class NTK:
         return sig(params), sig(x1), sig(x2)
 
     def __call__(self, params: Any, x1: Any, x2: Any = None) -> Any:
+        import jax
         import jax.numpy as jnp
+
+        name = self.choose(params, x1, x2)
+        key = (name, self._key(params, x1, x2))
+        if key not in self._programs:  # one jitted program per strategy and shapes
+            self._programs[key] = jax.jit(self._program(name, params, x1))
+        return self._programs[key](params, jnp.asarray(x1), None if x2 is None else x2)
+
+    def _program(self, name: str, params: Any, x1: Any) -> Callable[..., Any]:
+        """(params, X1, X2 | None) -> K for strategy ``name`` at these shapes."""
+        import jax.numpy as jnp
+        from jax.flatten_util import ravel_pytree
 
         from adbench.strategies import ntk
 
-        kernel, theta, _ = ntk.kernel_fn(
-            self.choose(params, x1, x2), self.f, params, x1, trace_axes=self.trace_axes
-        )
-        return kernel(theta, jnp.asarray(x1), None if x2 is None else jnp.asarray(x2))
+        kernel, _, _ = ntk.kernel_fn(name, self.f, params, x1, trace_axes=self.trace_axes)
+
+        def program(p: Any, a: Any, b: Any) -> Any:
+            return kernel(ravel_pytree(p)[0], a, None if b is None else jnp.asarray(b))
+
+        return program
 
     def choose(self, params: Any, x1: Any, x2: Any = None) -> str:
         """The strategy used at these shapes (deciding it on the first call)."""
