@@ -25,7 +25,7 @@ from adbench.analysis import policy as pol
 from adbench.analysis import predict as pr
 from adbench.auto import choice as ch
 from adbench.auto import eager, signature
-from adbench.auto.program import Program, build
+from adbench.auto.program import Program, bound, build
 from adbench.errors import first_line
 from adbench.measure.calibrate import calibrate, random_inputs
 from adbench.strategies import registry as S
@@ -263,7 +263,7 @@ class AutoDerivative:
             from adbench.auto import per_example as pe
 
             pe.check(self.per_example, call, self._where)
-            pe.validate(self.f, call, layout, self.per_example, self.has_aux, self.task)
+            pe.validate(self.f, call, layout, self.per_example, self.has_aux, self.task, bound)
         if self.task in SCALAR_TASKS and (layout.d_out != 1 or len(layout.out_shapes) != 1):
             shapes = ", ".join(str(s) for s in layout.out_shapes)
             raise ValueError(

@@ -16,6 +16,7 @@ both sides at random inputs of the call's shapes (the points of a traced call ha
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
@@ -99,12 +100,17 @@ class _Weighted(trees.PerExample):
 
 
 def validate(
-    f: Callable[..., Any], call: Call, layout: Layout, k: int, has_aux: bool, task: str
+    f: Callable[..., Any],
+    call: Call,
+    layout: Layout,
+    k: int,
+    has_aux: bool,
+    task: str,
+    bound: Callable[[tuple[Any, ...]], AbstractContextManager[None]],
 ) -> None:
-    """Raise ValueError when argument k does not hold points of f (shapes only, no values)."""
+    """Raise ValueError when argument k does not hold points of f (shapes only, no values).
+    ``bound``: :func:`adbench.auto.program.bound` (passed in: program imports this module)."""
     import jax
-
-    from adbench.auto.program import bound
 
     diff, dynamic = call.abstract()
 
@@ -125,10 +131,11 @@ def prepare(
     k: int,
     has_aux: bool,
     current: Callable[[], tuple[Any, ...]],
+    bound: Callable[[tuple[Any, ...]], AbstractContextManager[None]],
 ) -> S.Prepared:
     """The per_example strategy for this call's key: a function of flat x that rebuilds the
-    structure from the current call's points and takes the derivative point by point."""
-    from adbench.auto.program import bound
+    structure from the current call's points (``current()``, :mod:`adbench.auto.program`'s
+    stack, which ``bound`` fills) and takes the derivative point by point."""
     from adbench.measure.calibrate import random_inputs
 
     strategy = S.get(task, "per_example")

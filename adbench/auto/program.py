@@ -112,7 +112,7 @@ def build(
             )
         from adbench.auto import per_example as pe
 
-        prepared = pe.prepare(task, f, flat, call, layout, per_example, has_aux, _current)
+        prepared = pe.prepare(task, f, flat, call, layout, per_example, has_aux, _current, bound)
     elif not strategy.dense and call.dynamic:
         prepared = _sparse_with_others(task, flat, sample, call, batched)
     else:
