@@ -357,11 +357,17 @@ class AutoDerivative:
         if allowed:
             return allowed, ch.POLICY, answer.why, notes
         dense = all(S.get(self.task, n).dense for n in names)
-        usable = tuple(n for n in answer.strategies if S.get(self.task, n).dense == dense)
+        usable = tuple(  # an estimate (stochastic) only where the caller listed it
+            n
+            for n in answer.strategies
+            if S.get(self.task, n).dense == dense and not S.get(self.task, n).stochastic
+        )
         if usable and not self.explicit:
             return usable, ch.POLICY, f"{answer.why} (beyond the default candidates)", notes
         wanted = "/".join(answer.strategies)
-        if not self.explicit:
+        if not self.explicit and all(S.get(self.task, n).stochastic for n in answer.strategies):
+            reason = f"it is an estimate (stochastic); add it to strategies= to allow {wanted}"
+        elif not self.explicit:
             reason = f"its result is a BCOO; add it to strategies= to allow {wanted}"
         else:
             reason = f"not among strategies={list(names)}"
