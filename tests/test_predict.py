@@ -180,7 +180,8 @@ def test_cli_predict_table_of_families_of_two_tasks(write_config, tmp_path):
     """Each row has columns for its own task's strategies only: the table leaves the others
     blank rather than failing on the first row that lacks one."""
     out = tmp_path / "pred"
-    r = runner.invoke(app, ["predict", str(write_config(TWO_TASKS)), "--out", str(out)])
+    args = ["predict", str(write_config(TWO_TASKS)), "--out", str(out)]
+    r = runner.invoke(app, args, env={"COLUMNS": "200"})
     assert r.exit_code == 0, r.output
     assert "quad/5x1" in r.output and "power/1x10" in r.output
     by = pd.read_csv(out / pst.PREDICTIONS_FILE).set_index("case_id")
