@@ -70,7 +70,8 @@ def resolve(
 ) -> tuple[tuple[str, ...], TaskParams | None]:
     """(the family's strategies, its TaskParams or None) for ``task``; OperatorError naming the
     key: a key of another task, a derivative without wrt/terms or with both, a wrt index out of
-    range of a declared d_in, a tolerance without an estimator among the strategies."""
+    range of a declared d_in, a tolerance without an estimator among the strategies, an ntk
+    family without ``per_example`` (its strategies need the points declared)."""
     given = {k: getattr(spec, k) for k in _KEY_TASKS if getattr(spec, k) is not None}
     for key in given:
         if task not in _KEY_TASKS[key]:
@@ -98,6 +99,12 @@ def resolve(
                         key, f"wrt index {bad[0]} is out of range for d_in = {n} (0 to {n - 1})"
                     )
         return names, TaskParams(terms=terms)
+    if task == "ntk" and spec.per_example is None:
+        raise OperatorError(
+            "task",
+            "task ntk needs f(params, X): a factory returning (f, (params, X)) and "
+            "`per_example: K` naming the argument whose leading axis holds the points",
+        )
     if task not in ("laplacian", "biharmonic"):
         return names, None
     estimators = [n for n in names if n in schema.ESTIMATORS]
