@@ -329,3 +329,36 @@ def test_the_fastest_is_never_eliminated():
     assert sequential.eliminated({"fast": rounds["fast"]}, margin=0.1, confidence=0.999) == ()
     short = {k: v[:5] for k, v in rounds.items()}  # below the minimum: nothing is decided
     assert sequential.eliminated(short, margin=0.1, confidence=0.999) == ()
+
+
+def _slow_first_look(racing: bool):
+    """A 0.7 s strategy beside two 3-4 ms ones: the 2 s budget is spent before the 6-round floor
+    and the first look (10 rounds, ~7 s) lies beyond the 6 s cap."""
+    clock = FakeClock()
+    costs = {"fast": 3e-3, "slow": 0.7, "near": 3.9e-3}
+    rule = sequential.rule(5, 50, 0.1)
+    timed = race(
+        {s: clock.runner(s, c, 0.2, seed=j) for j, (s, c) in enumerate(costs.items())},
+        dict.fromkeys(costs, 1),
+        budget_s=2.0,
+        min_rounds=5,
+        max_rounds=50,
+        clock=clock,
+        looks=rule.looks,
+        settled=rule.settled,
+        eliminate=rule.eliminate if racing else None,
+    )
+    return timed, clock.t
+
+
+def test_where_the_case_would_stop_short_of_the_first_look_it_eliminates_once():
+    """The round where the case would stop (floor reached, budget spent, first look out of reach)
+    is one elimination look: the hopeless strategy goes there, keeping its 6 samples, and the
+    contenders get the rest of the budget within the cap; without racing the case stops at 6."""
+    timed, spent = _slow_first_look(racing=True)
+    assert timed.eliminated.get("slow") == 6
+    assert len(timed.samples["slow"]) == 6
+    assert min(len(timed.samples[s]) for s in ("fast", "near")) > 10
+    assert spent <= 3 * 2.0 + 0.7 * 1.5
+    plain, _ = _slow_first_look(racing=False)
+    assert not plain.eliminated and {len(v) for v in plain.samples.values()} == {6}
