@@ -362,3 +362,28 @@ def test_where_the_case_would_stop_short_of_the_first_look_it_eliminates_once():
     assert spent <= 3 * 2.0 + 0.7 * 1.5
     plain, _ = _slow_first_look(racing=False)
     assert not plain.eliminated and {len(v) for v in plain.samples.values()} == {6}
+
+
+def test_the_default_cap_lets_an_ordinary_case_of_a_tiny_budget_reach_the_floor():
+    """Three budgets of 1 ms cannot hold 6 rounds of two 5 ms samples: the default cap is at
+    least twice the floor's cost at min_sample_s-long samples, and still three budgets when
+    those are more; one strategy has no floor to reach."""
+    from adbench.measure.timing import default_cap
+
+    floor = decision.MIN_ROUNDS * 2 * 0.005
+    assert default_cap(0.001, 2, 0.005) >= 2 * floor
+    assert default_cap(0.001, 2, 0.005) < 4 * floor
+    assert default_cap(0.001, 4, 0.005) >= 2 * 2 * floor  # more strategies, a longer floor
+    assert default_cap(2.0, 2, 0.005) == 6.0
+    assert default_cap(0.001, 1, 0.005) == 0.003
+    clock = FakeClock()
+    timed = race(
+        {s: clock.runner(s, 0.005) for s in ("a", "b")},
+        {"a": 1, "b": 1},
+        budget_s=0.001,
+        min_rounds=5,
+        max_rounds=50,
+        clock=clock,
+        max_case_s=default_cap(0.001, 2, 0.005),
+    )
+    assert {len(v) for v in timed.samples.values()} == {decision.MIN_ROUNDS}

@@ -382,3 +382,24 @@ def test_stop_meta_names_the_looks_and_their_confidence():
     assert on["stop_early"] is True and on["stop_looks"] == [10, 20, 40]
     assert 0.999 < on["stop_confidence"] < 1
     assert stop_meta(Settings(stop_early=False)) == {"stop_early": False}
+
+
+def test_a_case_without_max_case_s_is_capped_by_the_default_cap(monkeypatch):
+    """measure_case hands the race timing.default_cap of its budget, strategy count and sample
+    length (not the bare three budgets, which left tiny-budget cases undecided), and a run
+    file's max_case_s as given."""
+    from adbench.measure import timing
+
+    seen = []
+    real = timing.race
+
+    def spy(*args, **kw):
+        seen.append(kw["max_case_s"])
+        return real(*args, **kw)
+
+    monkeypatch.setattr(timing, "race", spy)
+    base = Settings(time_budget_s=0.001, min_sample_s=0.0005, min_rounds=5, max_rounds=8)
+    measure_case(_case("linear", 3, 3), CPU, base, clock=Ticks())
+    measure_case(_case("linear", 3, 3), CPU, replace(base, max_case_s=0.5), clock=Ticks())
+    assert seen == [timing.default_cap(0.001, 2, 0.0005), 0.5]
+    assert seen[0] > 3 * 0.001

@@ -92,6 +92,18 @@ def settle_calls(n_inner: int, per_call_s: float, budget_s: float) -> int:
     return 1 if per_call_s < budget_s / 20 else 0
 
 
+def default_cap(budget_s: float, n_strategies: int, min_sample_s: float) -> float:
+    """``max_case_s`` when the run file gives none: three budgets, and at least twice what the
+    verdict's floor costs an ordinary case (calls shorter than a sample, so each sample lasts
+    about ``min_sample_s``, half as much again with its settle calls):
+    ``2 x MIN_ROUNDS x n x 1.5 x min_sample_s``, 0.18 s for two strategies at 5 ms samples.
+    Three budgets alone left every case of a 0.001 s or 0.01 s budget undecided after 2-5 rounds
+    (benchmarks/sequential.py part 6); a case whose calls are long against its samples (a slow
+    strategy) is still capped near three budgets."""
+    floor_s = 2 * decision.MIN_ROUNDS * n_strategies * 1.5 * min_sample_s
+    return max(3.0 * budget_s, floor_s if n_strategies >= 2 else 0.0)
+
+
 def round_order(names: Sequence[str], round_: int) -> list[str]:
     """The order of `names` in round `round_`: rotated so the round starts at ``round_ mod k``.
 
