@@ -18,7 +18,7 @@ with the holder's pid, host and start time.
 
 Longer than ~400 lines on purpose: appending, cutting a failed case back, atomic replacement and the
 directory lock are one crash-safety contract over the same files; they are read and tested together
-(tests/test_store_write_failures.py, tests/test_store_lock.py).
+(tests/store/test_store_write_failures.py, tests/store/test_store_lock.py).
 """
 
 from __future__ import annotations

@@ -307,7 +307,7 @@ def test_a_searched_size_is_measured_in_a_case_timeout_child(write_config) -> No
 
 def test_progress_of_a_searched_run_promises_no_total(timings: Timings, tmp_path: Path) -> None:
     """issue 18: '[5/6]' changed total as the search added sizes; a searched run counts cases
-    without a total (a plain run keeps '[i/n]', tests/test_resume.py)."""
+    without a total (a plain run keeps '[i/n]', tests/session/test_resume.py)."""
     config = tmp_path / "s.yaml"
     config.write_text(RUN.format(max_cases=12), encoding="utf-8")
     r = run(config, tmp_path / "out")
