@@ -286,7 +286,7 @@ def run_sweep(
     resume: bool = False,
     force: bool = False,
     case_timeout_s: float | None = None,
-    on_start: Callable[[Planned, int, int], None] | None = None,
+    on_start: Callable[[Planned, int, int | None], None] | None = None,
     on_done: Callable[[Planned, CaseResult], None] | None = None,
     on_note: Callable[[str], None] | None = None,
     engine: Engine | None = None,
@@ -344,8 +344,9 @@ def run_sweep(
         first, total = measured, measured + len(todo)
 
         def started(p: Planned, i: int, n: int) -> None:
+            # a searched range adds sizes as it goes: no total is promised until it is done
             if on_start:
-                on_start(p, first + i, first + n)
+                on_start(p, first + i, None if searched else first + n)
 
         results = run_engine(todo, started)
         try:
