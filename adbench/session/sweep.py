@@ -2,6 +2,12 @@
 
 This is `adbench run` without the command line: the CLI parses options and draws progress, this
 module decides what is measured and in what order, and hands every finished case to the writer.
+
+Longer than ~400 lines on purpose: the order of a run (ordinary cases, then each searched range
+round by round), its resume bookkeeping, the deferral of Ctrl-C around each stored case and the
+engine interface share one loop over the writer; the engines themselves are adbench.session.worker
+and adbench.session.engine_ray, the shard plan adbench.session.shard, the derived tables
+adbench.session.derived.
 """
 
 from __future__ import annotations
