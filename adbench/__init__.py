@@ -41,7 +41,7 @@ def __getattr__(name: str) -> Any:  # lazy, so `import adbench` and `adbench --h
         from adbench.api import run
 
         return run
-    if name in ("jacobian", "hessian", "laplacian", "derivative"):
+    if name in ("jacobian", "hessian", "laplacian"):  # any task: adbench.auto.derivative(task, f)
         from adbench import auto
 
         return getattr(auto, name)

@@ -6,7 +6,8 @@ error against the exact operator.
     .venv/bin/python benchmarks/operators.py --draws 100  # the estimators' error over 100 draws
 
 Cases (float32, CPU unless JAX_PLATFORMS says otherwise; networks from configs/pinn.py):
-  lap_d{1,2,16}   Laplacian of a tanh MLP [d, 64, 64, 1] at 4096 / 2048 / 512 points
+  lap_d{1,2,16,128}  Laplacian of a tanh MLP [d, 64, 64, 1] at 4096 / 2048 / 512 / 128 points
+                  (estimators with S = 4 probes at d = 16, 16 at d = 128, as configs/pinn.yaml)
   d4_x            d^4 u / dx^4 of an MLP u(x, t) [2, 64, 64, 1] at 1024 points (KS's term)
   ks_linear       u_t + u_xx + u_xxxx, the same u and points (one residual, three terms)
   mixed_xt        d^2 u / dx dt, the same u and points (a mixed partial: Taylor by polarization)
@@ -18,11 +19,14 @@ reference (adbench.strategies.check.cross_check, the run's own tolerances for fl
 timed two ways: "adbench" is the median of adbench's own loop (adbench.measure.timing:
 calibrate to >= 5 ms samples, then all of the case's strategies interleaved, rotating order,
 --budget seconds); "timeit" is plain timeit (autorange >= 0.2 s per sample, --repeat samples,
-median per call), both with block_until_ready on the result. adbench/timeit is the fidelity
-figure (near 1 when adbench times what a careful timeit does). "x best" divides by the fastest
-exact strategy's adbench median. Estimators (hutchinson, stde; samples S in the label) are not
-checked equal: their relative error ||est - exact|| / ||exact|| over the case's points is given
-as mean +- std over --draws draws (adbench.analysis.estimators.relative_error).
+median per call), run before and after adbench's loop, their geometric mean shown; both with
+block_until_ready on the result. adbench/timeit is the fidelity figure (near 1 when adbench
+times what a careful timeit does); "drift" = timeit after / before, how far the machine moved
+while the two were measured (a fidelity is worth reading only when its drift is near 1).
+"x best" divides by the fastest exact strategy's adbench median. Estimators (hutchinson, stde;
+samples S in the label) are not checked equal: their relative error ||est - exact|| / ||exact||
+over the case's points is given as mean +- std over --draws draws
+(adbench.analysis.estimators.relative_error).
 Sequential medians on a shared 2-core machine move by tens of percent (METHOD.md): read
 factors, not digits, and say the machine's state with any figure quoted.
 """
@@ -30,6 +34,7 @@ factors, not digits, and say the machine's state with any figure quoted.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import time
@@ -82,7 +87,7 @@ def points(n: int, d: int, seed: int = 1) -> jax.Array:
 LAPLACIANS = laplacian.STRATEGIES + forward_laplacian.STRATEGIES + stochastic.LAPLACIAN
 
 
-def cases(samples: int) -> list[Case]:
+def cases(samples: int | None) -> list[Case]:
     lap = [
         Case(
             f"lap_d{d}",
@@ -90,9 +95,9 @@ def cases(samples: int) -> list[Case]:
             lambda d=d, b=b: (pinn.pinn_u(d), points(b, d)),
             LAPLACIANS,
             "hessian_trace",
-            TaskParams(samples=samples),
+            TaskParams(samples=samples or s),
         )
-        for d, b in ((1, 4096), (2, 2048), (16, 512))
+        for d, b, s in ((1, 4096, 4), (2, 2048, 4), (16, 512, 4), (128, 128, 16))
     ]
 
     def ks() -> tuple[Any, Any]:
@@ -112,7 +117,7 @@ def cases(samples: int) -> list[Case]:
         lambda: (pinn.pinn_u(2, width=32), points(512, 2)),
         biharmonic.STRATEGIES + stochastic.BIHARMONIC,
         "hessian_of_hessian",
-        TaskParams(samples=samples),
+        TaskParams(samples=samples or 4),
     )
     return [*lap, *deriv, bih]
 
@@ -142,14 +147,20 @@ def report(
     exact: set[str],
     args: argparse.Namespace,
 ) -> None:
+    """One row per strategy. timeit runs before and after adbench's loop: "drift" (after /
+    before) says how much the machine moved meanwhile, and the fidelity divides by their
+    geometric mean, so a fidelity far from 1 with a drift near 1 is adbench's, not the load's."""
     runners = {k: r for k, (_, r) in compiled.items()}
+    before = {k: per_call(r, args.repeat) for k, r in runners.items()}
     ours = adbench_medians(runners, args.budget)
-    plain = {k: per_call(r, args.repeat) for k, r in runners.items()}
+    after = {k: per_call(r, args.repeat) for k, r in runners.items()}
     best = min(ours[k] for k in ours if k in exact)
     for k, (compile_s, _) in compiled.items():
+        plain = math.sqrt(before[k] * after[k])
         print(
-            f"{label:11} {k:32} {compile_s:8.2f} {ours[k] * 1e3:10.3f} {plain[k] * 1e3:10.3f} "
-            f"{ours[k] / plain[k]:8.2f} {ours[k] / best:7.2f}  {notes.get(k, '')}",
+            f"{label:11} {k:32} {compile_s:8.2f} {ours[k] * 1e3:10.3f} {plain * 1e3:10.3f} "
+            f"{ours[k] / plain:8.2f} {after[k] / before[k]:6.2f} {ours[k] / best:7.2f}  "
+            f"{notes.get(k, '')}",
             flush=True,
         )
 
@@ -212,16 +223,20 @@ def ntk_case(args: argparse.Namespace) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=5, help="timeit samples per strategy")
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="timeit samples per strategy, before and after"
+    )
     parser.add_argument("--budget", type=float, default=1.0, help="adbench loop seconds per case")
     parser.add_argument("--draws", type=int, default=50, help="estimator draws for the error")
-    parser.add_argument("--samples", type=int, default=4, help="estimator probes S")
+    parser.add_argument(
+        "--samples", type=int, default=None, help="estimator probes S (default: per case)"
+    )
     parser.add_argument("--only", default="", help="run cases whose label starts with this")
     args = parser.parse_args()
     print(f"jax {jax.__version__} on {jax.devices()[0].platform}, float32; ms per call")
     print(
         f"{'case':11} {'strategy':32} {'compile':>8} {'adbench':>10} {'timeit':>10} "
-        f"{'ad/timeit':>8} {'x best':>7}  check"
+        f"{'ad/timeit':>8} {'drift':>6} {'x best':>7}  check"
     )
     for case in cases(args.samples):
         if case.label.startswith(args.only):

@@ -35,6 +35,10 @@
    within the margin of the true fastest), the contenders' rounds, seconds per case, and the
    rounds (and seconds) elimination spared the eliminated strategies against timing them to
    the case's end. Runs on a loaded machine as well as a quiet one: nothing is timed for real.
+6. ``--issue-cases`` (real runs, ~1 min): issue 17's 17 square tanh-linear cases at budgets
+   0.001 / 0.01 / 0.5 s (undecided, tie, decisive counts: a case extends past a small budget to
+   the 6 rounds a verdict needs, so none should be undecided), and the 67-parameter PDE-loss
+   Hessian of benchmarks/pde_hessian.yaml (verdict, ranking, eliminations).
 5. ``--coverage``: how often the percentile bootstrap's 95% interval of the median of n ratios
    misses the true median (n = 2-12), the figures behind analysis.decision.MIN_ROUNDS.
 
@@ -381,6 +385,66 @@ def coverage(trials: int) -> None:
         )
 
 
+# ------------------------------------------------------------------------------ issue 17's cases
+
+SQUARE = [int(round(v)) for v in np.geomspace(8, 512, 17)]  # 17 square tanh-linear sizes
+
+
+def square_config(budget: float) -> str:
+    """Issue 17 item 1's run file: 17 square tanh-linear cases, jacfwd and jacrev."""
+    fams = "".join(
+        f"  - name: sq{d}\n    builtin: linear\n    params: {{activation: tanh}}\n"
+        f"    d_in: [{d}]\n    d_out: [{d}]\n"
+        for d in SQUARE
+    )
+    return (
+        f"name: square\nmodes: [jacfwd, jacrev]\ndtype: float32\ntime_budget_s: {budget}\n"
+        f"families:\n{fams}"
+    )
+
+
+def kinds(out: Path) -> dict[str, int]:
+    """undecided / tie / decisive counts of a results directory's verdicts."""
+    v = pd.read_csv(out / "verdicts.csv", keep_default_na=False)
+    rec = v["recommended"].astype(str)
+    und = int((rec == decision.UNDECIDED).sum())
+    tie = int((rec == decision.TIE).sum())
+    return {"undecided": und, "tie": tie, "decisive": len(rec) - und - tie}
+
+
+def issue_cases(work: Path) -> None:
+    """Part 6: the undecided counts of the 17 square cases at budgets 0.001 / 0.01 / 0.5 s, then
+    the 67-parameter PDE-loss Hessian (benchmarks/pde_hessian.yaml) with its eliminations."""
+    print(f"\n6. Issue 17's cases (real runs; {load()})")
+    print(f"   17 square tanh-linear cases (d = {SQUARE[0]}..{SQUARE[-1]}), jacfwd vs jacrev:")
+    for budget in (0.001, 0.01, 0.5):
+        cfg = work / f"square_{budget}.yaml"
+        cfg.write_text(square_config(budget), encoding="utf-8")
+        before = load()
+        wall = run_once(cfg, work / f"square_{budget}")
+        rounds = rounds_per_case(work / f"square_{budget}")
+        k = kinds(work / f"square_{budget}")
+        print(
+            f"   budget {budget:<5} s: {k['undecided']:2d} undecided, {k['tie']:2d} tie, "
+            f"{k['decisive']:2d} decisive; rounds {min(rounds.values())}-{max(rounds.values())};"
+            f" {wall:.1f} s [{before}]"
+        )
+    out = work / "pde"
+    before = load()
+    wall = run_once(REPO / "benchmarks" / "pde_hessian.yaml", out)
+    v = pd.read_csv(out / "verdicts.csv", keep_default_na=False).iloc[0]
+    r = pd.read_csv(out / "ranking.csv", keep_default_na=False)
+    print(f"   67-parameter PDE-loss Hessian, budget 2 s: {wall:.1f} s [{before}]")
+    print(f"   verdict: {v['recommended']} {v['tie_set']}  ({v['reason']})")
+    for row in r.itertuples(index=False):
+        gone = f", eliminated at round {row.eliminated_at_round}" if row.eliminated_at_round else ""
+        print(
+            f"     {row.strategy:13s} rank {row.rank!s:>2}  x{float(row.rel_time):8.3g} "
+            f"[{float(row.rel_ci_low):.3g}, {float(row.rel_ci_high):.3g}]  "
+            f"{int(row.n_rounds)} rounds{gone}"
+        )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("config", nargs="?", default=str(REPO / "configs" / "seed.yaml"))
@@ -404,7 +468,14 @@ def main() -> None:
         "--race-sigmas", default="0.1,0.3", help="per-call noise of part 4 (log-normal sigmas)"
     )
     ap.add_argument("--coverage", action="store_true", help="only part 5: bootstrap coverage")
+    ap.add_argument(
+        "--issue-cases", action="store_true", help="only part 6: issue 17's cases, real runs"
+    )
     args = ap.parse_args()
+    if args.issue_cases:
+        with tempfile.TemporaryDirectory() as tmp:
+            issue_cases(Path(tmp))
+        return
     if args.race or args.coverage:
         if args.race:
             racing(args.trials, [float(v) for v in args.race_sigmas.split(",")])

@@ -329,3 +329,61 @@ def test_the_fastest_is_never_eliminated():
     assert sequential.eliminated({"fast": rounds["fast"]}, margin=0.1, confidence=0.999) == ()
     short = {k: v[:5] for k, v in rounds.items()}  # below the minimum: nothing is decided
     assert sequential.eliminated(short, margin=0.1, confidence=0.999) == ()
+
+
+def _slow_first_look(racing: bool):
+    """A 0.7 s strategy beside two 3-4 ms ones: the 2 s budget is spent before the 6-round floor
+    and the first look (10 rounds, ~7 s) lies beyond the 6 s cap."""
+    clock = FakeClock()
+    costs = {"fast": 3e-3, "slow": 0.7, "near": 3.9e-3}
+    rule = sequential.rule(5, 50, 0.1)
+    timed = race(
+        {s: clock.runner(s, c, 0.2, seed=j) for j, (s, c) in enumerate(costs.items())},
+        dict.fromkeys(costs, 1),
+        budget_s=2.0,
+        min_rounds=5,
+        max_rounds=50,
+        clock=clock,
+        looks=rule.looks,
+        settled=rule.settled,
+        eliminate=rule.eliminate if racing else None,
+    )
+    return timed, clock.t
+
+
+def test_where_the_case_would_stop_short_of_the_first_look_it_eliminates_once():
+    """The round where the case would stop (floor reached, budget spent, first look out of reach)
+    is one elimination look: the hopeless strategy goes there, keeping its 6 samples, and the
+    contenders get the rest of the budget within the cap; without racing the case stops at 6."""
+    timed, spent = _slow_first_look(racing=True)
+    assert timed.eliminated.get("slow") == 6
+    assert len(timed.samples["slow"]) == 6
+    assert min(len(timed.samples[s]) for s in ("fast", "near")) > 10
+    assert spent <= 3 * 2.0 + 0.7 * 1.5
+    plain, _ = _slow_first_look(racing=False)
+    assert not plain.eliminated and {len(v) for v in plain.samples.values()} == {6}
+
+
+def test_the_default_cap_lets_an_ordinary_case_of_a_tiny_budget_reach_the_floor():
+    """Three budgets of 1 ms cannot hold 6 rounds of two 5 ms samples: the default cap is at
+    least twice the floor's cost at min_sample_s-long samples, and still three budgets when
+    those are more; one strategy has no floor to reach."""
+    from adbench.measure.timing import default_cap
+
+    floor = decision.MIN_ROUNDS * 2 * 0.005
+    assert default_cap(0.001, 2, 0.005) >= 2 * floor
+    assert default_cap(0.001, 2, 0.005) < 4 * floor
+    assert default_cap(0.001, 4, 0.005) >= 2 * 2 * floor  # more strategies, a longer floor
+    assert default_cap(2.0, 2, 0.005) == 6.0
+    assert default_cap(0.001, 1, 0.005) == 0.003
+    clock = FakeClock()
+    timed = race(
+        {s: clock.runner(s, 0.005) for s in ("a", "b")},
+        {"a": 1, "b": 1},
+        budget_s=0.001,
+        min_rounds=5,
+        max_rounds=50,
+        clock=clock,
+        max_case_s=default_cap(0.001, 2, 0.005),
+    )
+    assert {len(v) for v in timed.samples.values()} == {decision.MIN_ROUNDS}

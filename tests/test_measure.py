@@ -362,15 +362,19 @@ class Ticks:
 
 
 def test_stop_early_settles_a_tie_at_the_first_look_and_false_spends_the_budget():
-    """Each round reads the clock 5 times (two per sample, one for the budget): 5 ms. A 0.2 s
-    budget is ~40 rounds; with stop_early the tie is settled at the first look (10)."""
+    """The budget counts each strategy's own time (racing: an eliminated one's time is sunk),
+    read around its settle calls and sample: 4 reads per strategy, of which 3 ms lie between its
+    first and last read. Two strategies: 6 ms of own time a round, so a 0.2 s budget is spent
+    after ceil(200 / 6) = 34 rounds; with stop_early the tie is settled at the first look (10).
+    (Counting the whole loop's 9 ms a round against the budget would give 23; the old 5 ms
+    count, 40.)"""
     base = Settings(time_budget_s=0.2, min_sample_s=0.0005, min_rounds=5, max_rounds=50)
     rows = {}
     for stop in (True, False):
         r = measure_case(_case("linear", 3, 3), CPU, replace(base, stop_early=stop), clock=Ticks())
         rows[stop] = {m.strategy: len(m.samples) for m in r.strategies}
     assert rows[True] == {"jacfwd": 10, "jacrev": 10}
-    assert rows[False] == {"jacfwd": 40, "jacrev": 40}
+    assert rows[False] == {"jacfwd": 34, "jacrev": 34}
 
 
 def test_stop_meta_names_the_looks_and_their_confidence():
@@ -378,3 +382,24 @@ def test_stop_meta_names_the_looks_and_their_confidence():
     assert on["stop_early"] is True and on["stop_looks"] == [10, 20, 40]
     assert 0.999 < on["stop_confidence"] < 1
     assert stop_meta(Settings(stop_early=False)) == {"stop_early": False}
+
+
+def test_a_case_without_max_case_s_is_capped_by_the_default_cap(monkeypatch):
+    """measure_case hands the race timing.default_cap of its budget, strategy count and sample
+    length (not the bare three budgets, which left tiny-budget cases undecided), and a run
+    file's max_case_s as given."""
+    from adbench.measure import timing
+
+    seen = []
+    real = timing.race
+
+    def spy(*args, **kw):
+        seen.append(kw["max_case_s"])
+        return real(*args, **kw)
+
+    monkeypatch.setattr(timing, "race", spy)
+    base = Settings(time_budget_s=0.001, min_sample_s=0.0005, min_rounds=5, max_rounds=8)
+    measure_case(_case("linear", 3, 3), CPU, base, clock=Ticks())
+    measure_case(_case("linear", 3, 3), CPU, replace(base, max_case_s=0.5), clock=Ticks())
+    assert seen == [timing.default_cap(0.001, 2, 0.0005), 0.5]
+    assert seen[0] > 3 * 0.001

@@ -260,3 +260,27 @@ def test_an_undecided_case_reads_as_such_in_every_format(tmp_path):
         ranking.loc[("few/10x100", "jacfwd"), "rank"]
         != ranking.loc[("few/10x100", "jacfwd"), "rank"]
     )
+
+
+def test_a_searched_family_reads_by_size_not_in_measurement_order(tmp_path):
+    """A size search measures the ends first (10, 10000, then 316 ...): the verdict and ranking
+    rows (every format lays these views out) go by family as first measured, then d_in, d_out,
+    batch; a case's own ranking rows keep their stored order."""
+    from builders import C, S, write_run
+
+    two = (S("jacfwd", 1e-3), S("jacrev", 3e-3), S("jacrev_chunked", 2e-3))
+    measured = [("search", 10, 10), ("other", 5, 7), ("search", 10000, 10000)]
+    measured += [("search", 316, 316), ("other", 5, 3), ("search", 316, 100)]
+    d = write_run(tmp_path / "run", [C(f, i, o, two) for f, i, o in measured])
+    rep = views.build(load_results(d))
+    expect = ["10 → 10", "316 → 100", "316 → 316", "10000 → 10000", "5 → 3", "5 → 7"]
+    got = [(r["family"], r["d_in → d_out"]) for r in views.verdict_view(rep).records()]
+    assert [f for f, _ in got] == ["search"] * 4 + ["other"] * 2
+    assert [s.replace(" ", "") for _, s in got] == [s.replace(" ", "") for s in expect]
+    rows = views.ranking_view(rep).records()
+    sizes = list(dict.fromkeys(r["d_in → d_out"].replace(" ", "") for r in rows))
+    assert sizes == [s.replace(" ", "") for s in expect]
+    own = rep.ranking[rep.ranking["case_id"] == "search/10x10"]["strategy"].tolist()
+    assert [r["strategy"] for r in rows[:3]] == own
+    md = markdown.to_markdown(rep)
+    assert md.index("10000") > md.index("316")

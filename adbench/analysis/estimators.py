@@ -131,9 +131,26 @@ def competing(
     return keep, aside
 
 
-def at_error(row: Mapping[str, Any]) -> str:
-    """ " at relative error e" for an estimator's row (what its speed was bought with), else ""."""
-    if not is_estimate(row):
+def at_error(
+    by_name: Mapping[str, Mapping[str, Any]], best: str, ratios: Mapping[str, float]
+) -> str:
+    """What a recommended estimator's speed was bought with, for the verdict's reason; "" when
+    ``best`` is exact.
+
+    ``ratios``: t(s) / t(best) of the other strategies that ran (the verdict's paired ratios).
+    " at relative error e", and when the runner-up the verdict names is itself an estimate, the
+    trade against the fastest exact strategy as well (" (x k faster than the fastest exact one,
+    <name>)"): that is the comparison a user weighing the error needs.
+    """
+    if not is_estimate(by_name[best]):
         return ""
-    e = _num(row.get("rel_error_mean"))
-    return f" at relative error {e:.2g}" if math.isfinite(e) else ""
+    e = _num(by_name[best].get("rel_error_mean"))
+    text = f" at relative error {e:.2g}" if math.isfinite(e) else ""
+    exact = {s: r for s, r in ratios.items() if not is_estimate(by_name[s]) and math.isfinite(r)}
+    if not exact or not ratios:
+        return text
+    nearest = min(ratios, key=lambda s: (ratios[s], s))
+    if not is_estimate(by_name[nearest]):
+        return text  # the runner-up named beside it is exact already
+    name = min(exact, key=lambda s: (exact[s], s))
+    return f"{text} ({fmt.factor(exact[name])} faster than the fastest exact one, {name})"

@@ -206,6 +206,9 @@ def judge_case(
     problems = "; ".join(p for p in (problems, *aside.values()) if p)
     tail = f"; {problems}" if problems else ""
     ranking = [_rank_row(key, r) for r in rows]
+    for row in ranking:  # an estimate set aside says why it is not ranked
+        if str(row["strategy"]) in aside:
+            row["reason"] = f"not ranked: {aside[str(row['strategy'])]}"
     if not ran:
         v["recommended"] = NONE
         v["reason"] = f"no strategy ran: {problems}"
@@ -249,7 +252,8 @@ def judge_case(
                 once_s(by_name[best]),
                 once_s(by_name[ru]),
             )
-            trade = estimators.at_error(by_name[best])  # an estimator's speed has a price
+            # an estimator's speed has a price: its error, and its speed against the exact ones
+            trade = estimators.at_error(by_name, best, {s: rel[s].estimate.ratio for s in rel})
             v["reason"] = (
                 f"{best} {fmt.factor(1.0 / e.ratio)} faster than {ru}{trade}: {evidence}{tail}"
             )

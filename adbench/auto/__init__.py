@@ -78,7 +78,11 @@ class Options(TypedDict, total=False):
     and the family name in it; ``calibrate``: time the candidates (at most ``budget_s`` seconds
     per key) instead of predicting; ``chunk_size``: for the chunked strategies (default: about
     half the basis); ``margin``: the predicted tie margin; ``max_memory``: XLA temp bytes above
-    which a candidate is dropped (default half the available memory; None: no limit).
+    which a candidate is dropped (default half the available memory; None: no limit);
+    ``per_example``: the position of a non-differentiated argument whose leading axis holds
+    independent points (f's output rows follow them): the ``per_example`` strategy (one point's
+    derivative, vmapped) joins the candidates (jacobian, hessian; see
+    :mod:`adbench.auto.per_example`).
     """
 
     argnums: int | Sequence[int]
@@ -93,6 +97,7 @@ class Options(TypedDict, total=False):
     chunk_size: int | None
     margin: float
     max_memory: int | None | str
+    per_example: int | None
 
 
 def derivative(

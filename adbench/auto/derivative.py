@@ -25,7 +25,7 @@ from adbench.analysis import policy as pol
 from adbench.analysis import predict as pr
 from adbench.auto import choice as ch
 from adbench.auto import eager, signature
-from adbench.auto.program import Program, build
+from adbench.auto.program import Program, bound, build
 from adbench.errors import first_line
 from adbench.measure.calibrate import calibrate, random_inputs
 from adbench.strategies import registry as S
@@ -51,7 +51,10 @@ def default_strategies(task: str) -> tuple[str, ...]:
     return tuple(
         n
         for n in names
-        if (s := S.get(task, n)).dense and not s.chunked and not getattr(s, "stochastic", False)
+        if (s := S.get(task, n)).dense
+        and not s.chunked
+        and not s.stochastic
+        and not s.structured  # per_example: a candidate when per_example=K says where points are
     )
 
 
@@ -100,6 +103,7 @@ class AutoDerivative:
         margin: float = pr.DEFAULT_MARGIN,
         max_memory: int | None | str = "default",
         params: Any = None,
+        per_example: int | None = None,
     ) -> None:
         where = f"adbench.{task}"
         S.names(task)  # an unknown task is a ValueError naming the tasks
@@ -116,6 +120,22 @@ class AutoDerivative:
             if isinstance(strategies, str) or not strategies:
                 raise ValueError(f"{where}: strategies= must be a non-empty list of names")
             names = tuple(dict.fromkeys(_named(task, s, where) for s in strategies))
+        if per_example is not None:
+            if isinstance(per_example, bool) or not isinstance(per_example, int):
+                raise ValueError(
+                    f"{where}: per_example must be an argument position (int), got {per_example!r}"
+                )
+            if task not in ("jacobian", "hessian"):
+                raise ValueError(
+                    f"{where}: per_example applies to adbench.jacobian and adbench.hessian"
+                )
+            if batched:
+                raise ValueError(
+                    f"{where}: give batched=True or per_example=, not both (per_example: the "
+                    "points are another argument; batched: the differentiated one holds them)"
+                )
+            if strategy == AUTO and strategies is None:
+                names = (*names, "per_example")
         for flag, value in (("has_aux", has_aux), ("holomorphic", holomorphic)):
             if not isinstance(value, bool):
                 raise ValueError(f"{where}: {flag} must be True or False, got {value!r}")
@@ -149,6 +169,7 @@ class AutoDerivative:
         self.budget_s = float(budget_s)
         self.chunk_size = chunk_size
         self.params = params  # an operator task's TaskParams (adbench.auto.operators)
+        self.per_example = per_example  # the argument holding independent points, or None
         self.margin = margin
         self._max_memory = max_memory
         self._where = where
@@ -238,6 +259,11 @@ class AutoDerivative:
             exc.add_note(f"{self._where}: raised by f while tracing it")
             raise
         what = signature.describe(call, layout)
+        if self.per_example is not None:
+            from adbench.auto import per_example as pe
+
+            pe.check(self.per_example, call, self._where)
+            pe.validate(self.f, call, layout, self.per_example, self.has_aux, self.task, bound)
         if self.task in SCALAR_TASKS and (layout.d_out != 1 or len(layout.out_shapes) != 1):
             shapes = ", ".join(str(s) for s in layout.out_shapes)
             raise ValueError(
@@ -331,11 +357,17 @@ class AutoDerivative:
         if allowed:
             return allowed, ch.POLICY, answer.why, notes
         dense = all(S.get(self.task, n).dense for n in names)
-        usable = tuple(n for n in answer.strategies if S.get(self.task, n).dense == dense)
+        usable = tuple(  # an estimate (stochastic) only where the caller listed it
+            n
+            for n in answer.strategies
+            if S.get(self.task, n).dense == dense and not S.get(self.task, n).stochastic
+        )
         if usable and not self.explicit:
             return usable, ch.POLICY, f"{answer.why} (beyond the default candidates)", notes
         wanted = "/".join(answer.strategies)
-        if not self.explicit:
+        if not self.explicit and all(S.get(self.task, n).stochastic for n in answer.strategies):
+            reason = f"it is an estimate (stochastic); add it to strategies= to allow {wanted}"
+        elif not self.explicit:
             reason = f"its result is a BCOO; add it to strategies= to allow {wanted}"
         else:
             reason = f"not among strategies={list(names)}"
@@ -367,6 +399,7 @@ class AutoDerivative:
                     holomorphic=self.holomorphic,
                     chunk_size=self.chunk_size,
                     params=self.params,
+                    per_example=self.per_example,
                 )
             except Exception as exc:
                 if self.forced:

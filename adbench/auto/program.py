@@ -82,6 +82,7 @@ def build(
     holomorphic: bool,
     chunk_size: int | None,
     params: Any = None,
+    per_example: int | None = None,
 ) -> Program:
     """Prepare ``name`` for the flat problem of ``call`` and compile ``apply`` (raises whatever
     preparing or compiling raises)."""
@@ -104,6 +105,14 @@ def build(
         sample = jax.device_put(np.zeros((*layout.lead, d_in), layout.dtype), call.device)
     if holomorphic:
         prepared = _holomorphic(task, name, flat, batched)
+    elif strategy.structured:
+        if per_example is None:
+            raise ValueError(
+                f"{name} needs per_example=K: the argument whose leading axis holds the points"
+            )
+        from adbench.auto import per_example as pe
+
+        prepared = pe.prepare(task, f, flat, call, layout, per_example, has_aux, _current, bound)
     elif not strategy.dense and call.dynamic:
         prepared = _sparse_with_others(task, flat, sample, call, batched)
     else:

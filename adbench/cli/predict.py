@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Annotated
 
@@ -81,6 +82,6 @@ def _prediction_table(rows: list[dict[str, object]], names: tuple[str, ...]) -> 
             str(r["device"]),
             str(r["predicted"]),
             "" if ratio != ratio else f"{ratio:.3g}x",
-            *(fmt_seconds(r[f"{n}_predicted_s"]) for n in names),
+            *(fmt_seconds(r.get(f"{n}_predicted_s", math.nan)) for n in names),
         )
     return table

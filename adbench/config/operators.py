@@ -70,7 +70,8 @@ def resolve(
 ) -> tuple[tuple[str, ...], TaskParams | None]:
     """(the family's strategies, its TaskParams or None) for ``task``; OperatorError naming the
     key: a key of another task, a derivative without wrt/terms or with both, a wrt index out of
-    range of a declared d_in, a tolerance without an estimator among the strategies."""
+    range of a declared d_in, a tolerance without an estimator among the strategies, an ntk
+    family without ``per_example`` (its strategies need the points declared)."""
     given = {k: getattr(spec, k) for k in _KEY_TASKS if getattr(spec, k) is not None}
     for key in given:
         if task not in _KEY_TASKS[key]:
@@ -98,12 +99,24 @@ def resolve(
                         key, f"wrt index {bad[0]} is out of range for d_in = {n} (0 to {n - 1})"
                     )
         return names, TaskParams(terms=terms)
+    if task == "ntk" and spec.per_example is None:
+        raise OperatorError(
+            "task",
+            "task ntk needs f(params, X): a factory returning (f, (params, X)) and "
+            "`per_example: K` naming the argument whose leading axis holds the points",
+        )
     if task not in ("laplacian", "biharmonic"):
         return names, None
     estimators = [n for n in names if n in schema.ESTIMATORS]
     if (spec.samples is not None or spec.tolerance is not None) and not explicit:
         names = (*names, *(n for n in schema.ESTIMATORS if n not in names))
         estimators = list(schema.ESTIMATORS)
+    if spec.sparsity_threshold == 0:
+        raise OperatorError(
+            "sparsity_threshold",
+            "sparsity_threshold 0 is dense folx (forward_laplacian); give a fraction in (0, 1) "
+            "of the input size or a count of non-zeros >= 1",
+        )
     if spec.tolerance is not None and not estimators:
         raise OperatorError(
             "tolerance",

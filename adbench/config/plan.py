@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 NO_SIZES = (
     "no sizes: give `d_in` and `d_out` lists, or `points` "
-    "(d_out may be left out for the scalar tasks hessian and laplacian)"
+    f"(d_out may be left out for the scalar tasks {', '.join(sorted(SCALAR_TASKS))})"
 )
 
 

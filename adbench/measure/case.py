@@ -63,7 +63,7 @@ class Settings:
     max_rounds: int = 50
     stop_early: bool = True  # stop a case's timing once its verdict is settled (sequential)
     tie_margin: float = 0.1  # the verdict's margin, which the stopping rule asks about
-    max_case_s: float | None = None  # seconds a case may spend reaching its floor (3 budgets)
+    max_case_s: float | None = None  # a case's cap past its budget (None: timing.default_cap)
     warmup: int = 1
     rtol: float | None = None
     atol: float | None = None
@@ -499,7 +499,11 @@ def measure_case(
             clock=clock,
             looks=stop.looks,
             settled=stop.settled if settings.stop_early else None,
-            max_case_s=settings.max_case_s,
+            max_case_s=(
+                settings.max_case_s
+                if settings.max_case_s is not None
+                else timing.default_cap(settings.time_budget_s, len(runners), settings.min_sample_s)
+            ),
             eliminate=stop.eliminate if settings.stop_early else None,
         )
         for m in runners:

@@ -122,6 +122,7 @@ def compile_strategy(
     finish: Callable[[Any], Any] | None = None,
     costs_only: bool = False,
     structure: Any = None,
+    params: Any = None,
 ) -> Compiled:
     """Prepare strategy ``name`` of ``task`` for ``fn`` at x of ``shape`` and compile it.
 
@@ -130,7 +131,8 @@ def compile_strategy(
     :func:`default_chunk`. ``finish`` maps the derivative to what the caller returns (compiled
     with it, so it costs nothing extra). ``costs_only``: the program will never run, so on the CPU
     LLVM's optimisations are skipped (:data:`COSTS_ONLY_OPTIONS`). ``structure``: a function of
-    real arguments (adbench.strategies.trees.Structured), for the strategies that need it.
+    real arguments (adbench.strategies.trees.Structured), for the strategies that need it;
+    ``params``: an operator task's TaskParams (wrt, terms, samples, ...), as a measurement gets.
     Raises whatever preparing or compiling raises.
     """
     import jax
@@ -144,7 +146,9 @@ def compile_strategy(
     # numpy array compiles a small program per shape; concrete even while an outer jit traces.
     with jax.ensure_compile_time_eval():
         sample = jax.device_put(np.zeros(shape, dtype=dtype), device)
-    prepared = strategy.prepare(fn, sample, chunk_size=chunk, batch=batch, structure=structure)
+    prepared = strategy.prepare(
+        fn, sample, chunk_size=chunk, batch=batch, structure=structure, params=params
+    )
     fn = prepared.fn if finish is None else _then(prepared.fn, finish)
     jitted = jax.jit(fn)
     lowered = jitted.lower(abstract_input(shape, dtype, device))
@@ -273,6 +277,7 @@ def predict_case(
                 batch=batch > 1,
                 costs_only=True,
                 structure=structure,
+                params=getattr(case, "task_params", None),
             )
         except Exception as exc:
             errors[name] = first_line(exc)

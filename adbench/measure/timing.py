@@ -92,6 +92,18 @@ def settle_calls(n_inner: int, per_call_s: float, budget_s: float) -> int:
     return 1 if per_call_s < budget_s / 20 else 0
 
 
+def default_cap(budget_s: float, n_strategies: int, min_sample_s: float) -> float:
+    """``max_case_s`` when the run file gives none: three budgets, and at least twice what the
+    verdict's floor costs an ordinary case (calls shorter than a sample, so each sample lasts
+    about ``min_sample_s``, half as much again with its settle calls):
+    ``2 x MIN_ROUNDS x n x 1.5 x min_sample_s``, 0.18 s for two strategies at 5 ms samples.
+    Three budgets alone left every case of a 0.001 s or 0.01 s budget undecided after 2-5 rounds
+    (benchmarks/sequential.py part 6); a case whose calls are long against its samples (a slow
+    strategy) is still capped near three budgets."""
+    floor_s = 2 * decision.MIN_ROUNDS * n_strategies * 1.5 * min_sample_s
+    return max(3.0 * budget_s, floor_s if n_strategies >= 2 else 0.0)
+
+
 def round_order(names: Sequence[str], round_: int) -> list[str]:
     """The order of `names` in round `round_`: rotated so the round starts at ``round_ mod k``.
 
@@ -184,8 +196,13 @@ def race(
     the rest get rounds until their own time reaches `budget_s` (still within `max_case_s`).
     With three strategies or more, a case whose budget runs out before the first look goes on
     to that look when the rounds so far put it within `max_case_s`: one look is the least a race
-    needs (issue 17: a 0.3 s strategy beside 3 ms ones ate a 2 s budget in 5 rounds). Once one
-    strategy is left there is nothing to separate.
+    needs (issue 17: a 0.3 s strategy beside 3 ms ones ate a 2 s budget in 5 rounds). When that
+    look is out of reach, the round where the case would stop is one elimination look of its own
+    (once; it never stops the case decided, so the stopping rule's error rate is not spent on
+    it, and what it drops keeps the samples it would have stopped with): the contenders then
+    get the rest of the budget, still within `max_case_s` (the issue's 67-parameter Hessian:
+    rev_over_fwd at 0.6 s a call, fwd_over_fwd at 0.17 s, past their floor after 6 rounds and
+    5 s). Once one strategy is left there is nothing to separate.
     """
     names = list(runners)
     samples: dict[str, list[float]] = {m: [] for m in names}
@@ -197,6 +214,18 @@ def race(
     floor = max(min_rounds, decision.MIN_ROUNDS if len(names) >= 2 else 1)
     first_look = min((n for n in looks if n >= floor), default=None)
     active = list(names)
+    last_chance = eliminate is not None and len(names) >= 3
+
+    def drop(done: int) -> bool:
+        nonlocal active
+        assert eliminate is not None
+        gone = set(eliminate({m: samples[m] for m in active})) & set(active)
+        if not gone or len(gone) >= len(active):  # never all: the fastest is kept
+            return False
+        out.update(dict.fromkeys(sorted(gone), done))
+        active = [m for m in active if m not in gone]
+        return True
+
     start = clock()
     for r in range(max_rounds):
         for i, m in enumerate(round_order(active, r)):
@@ -212,10 +241,7 @@ def race(
         done = r + 1
         if done in looks and done >= floor:
             if eliminate is not None and len(active) > 1:
-                dropped = set(eliminate({m: samples[m] for m in active})) & set(active)
-                if len(dropped) < len(active):  # never all: the fastest is kept
-                    out.update(dict.fromkeys(sorted(dropped), done))
-                    active = [m for m in active if m not in dropped]
+                drop(done)
             if settled is not None and settled({m: samples[m] for m in active}):
                 break
         if elapsed >= cap and done >= 2:
@@ -231,8 +257,17 @@ def race(
                 and done < first_look
                 and elapsed / done * first_look <= cap
             )
-            if not reach:
-                break
+            if reach:
+                continue
+            # the case stops here unless a hopeless strategy can go: one elimination (no stop
+            # is decided on it, so it spends none of the stopping rule's error rate; what it
+            # drops keeps exactly the samples it would have stopped with), and the contenders
+            # get the rest of the budget, still within the cap
+            if last_chance and len(active) >= 3 and done not in looks:
+                last_chance = False
+                if drop(done) and sum(own[m] for m in active) < budget_s:
+                    continue
+            break
     return Timed(
         {m: tuple(v) for m, v in samples.items()},
         {m: tuple(v) for m, v in positions.items()},

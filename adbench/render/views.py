@@ -26,6 +26,7 @@ import pandas as pd
 from adbench import fmt
 from adbench.analysis import decision
 from adbench.analysis.decision import AXIS_SQUARE
+from adbench.render.show import by_size
 from adbench.store import schema
 from adbench.store.results import Results
 
@@ -137,6 +138,15 @@ def build(res: Results) -> Report:
 
 def _text(v: Any) -> str:
     return "" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v)
+
+
+def _by_size(df: pd.DataFrame) -> pd.DataFrame:
+    """Rows by family (as first measured), then d_in, d_out, batch, as ``adbench show`` orders
+    them (adbench.render.show.by_size): a size search measures 10, 10000, 316, ... and a table in
+    that order hides the trend. A frame without the size columns keeps its order."""
+    if not {"family", "d_in", "d_out", "batch"} <= set(df.columns):
+        return df
+    return by_size(df)
 
 
 def _rows_of(df: pd.DataFrame) -> list[dict[str, Any]]:
@@ -296,7 +306,7 @@ def _verdict_rows(rep: Report) -> list[_Row]:
     v = rep.verdicts
     many = _hosts(v) > 1
     out = []
-    for rec in _rows_of(v):
+    for rec in _rows_of(_by_size(v)):
         fwd_rev = _text(rec.get("fwd_rev"))
         cells = (
             str(rec["family"]),
@@ -359,7 +369,7 @@ def _ranking_rows(rep: Report) -> list[_Row]:
     r = rep.ranking
     many = _hosts(r) > 1
     out = []
-    for rec in _rows_of(r):
+    for rec in _rows_of(_by_size(r)):
         ok = rec.get("status") == schema.STATUS_OK
         rank = fmt.number(rec.get("rank"))
         cells = (

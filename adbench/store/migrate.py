@@ -106,10 +106,12 @@ def _v1_to_v2(df: pd.DataFrame, meta: Mapping[str, Any]) -> pd.DataFrame:
 
 
 def _v2_result_columns() -> tuple[str, ...]:
-    """Version 2's results columns: version 3's without the structure columns it added."""
+    """Version 2's results columns: version 3's without the structure and estimator columns it
+    added."""
     from adbench.store import schema
 
-    return tuple(c for c in schema.RESULT_COLUMNS if c not in schema.STRUCTURE_COLUMNS)
+    added = (*schema.STRUCTURE_COLUMNS, *schema.ESTIMATOR_COLUMNS)
+    return tuple(c for c in schema.RESULT_COLUMNS if c not in added)
 
 
 def schema_sample_columns() -> tuple[str, ...]:
@@ -120,8 +122,8 @@ def schema_sample_columns() -> tuple[str, ...]:
 
 
 def _v2_to_v3(results: pd.DataFrame, samples: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Version 2 measured flat functions of one vector only: the structure columns are empty;
-    samples and verdicts kept their columns."""
+    """Version 2 measured flat functions of one vector only, with exact strategies: the
+    structure and estimator columns are empty; samples and verdicts kept their columns."""
     from adbench.store import schema
 
     return results.reindex(columns=list(schema.RESULT_COLUMNS)), samples

@@ -76,7 +76,8 @@ def _hessian(f: Fn, x0: jax.Array, chunk: int | None, structure: Any) -> Derived
     from adbench.strategies.trees import point_weight
 
     pe = _structure(structure)
-    weight = point_weight(f, pe, x0)
+    known = getattr(pe, "weight", None)  # adbench.hessian(per_example=K) finds it beforehand
+    weight = point_weight(f, pe, x0) if known is None else known
 
     def point(x: jax.Array, xi: Any) -> jax.Array:
         return jnp.reshape(pe.point_fn(x, xi)[0], ())

@@ -477,3 +477,7 @@ def point_weight(structured_fn: Callable[[Any], Any], pe: PerExample, x: Any) ->
         f"mean of its values at single points ({whole:.6g} against sum {total:.6g}), so its "
         "Hessian is not a sum of per-point Hessians"
     )
+
+
+# The auto API (adbench.auto.per_example) builds the same structure from each call's points.
+per_example_of = _per_example

@@ -318,6 +318,26 @@ def test_a_policy_verdict_beyond_the_default_candidates_is_used(tmp_path, rec, c
     np.testing.assert_allclose(jac(x), jax.jacfwd(_power)(x), rtol=1e-5)
 
 
+def test_a_policy_never_turns_an_exact_laplacian_into_an_estimate_unasked(tmp_path):
+    res, ver = _tables([("u", 3, 1, "hutchinson", ""), ("u", 30, 1, "hutchinson", "")])
+    res["task"] = ver["task"] = "laplacian"
+    path = tmp_path / "policy.json"
+    path.write_text(pol.from_tables(res, ver, {"jax_version": jax.__version__}).to_json())
+
+    def u(x):
+        return jnp.sum(jnp.sin(x) ** 2)
+
+    x = jnp.linspace(0.1, 1.0, 3)
+    lap = adbench.laplacian(u, policy=path, family="u")
+    with pytest.warns(UserWarning, match="recommends hutchinson, not used: it is an estimate"):
+        assert lap.choose(x) != "hutchinson"
+    np.testing.assert_allclose(lap(x), jnp.trace(jax.hessian(u)(x)), rtol=1e-5)
+    listed = adbench.laplacian(
+        u, policy=path, family="u", strategies=["hessian_trace", "hutchinson"]
+    )
+    assert listed.choose(x) == "hutchinson"
+
+
 def test_a_policy_verdict_that_cannot_be_used_warns_why(tmp_path):
     x = jnp.array([0.9])
     sparse = adbench.jacobian(_power, policy=_policy_file(tmp_path, "sparse"), family="power")

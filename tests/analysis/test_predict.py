@@ -161,6 +161,33 @@ def test_cli_predict_writes_predictions_and_no_meta_json(write_config, tmp_path)
     assert pst.read(out) is not None
 
 
+TWO_TASKS = """\
+families:
+  - name: power
+    builtin: power
+    d_in: [1]
+    d_out: [10]
+    strategies: [jacfwd, jacrev]
+  - name: quad
+    builtin: mean_squares
+    task: hessian
+    d_in: [5]
+    strategies: [fwd_over_rev, rev_over_rev]
+"""
+
+
+def test_cli_predict_table_of_families_of_two_tasks(write_config, tmp_path):
+    """Each row has columns for its own task's strategies only: the table leaves the others
+    blank rather than failing on the first row that lacks one."""
+    out = tmp_path / "pred"
+    args = ["predict", str(write_config(TWO_TASKS)), "--out", str(out)]
+    r = runner.invoke(app, args, env={"COLUMNS": "200"})
+    assert r.exit_code == 0, r.output
+    assert "quad/5x1" in r.output and "power/1x10" in r.output
+    by = pd.read_csv(out / pst.PREDICTIONS_FILE).set_index("case_id")
+    assert by.loc["quad/5x1", "predicted"] in ("fwd_over_rev", "rev_over_rev", "tie")
+
+
 def test_cli_predict_beside_a_run_and_refusals(write_config, tmp_path):
     config = str(write_config(CONFIG))
     run_dir = tmp_path / "run"

@@ -14,6 +14,7 @@ import pytest
 from jax.experimental import sparse
 
 import adbench
+from adbench.auto import derivative as task_derivative
 
 
 def _close(got, want, rtol=1e-5, atol=1e-6):
@@ -272,7 +273,10 @@ def test_every_strategy_of_every_task_works_on_a_pytree(task):
     else:
         want = jnp.trace(jax.hessian(flat_fn)(flat))
     for name in registry.names(task):
-        got = adbench.derivative(task, _tree_fn, name)(TREE, DATA)
+        s = registry.get(task, name)
+        if s.structured or s.stochastic:  # per_example: tests/test_bench.py; estimators: their
+            continue  # error, tests/strategies/test_operators.py
+        got = task_derivative(task, _tree_fn, name)(TREE, DATA)
         if isinstance(got, sparse.BCOO):
             np.testing.assert_allclose(got.todense(), dense_flat, rtol=1e-5, atol=1e-6)
         else:

@@ -144,8 +144,17 @@ def test_forward_laplacian_sparse_threshold():
     assert bind(sparse, TaskParams(sparsity_threshold=0.6)).prepare(mlp, X5).info == {
         "sparsity_threshold": 3
     }
-    with pytest.raises(ValueError, match=r"^sparsity_threshold: 0.1 .* is 0 non-zeros"):
-        bind(sparse, TaskParams(sparsity_threshold=0.1)).prepare(mlp, X5)
+    # folx rounds 0.1 * 5 down to 0 (dense); the sparse strategy keeps one non-zero, so at
+    # d = 1 it still runs folx's sparse path and equals the Hessian's trace
+    assert forward_laplacian.effective_threshold(0.1, 5) == 1
+    assert forward_laplacian.effective_threshold(0.6, 1) == 1
+    x1 = jnp.asarray([0.3], jnp.float32)
+    one = bind(sparse, TaskParams(sparsity_threshold=0.6)).prepare(lambda x: jnp.sin(x[0]) ** 3, x1)
+    assert one.info == {"sparsity_threshold": 1}
+    want = float(jax.hessian(lambda x: jnp.sin(x[0]) ** 3)(x1)[0, 0])
+    assert float(jax.jit(one.fn)(x1)) == pytest.approx(want, rel=1e-4, abs=1e-6)
+    with pytest.raises(ValueError, match=r"^sparsity_threshold: 0 is 0 non-zeros"):
+        bind(sparse, TaskParams(sparsity_threshold=0)).prepare(mlp, X5)
 
 
 def r4(x):
