@@ -9,6 +9,7 @@ module added, removed, renamed or re-described without regenerating the page).
 from __future__ import annotations
 
 import ast
+import re
 import sys
 from pathlib import Path
 
@@ -26,7 +27,7 @@ def first_line(path: Path) -> str:
     characters ('' without a docstring)."""
     doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or ""
     paragraph = " ".join(doc.strip().split("\n\n")[0].split())
-    sentence = paragraph.split(". ")[0]
+    sentence = re.split(r"(?<![.])\.\s+(?=[A-Z`(:])", paragraph)[0]  # not "DIR..."
     if len(sentence) <= WIDTH:
         return sentence
     return sentence[: sentence.rfind(" ", 0, WIDTH - 2)] + " …"
