@@ -72,15 +72,11 @@ def test_the_mad_to_sigma_constant_is_written_once() -> None:
 _WORD = re.compile(
     r'^\s*(TIE|NONE|UNDECIDED|FWD|REV|AXIS_\w+)(\s*,\s*\w+)*\s*=\s*"', flags=re.MULTILINE
 )
-# analysis/policy.py (another helper's file) still binds TIE, NONE and UNDECIDED to literals:
-# remove it here once it imports them from analysis/decision.py
-_PENDING = {Path("adbench/analysis/policy.py")}
 
 
 def test_verdict_words_and_axis_names_are_defined_once() -> None:
     found = {p.relative_to(ROOT) for p, text in _sources() if _WORD.search(text)}
-    assert found - _PENDING == {Path("adbench/analysis/decision.py")}
-    assert found >= _PENDING, "a pending duplicate is gone: drop it from _PENDING"
+    assert found == {Path("adbench/analysis/decision.py")}
 
 
 def test_one_resume_rule_and_one_decisive_rule() -> None:

@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from adbench.analysis import axis as ax
+from adbench.analysis import decision
 from adbench.store import schema
 
 if TYPE_CHECKING:
@@ -61,8 +62,8 @@ AXIS_D_OUT, AXIS_D_IN, AXIS_RATIO, AXIS_SQUARE = (
     ax.AXIS_SQUARE,
 )
 AXES = (AXIS_D_OUT, AXIS_D_IN, AXIS_SQUARE, AXIS_RATIO)
-TIE, NONE = "tie", "none"
-UNDECIDED = "undecided"  # a verdict the sequential rule left open: never part of a policy
+TIE, NONE = decision.TIE, decision.NONE
+UNDECIDED = decision.UNDECIDED  # a verdict the sequential rule left open: never in a policy
 
 
 class PolicyError(ValueError):
