@@ -1,3 +1,5 @@
+"""``python -m adbench``: the same command as ``adbench``."""
+
 from adbench.cli import main
 
 main()

@@ -30,6 +30,10 @@ the textbook tie is won by the mode the textbook advises against.
 A square family (every case n -> n) has no d_in/d_out crossover and no textbook tie (the rule
 says "either" at every size): its sizes are placed along n, the same rules find where the modes
 trade places there, and ``far_from_textbook`` is "n/a".
+
+Longer than ~400 lines on purpose: the point estimate and its bootstrap interval must run the very
+same bracket-and-interpolate rule (two copies drifted once), and the outcome words (crossover, tie,
+unclear, undecided) are decided by that rule's steps.
 """
 
 from __future__ import annotations

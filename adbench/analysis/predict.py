@@ -129,7 +129,7 @@ class Prediction:
         if self.predicted == TIE:
             return (
                 f"predicted tie within ±{self.margin:.0%} ({parts}); "
-                f"{self.best} cheapest by {self.ratio:.3g}x"
+                f"{self.best} cheapest by {self.ratio - 1:.1%}"
             )
         return f"{self.best} predicted {self.ratio:.3g}x faster than the runner-up ({parts})"
 

@@ -8,6 +8,10 @@ entry for the family, task, batch, device kind and size; ``calibrate=True``: a s
 timing; otherwise the static prediction from XLA's costs. A function that cannot be traced runs
 eagerly under JAX's own transform (``source`` "eager"). Pickles like ``jax.jacfwd(f)``: the lock
 and the decisions (compiled executables) are left out and rebuilt on first use.
+
+Longer than ~400 lines on purpose: it is one class whose constructor checks every option and
+whose ``_decide`` applies them in one stated order (forced, policy, calibration, prediction); the
+pieces that stand alone already live beside it (signature, program, choice, eager, per_example).
 """
 
 from __future__ import annotations

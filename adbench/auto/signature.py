@@ -19,6 +19,11 @@ adds the output's structure (from ``jax.eval_shape``) and maps a flat derivative
 nested structure: a Jacobian of shape (d_out, d_in) becomes the output's tree with each leaf
 replaced by the differentiated tree, leaf (o, i) of shape ``out_o.shape + in_i.shape``, exactly
 as ``jax.jacfwd`` returns it.
+
+Longer than ~400 lines on purpose: splitting a call (:func:`split`) and mapping its flat
+derivative back (:class:`Layout`) are the two halves of one convention (the ravel order of the
+differentiated leaves and of the output); kept together, a change to that order cannot reach one
+half only.
 """
 
 from __future__ import annotations

@@ -294,15 +294,17 @@ class Progress:
         if self._bar is not None:
             self._bar.__exit__(None, None, None)
 
-    def start(self, planned: Planned, i: int, n: int) -> None:
+    def start(self, planned: Planned, i: int, n: int | None) -> None:
+        """Case i (0-based) of n; n is None while a size range is searched (the search adds
+        sizes as it goes, adbench.config.search), so no total is shown that would change."""
         label = f"{planned.case.case_id} on {planned.device_id}"
         if self._bar is not None:
             if self._task is None:
                 self._task = self._bar.add_task(label, total=n)
-            # n grows while a size range is searched (adbench.config.search)
             self._bar.update(self._task, description=label, total=n)
         elif self.enabled:
-            self.console.print(f"[{i + 1}/{n}] {label}", highlight=False, markup=False)
+            count = f"{i + 1}" if n is None else f"{i + 1}/{n}"
+            self.console.print(f"[{count}] {label}", highlight=False, markup=False)
 
     def done(self, planned: Planned, result: CaseResult) -> None:
         if self._bar is not None and self._task is not None:

@@ -25,6 +25,10 @@ One valgrind'd process per config, so the JAX import is paid once:
 
 Under valgrind, XLA compiles for valgrind's synthetic CPU, not the host's, so the worker reports
 the CPU it sees and :func:`fingerprint` keys comparability on that, not on the host model.
+
+Longer than ~400 lines on purpose: the parent and the worker speak one protocol (the WorkerSpec
+file, the region labels, the dump names); kept in one module so a change to one side cannot miss the
+other. Valgrind's client requests are adbench.count.valgrind.
 """
 
 from __future__ import annotations

@@ -45,11 +45,12 @@ class RequestError(ValueError):
 @dataclass(frozen=True)
 class Hooks:
     """What the caller hears while a run goes: a case starts (planned, index, total; the total
-    grows while a size range is searched), a case ends, a note (a repaired file, a searched
-    range's outcome), and, with a hard exit, the one line said as Ctrl-C ends the process
-    (default: stderr; it may be called from another thread). None: nothing is said."""
+    is None while a size range is searched, since the search adds sizes), a case ends, a note
+    (a repaired file, a searched range's outcome), and, with a hard exit, the one line said as
+    Ctrl-C ends the process (default: stderr; it may be called from another thread). None:
+    nothing is said."""
 
-    on_start: Callable[[Planned, int, int], None] | None = None
+    on_start: Callable[[Planned, int, int | None], None] | None = None
     on_done: Callable[[Planned, CaseResult], None] | None = None
     on_note: Callable[[str], None] | None = None
     on_interrupt: Callable[[str], None] | None = None

@@ -2,6 +2,12 @@
 
 This is `adbench run` without the command line: the CLI parses options and draws progress, this
 module decides what is measured and in what order, and hands every finished case to the writer.
+
+Longer than ~400 lines on purpose: the order of a run (ordinary cases, then each searched range
+round by round), its resume bookkeeping, the deferral of Ctrl-C around each stored case and the
+engine interface share one loop over the writer; the engines themselves are adbench.session.worker
+and adbench.session.engine_ray, the shard plan adbench.session.shard, the derived tables
+adbench.session.derived.
 """
 
 from __future__ import annotations
@@ -286,7 +292,7 @@ def run_sweep(
     resume: bool = False,
     force: bool = False,
     case_timeout_s: float | None = None,
-    on_start: Callable[[Planned, int, int], None] | None = None,
+    on_start: Callable[[Planned, int, int | None], None] | None = None,
     on_done: Callable[[Planned, CaseResult], None] | None = None,
     on_note: Callable[[str], None] | None = None,
     engine: Engine | None = None,
@@ -344,8 +350,9 @@ def run_sweep(
         first, total = measured, measured + len(todo)
 
         def started(p: Planned, i: int, n: int) -> None:
+            # a searched range adds sizes as it goes: no total is promised until it is done
             if on_start:
-                on_start(p, first + i, first + n)
+                on_start(p, first + i, None if searched else first + n)
 
         results = run_engine(todo, started)
         try:

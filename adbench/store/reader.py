@@ -20,6 +20,11 @@ not know the analysis): stale or missing verdicts load as an empty table with
 ``Results.verdicts_stored`` False, and the caller recomputes them, as
 :func:`adbench.analysis.results.load_results` does (and ``views.build`` the ranking and
 crossovers).
+
+Longer than ~400 lines on purpose: every tolerance above (torn lines, half cases, duplicates, orphan
+samples) is a decision about the same rows as they are parsed, and each needs the file, line and
+column of the parse; split apart they would re-read the files or pass parser state between modules.
+Recomputing derived tables is not here (adbench.analysis.results).
 """
 
 from __future__ import annotations

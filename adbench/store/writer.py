@@ -15,6 +15,10 @@ with the holder's pid, host and start time.
 ``meta.json`` is written at the start and rewritten (atomically) at the end; with it goes
 ``derived``: for each derived table written, the stamp of the data it was computed from (see
 :func:`adbench.store.reader.derived_fresh`).
+
+Longer than ~400 lines on purpose: appending, cutting a failed case back, atomic replacement and the
+directory lock are one crash-safety contract over the same files; they are read and tested together
+(tests/store/test_store_write_failures.py, tests/store/test_store_lock.py).
 """
 
 from __future__ import annotations

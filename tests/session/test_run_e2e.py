@@ -41,7 +41,7 @@ families:
 # what `adbench run` prints on stdout (the table's natural width when not on a terminal and
 # COLUMNS is unset), lines right-stripped
 PLAIN = {"COLUMNS": None, "NO_COLOR": None, "FORCE_COLOR": None}
-EXPECTED_TABLE = Path(__file__).parent / "data" / "e2e" / "run_stdout.txt"
+EXPECTED_TABLE = Path(__file__).parents[1] / "data" / "e2e" / "run_stdout.txt"
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from adbench.compare.gate import compare
 from adbench.render import terminal, views
 from adbench.store.results import load_results
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parents[1] / "data"
 V2 = DATA / "v2" / "report"
 WIDTHS = (40, 50, 80)
 runner = CliRunner()

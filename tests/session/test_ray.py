@@ -31,7 +31,7 @@ from adbench.store import schema
 pytestmark = pytest.mark.filterwarnings("ignore:os.fork\\(\\) was called:RuntimeWarning")
 runner = CliRunner()
 NODES = ("node-0", "node-1", "node-2")
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def node_args(name: str) -> dict:

@@ -251,3 +251,11 @@ def test_costs_only_compiles_report_the_same_counts():
             "jacobian", name, f, (40,), np.float32, d_out=40, costs_only=True
         )
         assert cheap.costs == full.costs
+
+
+def test_a_predicted_tie_says_how_much_cheaper_with_enough_digits():
+    """issue 18: a ratio of 1.004 printed as 'cheapest by 1x'."""
+    p = pr.Prediction(
+        "tie", "jacfwd", ("jacfwd", "jacrev"), 1.004, {"jacfwd": 1e-3, "jacrev": 1.004e-3}
+    )
+    assert p.reason().endswith("jacfwd cheapest by 0.4%")

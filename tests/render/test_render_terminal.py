@@ -18,8 +18,8 @@ from adbench.cli import app
 from adbench.render import terminal, views
 from adbench.store.results import load_results
 
-V1 = Path(__file__).parent / "data" / "report" / "sweep"
-V2 = Path(__file__).parent / "data" / "v2" / "report"
+V1 = Path(__file__).parents[1] / "data" / "report" / "sweep"
+V2 = Path(__file__).parents[1] / "data" / "v2" / "report"
 runner = CliRunner()
 BOX = re.compile(r"^[┏┡├└]")  # a table's border lines: its full width
 

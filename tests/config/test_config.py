@@ -13,7 +13,7 @@ from adbench.config.model import ConfigError, load_config, parse_config
 from adbench.session.resume import config_conflict as resume_conflict
 from adbench.store import schema
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_defaults_are_the_documented_ones(write_config):

@@ -14,7 +14,7 @@ from adbench.cli import app
 from adbench.store import schema
 from adbench.store.results import ResultsError, ResultsWriter, check_out_dir, load_results
 
-V1_SWEEP = Path(__file__).parent / "data" / "report" / "sweep"
+V1_SWEEP = Path(__file__).parents[1] / "data" / "report" / "sweep"
 
 
 def _f(text: str) -> float:

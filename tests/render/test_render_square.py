@@ -146,7 +146,7 @@ def test_report_on_the_command_line_shows_the_square_crossover(rep):
 
 @pytest.mark.parametrize("d_in, d_out", [(2000, 2000), (50, 5), (1, 1)])
 def test_a_family_of_one_size_draws_every_figure(tmp_path, d_in, d_out):
-    # a report gives a family of one size one small figure (tests/test_show_small.py); the
+    # a report gives a family of one size one small figure (tests/render/test_show_small.py); the
     # figures against size still draw a lone point, whose log axis matplotlib cannot autoscale
     case = C("lone", d_in, d_out, (S("jacfwd", 1e-5), S("jacrev", 3e-5)))
     rep = views.build(load_results(write_run(tmp_path / "run", [case])))

@@ -5,6 +5,7 @@ verdicts are known), --resume, and one real measurement in a --case-timeout chil
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -302,3 +303,13 @@ def test_a_searched_size_is_measured_in_a_case_timeout_child(write_config) -> No
         worker.close()
     assert [m.status for m in r.strategies] == ["ok", "ok"], r.strategies
     assert r.result_rows()[0]["case_id"] == "l/3x7"
+
+
+def test_progress_of_a_searched_run_promises_no_total(timings: Timings, tmp_path: Path) -> None:
+    """issue 18: '[5/6]' changed total as the search added sizes; a searched run counts cases
+    without a total (a plain run keeps '[i/n]', tests/session/test_resume.py)."""
+    config = tmp_path / "s.yaml"
+    config.write_text(RUN.format(max_cases=12), encoding="utf-8")
+    r = run(config, tmp_path / "out")
+    counters = re.findall(r"^\[([^\]]*)\] lin/", r.stderr, flags=re.MULTILINE)
+    assert counters == [str(i) for i in range(1, len(timings.seen) + 1)]

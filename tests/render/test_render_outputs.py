@@ -20,7 +20,7 @@ from adbench.render import html, markdown, views
 from adbench.store import schema
 from adbench.store.results import load_results
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
 RECIPE = {"keep_default_na": False, "na_values": [""]}  # README, "Derived files"
 runner = CliRunner()
 

@@ -22,7 +22,7 @@ from adbench.analysis.crossover import crossovers_for, estimate
 from adbench.analysis.verdict import verdicts_for
 from adbench.store import schema
 
-FIXTURE = Path(__file__).parent / "data" / "report" / "sweep"
+FIXTURE = Path(__file__).parents[1] / "data" / "report" / "sweep"
 
 
 def make_frames(

@@ -20,7 +20,7 @@ from adbench.cli import app
 from adbench.store import schema
 
 runner = CliRunner()
-DATA = Path(__file__).resolve().parent / "data"
+DATA = Path(__file__).resolve().parents[1] / "data"
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,7 @@ from adbench import load_results
 from adbench.cli import app
 from adbench.store import schema
 
-CALLABLES = Path(__file__).resolve().parent / "data" / "bad_callables.py"
+CALLABLES = Path(__file__).resolve().parents[1] / "data" / "bad_callables.py"
 runner = CliRunner()
 
 SIX = """\

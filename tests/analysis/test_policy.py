@@ -19,7 +19,7 @@ from adbench.analysis import policy as pol
 from adbench.cli import app
 
 runner = CliRunner()
-BASELINE = Path(__file__).resolve().parent.parent / "results" / "baselines" / "ci"
+BASELINE = Path(__file__).resolve().parents[2] / "results" / "baselines" / "ci"
 KIND = str(jax.devices()[0].device_kind)
 
 

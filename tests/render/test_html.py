@@ -16,8 +16,8 @@ from adbench.render import plots, views
 from adbench.render.html import render_html
 from adbench.store.results import load_results
 
-FIXTURE = Path(__file__).parent / "data" / "report" / "sweep"
-V2 = Path(__file__).parent / "data" / "v2" / "report"
+FIXTURE = Path(__file__).parents[1] / "data" / "report" / "sweep"
+V2 = Path(__file__).parents[1] / "data" / "v2" / "report"
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import pytest
 from adbench.render.export import DEFAULT_METRICS, github_action_benchmark
 from adbench.store.results import load_results
 
-GOLDEN = Path(__file__).parent / "data" / "compare"
+GOLDEN = Path(__file__).parents[1] / "data" / "compare"
 
 
 def test_entries_follow_the_custom_format() -> None:

@@ -242,5 +242,5 @@ def test_get_builtin_unknown_lists_names() -> None:
 
 def test_module_imports_without_jax() -> None:
     code = "import adbench.config.families, sys; assert 'jax' not in sys.modules, 'jax imported'"
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     subprocess.run([sys.executable, "-c", code], check=True, cwd=root)

@@ -28,7 +28,7 @@ from adbench.compare.model import (
 from adbench.compare.timing import floor_sigmas
 from adbench.store.results import Results, ResultsError
 
-GOLDEN = Path(__file__).parent / "data" / "compare"
+GOLDEN = Path(__file__).parents[1] / "data" / "compare"
 
 
 @pytest.fixture(scope="module")
@@ -528,7 +528,7 @@ def test_cli_formats_and_step_summary(tmp_path: Path) -> None:
 
 # --- N strategies: schema-2 directories built through the writer (tests/data/v2/make.py) -------
 
-V2 = Path(__file__).parent / "data" / "v2" / "compare"
+V2 = Path(__file__).parents[1] / "data" / "v2" / "compare"
 
 
 def test_strategies_flip_note_and_regress_per_strategy() -> None:

@@ -19,7 +19,7 @@ import pytest
 
 from adbench.store import reader, schema
 
-V2 = Path(__file__).parent / "data" / "v2"
+V2 = Path(__file__).parents[1] / "data" / "v2"
 REL = 1e-9  # far above an ulp (2e-16), far below any difference a report could show
 
 
