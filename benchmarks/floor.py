@@ -108,13 +108,14 @@ def main() -> None:
             )
             floors.append(time.perf_counter() - start)
             print(f"floor {k}: {floors[-1]:6.2f} s  ({_load()})", flush=True)
-    ratios = [r / f for r, f in zip(runs, floors)]
+    ratios = [r / f for r, f in zip(runs, floors, strict=True)]
     same = all(v == verdicts[0] for v in verdicts)
     print(
         f"\nrun/floor per pair: {', '.join(f'{r:.2f}' for r in ratios)}; "
         f"median {statistics.median(ratios):.2f} (target <= 2)"
     )
-    print(f"median wall: run {statistics.median(runs):.2f} s, floor {statistics.median(floors):.2f} s")
+    run_s, floor_s = statistics.median(runs), statistics.median(floors)
+    print(f"median wall: run {run_s:.2f} s, floor {floor_s:.2f} s")
     print(f"same verdicts in every run: {same}")
     print(json.dumps({"runs": runs, "floors": floors}))
 
