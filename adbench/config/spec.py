@@ -305,7 +305,8 @@ class RunConfig(BaseModel):
         default=None,
         gt=0,
         description="timing seconds a case may spend past its budget to reach the rounds a "
-        "verdict needs (default 3 x time_budget_s; docs/evidence.md)",
+        "verdict needs (default 3 x time_budget_s, and at least twice what those rounds "
+        "cost: measure.timing.default_cap; docs/evidence.md)",
     )
     rtol: float | None = Field(default=None, gt=0)
     atol: float | None = Field(default=None, ge=0)
