@@ -15,7 +15,13 @@ Chunked strategies take the case's ``chunk_size`` or the largest chunk that fits
 one whose chunk holds the whole basis is ``skipped`` (its unchunked twin measures the same
 computation). A failure of one strategy (it does not compile, raises, disagrees, would not fit) is
 that strategy's status and reason; the others go on. A fault of the case itself (the factory raises,
-the output has the wrong shape) is every strategy's."""
+the output has the wrong shape) is every strategy's.
+
+Longer than ~400 lines for now: preparing, compiling, checking and timing share one case's state
+(the built input, the chunk cache, the clock and the guard); the compile step (``_compile``,
+``_cost``, ``_estimate``, ``_chunk``) and the estimators' error (``estimator_error``,
+``_product``) are the pieces that would move out first, into ``measure/compile.py`` and
+``measure/estimate.py``."""
 
 from __future__ import annotations
 

@@ -12,6 +12,10 @@ and deterministic, so they equal the ``verdicts.csv``, ``ranking.csv`` and ``cro
 run wrote, and a directory written before verdicts needed their evidence
 (adbench.analysis.decision.MIN_ROUNDS) is shown by today's rule, ``undecided`` included); a
 version-1 directory keeps its own verdicts, as migrated.
+
+Longer than ~400 lines for now: every output format reads the same labelled rows, built here
+beside the labels they use; the row builders (``_verdict_rows``, ``_ranking_rows``,
+``_assemble``) are the piece that would move out first, into ``render/rows.py``.
 """
 
 from __future__ import annotations
