@@ -3,7 +3,10 @@
 Every function takes 1-D sequences of seconds (any array-like; shape (n,)), drops NaN entries
 first (a NaN marks a sample that was not taken), and returns plain floats or frozen dataclasses.
 Randomness comes only from ``numpy.random.default_rng(seed)``, so a given seed always gives the
-same interval. numpy and scipy only: no I/O, no JAX.
+same interval. numpy only (scipy for the Mann-Whitney test, imported when called): no I/O,
+no JAX. The bootstrap is adbench's own rather than ``scipy.stats.bootstrap`` because importing
+``scipy.stats`` costs 1.2-1.9 s, an eighth of the default run; tests/analysis/test_stats.py
+keeps scipy's as the oracle (the same draws, the same interval to 1e-14).
 """
 
 from __future__ import annotations
@@ -14,7 +17,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy import stats as _sps
 
 # The resample index matrix is built in row blocks of at most this many entries, so a bootstrap
 # of a long sample does not allocate n_boot * n indices at once.
@@ -109,12 +111,11 @@ def bootstrap(
     """Percentile-bootstrap interval of ``statistic`` over ``values`` (shape (n,), NaN dropped).
 
     The one bootstrap of adbench: verdicts, rankings, crossovers and summaries all resample
-    through here, so one seed gives one interval everywhere. It is ``scipy.stats.bootstrap``
-    (method "percentile", resamples drawn by ``numpy.random.default_rng(seed)`` in blocks of at
-    most 2**20 indices). Checked against the hand-written version adbench used before (the same
-    index draws, ``np.percentile`` of the resampled statistics): the same interval, to the last
-    bit or within a few units in the last place (1e-14 relative; scipy interpolates the quantile
-    with other arithmetic); tests/test_stats.py keeps that check.
+    through here, so one seed gives one interval everywhere. It draws as
+    ``scipy.stats.bootstrap`` (method "percentile") does (:func:`_resampled`) and gives scipy's
+    interval to the last bit or within a few units in the last place (1e-14 relative; scipy
+    interpolates the quantile with other arithmetic); tests/analysis/test_stats.py keeps that
+    check.
 
     ``statistic`` must accept ``(array of shape (..., n), axis=-1)`` like the numpy reductions.
     Empty input gives ``(nan, nan)``; a single value ``v`` gives ``(v, v)``.
@@ -126,29 +127,46 @@ def bootstrap(
     if arr.size == 1:
         v = float(statistic(arr, axis=-1))
         return Bootstrap(v, v, np.empty(0))
-    res = _sps.bootstrap(
-        (arr,),
-        statistic,
-        n_resamples=n_boot,
-        batch=max(1, _MAX_BLOCK_ENTRIES // arr.size),
-        vectorized=True,
-        confidence_level=confidence,
-        method="percentile",
-        rng=np.random.default_rng(seed),
-    )
-    ci = res.confidence_interval
-    return Bootstrap(float(ci.low), float(ci.high), np.asarray(res.bootstrap_distribution))
+    dist = _resampled((arr,), statistic, n_boot=n_boot, seed=seed)
+    low, high = _quantiles(dist, confidence)
+    return Bootstrap(low, high, dist)
+
+
+def _resampled(
+    samples: tuple[np.ndarray, ...], statistic: Statistic, *, n_boot: int, seed: int
+) -> np.ndarray:
+    """``statistic`` over ``n_boot`` resamples of ``samples`` (each shape (n_i,)), shape (n_boot,).
+
+    The draws are scipy.stats.bootstrap's, in its order: one ``default_rng(seed)``; blocks of
+    ``max(1, 2**20 // max n_i)`` resamples; in each block, for each sample in turn, an index
+    matrix ``rng.integers(0, n_i, (rows, n_i))``. So the same seed gives the interval scipy
+    would (tests/analysis/test_stats.py checks it to 1e-14).
+    """
+    rng = np.random.default_rng(seed)
+    rows = max(1, _MAX_BLOCK_ENTRIES // max(s.size for s in samples))
+    out = np.empty(n_boot)
+    for start in range(0, n_boot, rows):
+        stop = min(n_boot, start + rows)
+        drawn = [s[rng.integers(0, s.size, (stop - start, s.size))] for s in samples]
+        out[start:stop] = statistic(*drawn, axis=-1)
+    return out
+
+
+def _quantiles(dist: np.ndarray, confidence: float) -> tuple[float, float]:
+    """The central ``confidence`` interval of a resampled distribution (linear interpolation, as
+    scipy.stats.quantile's default and numpy's)."""
+    alpha = (1.0 - confidence) / 2.0
+    low, high = np.quantile(dist, [alpha, 1.0 - alpha])
+    return (float(low), float(high))
 
 
 def percentile_interval(distribution: ArrayLike, confidence: float = 0.95) -> tuple[float, float]:
     """The central ``confidence`` interval of resampled values (shape (n,), NaN dropped), read
-    as :func:`bootstrap` reads its own (``scipy.stats.quantile``, linear); NaN when empty."""
+    as :func:`bootstrap` reads its own (linear interpolation); NaN when empty."""
     arr = _clean(distribution, "distribution")
     if arr.size == 0:
         return (math.nan, math.nan)
-    alpha = (1.0 - confidence) / 2.0
-    low, high = _sps.quantile(arr, [alpha, 1.0 - alpha])
-    return (float(low), float(high))
+    return _quantiles(arr, confidence)
 
 
 def bootstrap_ci(
@@ -296,7 +314,8 @@ def ratio_of_medians(
     """``median(current) / median(baseline)`` for unpaired samples (e.g. two separate runs).
 
     Both: shape (n,) and (m,), positive seconds, NaN dropped. The interval resamples the two groups
-    independently (``scipy.stats.bootstrap`` with two samples, as :func:`bootstrap`). ``n`` is the
+    independently (drawn as ``scipy.stats.bootstrap`` draws two samples; see :func:`bootstrap`).
+    ``n`` is the
     smaller group's size, the one that limits the precision. Either group empty gives NaN with
     ``n = 0``.
     """
@@ -315,18 +334,8 @@ def ratio_of_medians(
     def statistic(c: np.ndarray, b: np.ndarray, axis: int = -1) -> np.ndarray:
         return np.median(c, axis=axis) / np.median(b, axis=axis)
 
-    res = _sps.bootstrap(
-        (cur, base),
-        statistic,
-        n_resamples=n_boot,
-        batch=max(1, _MAX_BLOCK_ENTRIES // max(cur.size, base.size)),
-        vectorized=True,
-        confidence_level=confidence,
-        method="percentile",
-        rng=np.random.default_rng(seed),
-    )
-    ci = res.confidence_interval
-    return RatioEstimate(ratio, float(ci.low), float(ci.high), n)
+    low, high = _quantiles(_resampled((cur, base), statistic, n_boot=n_boot, seed=seed), confidence)
+    return RatioEstimate(ratio, low, high, n)
 
 
 # The decision, once for the whole package: verdicts, rankings and crossovers all call it.
@@ -371,5 +380,7 @@ def mann_whitney_p(a: ArrayLike, b: ArrayLike) -> float:
         return math.nan
     # scipy picks the exact distribution for small tie-free samples, else the normal approximation
     # with tie correction.
-    result = _sps.mannwhitneyu(a_arr, b_arr, alternative="two-sided")
+    from scipy.stats import mannwhitneyu  # here: scipy.stats takes over a second to import
+
+    result = mannwhitneyu(a_arr, b_arr, alternative="two-sided")
     return float(result.pvalue)

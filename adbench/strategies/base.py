@@ -5,6 +5,7 @@ leading batch axis by ``jax.vmap``). Shapes: see :mod:`adbench.strategies.regist
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -41,9 +42,10 @@ class Prepared:
 
     def to_dense(self, value: Any) -> np.ndarray:
         """The full dense result of ``fn`` as float64 numpy (a BCOO densified), batch axis first."""
-        from jax.experimental import sparse
-
-        if isinstance(value, sparse.BCOO):
+        # A BCOO exists only once jax.experimental.sparse is imported (0.7 s, which a dense
+        # strategy's check should not pay): look for the class without importing it.
+        sparse = sys.modules.get("jax.experimental.sparse")
+        if sparse is not None and isinstance(value, sparse.BCOO):
             value = value.todense()
         return np.asarray(value, dtype=np.float64)
 

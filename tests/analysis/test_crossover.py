@@ -342,3 +342,33 @@ def test_a_crossover_is_unbounded_when_more_than_alpha_2_resamples_do_not_cross(
     if not bounded:
         assert (c.crossover_low, c.crossover_high) == (0.0, math.inf)
         assert f"in {missing} of 2000 resamples" in c.reason
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_pchip_is_scipys_interpolant(seed: int) -> None:
+    """adbench's PCHIP (its own, to save scipy.interpolate's import) against scipy's on random
+    curves with turns, flat stretches and uneven nodes, at nodes, between them and at the ends."""
+    from scipy.interpolate import PchipInterpolator
+
+    from adbench.analysis.crossover import _pchip
+
+    rng = np.random.default_rng(seed)
+    k = int(rng.integers(3, 9))
+    x = np.sort(rng.uniform(0.0, 10.0, k))
+    y = rng.normal(size=(5, k))
+    y[0] = np.cumsum(np.abs(y[0]))  # monotone
+    y[1, 1:3] = y[1, 0]  # flat stretch
+    y[2] = y[2] * 1e-3
+    at = np.concatenate([np.linspace(x[0], x[-1], 301), x])
+    np.testing.assert_allclose(
+        _pchip(x, y, at), PchipInterpolator(x, y, axis=1)(at), rtol=1e-12, atol=1e-12
+    )
+
+
+def test_the_crossover_module_does_not_import_scipy() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, adbench.analysis.crossover; print('scipy.interpolate' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -216,41 +216,86 @@ def test_mann_whitney_undefined_cases_are_nan() -> None:
     assert math.isnan(mann_whitney_p([2.0, 2.0, 2.0], [2.0, 2.0]))
 
 
-# --- the one bootstrap: scipy.stats.bootstrap, checked against the hand-written one -----------
+# --- the one bootstrap: adbench's own, checked against scipy.stats.bootstrap -----------------
 
 
-def _hand_written(values, statistic, seed: int, n_boot: int = 2000, confidence: float = 0.95):
-    """The percentile bootstrap adbench used before scipy's: the same index draws (one
-    default_rng(seed), blocks of at most 2**20 indices), np.percentile of the statistics."""
-    arr = np.asarray(values, dtype=float)
-    rng = np.random.default_rng(seed)
-    rows = max(1, (1 << 20) // arr.size)
-    boot = np.empty(n_boot)
-    for start in range(0, n_boot, rows):
-        stop = min(n_boot, start + rows)
-        boot[start:stop] = statistic(
-            arr[rng.integers(0, arr.size, (stop - start, arr.size))], axis=1
-        )
-    alpha = (1 - confidence) / 2
-    return tuple(np.percentile(boot, [100 * alpha, 100 * (1 - alpha)]))
+def _scipy(samples, statistic, seed: int, n_boot: int = 2000, confidence: float = 0.95):
+    """scipy.stats.bootstrap (method "percentile") with the blocks adbench draws in: the oracle
+    adbench's own resampler must agree with (it replaced scipy's to save scipy.stats's import)."""
+    from scipy import stats as sps
+
+    res = sps.bootstrap(
+        samples,
+        statistic,
+        n_resamples=n_boot,
+        batch=max(1, (1 << 20) // max(s.size for s in samples)),
+        vectorized=True,
+        confidence_level=confidence,
+        method="percentile",
+        rng=np.random.default_rng(seed),
+    )
+    return res.confidence_interval.low, res.confidence_interval.high, res.bootstrap_distribution
 
 
 @pytest.mark.parametrize("n", [2, 3, 15, 50, 4000])
 @pytest.mark.parametrize("seed", [0, 7])
-def test_scipy_bootstrap_gives_the_hand_written_interval(n: int, seed: int) -> None:
-    """scipy.stats.bootstrap replaced adbench's own percentile bootstrap because it gives the same
-    interval: equal to the last bit or within a few units in the last place (1e-14 relative;
-    scipy interpolates the quantile with other arithmetic), including n = 4000 where the draws
-    come in several blocks."""
+def test_bootstrap_gives_scipys_interval(n: int, seed: int) -> None:
+    """The same draws as scipy.stats.bootstrap, so the same resampled statistics bit for bit and
+    the interval to 1e-14 (the quantile's interpolation is other arithmetic), including n = 4000
+    where the draws come in several blocks."""
     from adbench.analysis.stats import _geometric_median, bootstrap
 
     x = _lognormal(n, seed=n + seed)
     for statistic in (np.median, _geometric_median):
         b = bootstrap(x, statistic=statistic, seed=seed)
-        low, high = _hand_written(x, statistic, seed)
+        low, high, dist = _scipy((x,), statistic, seed)
+        np.testing.assert_array_equal(b.distribution, dist)
         assert b.low == pytest.approx(low, rel=1e-14, abs=0)
         assert b.high == pytest.approx(high, rel=1e-14, abs=0)
         assert b.distribution.shape == (2000,)
+    wider = bootstrap(x, confidence=0.99, seed=seed)
+    low, high, _ = _scipy((x,), np.median, seed, confidence=0.99)
+    assert (wider.low, wider.high) == (
+        pytest.approx(low, rel=1e-14),
+        pytest.approx(high, rel=1e-14),
+    )
+
+
+@pytest.mark.parametrize(("n", "m"), [(2, 3), (15, 40), (3000, 500)])
+def test_ratio_of_medians_gives_scipys_two_sample_interval(n: int, m: int) -> None:
+    """Two groups resampled as scipy resamples them: group by group inside each block."""
+    from adbench.analysis.stats import ratio_of_medians
+
+    cur, base = _lognormal(n, seed=1, scale=1.3), _lognormal(m, seed=2)
+    est = ratio_of_medians(cur, base, seed=3)
+
+    def statistic(c, b, axis=-1):
+        return np.median(c, axis=axis) / np.median(b, axis=axis)
+
+    low, high, _ = _scipy((cur, base), statistic, 3)
+    assert est.ci_low == pytest.approx(low, rel=1e-14, abs=0)
+    assert est.ci_high == pytest.approx(high, rel=1e-14, abs=0)
+    assert est.ratio == pytest.approx(np.median(cur) / np.median(base), rel=1e-15)
+
+
+def test_percentile_interval_reads_as_scipy_quantile() -> None:
+    from scipy import stats as sps
+
+    from adbench.analysis.stats import percentile_interval
+
+    d = _lognormal(997, seed=5)
+    low, high = sps.quantile(d, [0.025, 0.975])
+    assert percentile_interval(d) == (pytest.approx(low, rel=1e-14), pytest.approx(high, rel=1e-14))
+
+
+def test_the_statistics_module_does_not_import_scipy_stats() -> None:
+    """The measuring path imports adbench.analysis.stats; scipy.stats would add over a second."""
+    import subprocess
+    import sys
+
+    code = "import sys, adbench.analysis.stats; print('scipy.stats' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
 
 
 def test_paired_bootstrap_returns_the_resamples_behind_its_interval() -> None:
