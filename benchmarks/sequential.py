@@ -57,6 +57,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -269,7 +270,14 @@ class _Clock:
         return self.t
 
 
-def _one_race(costs: dict[str, float], budget: float, sigma: float, seed: int, racing: bool):
+def _one_race(
+    costs: dict[str, float],
+    budget: float,
+    sigma: float,
+    seed: int,
+    racing: bool,
+    futility: bool = True,
+):
     clock = _Clock()
     rng = np.random.default_rng(seed)
 
@@ -280,6 +288,8 @@ def _one_race(costs: dict[str, float], budget: float, sigma: float, seed: int, r
         return run
 
     rule = sequential.rule(5, 50, 0.1)
+    if not futility:
+        rule = replace(rule, max_rounds=None)
     timed = race(
         {s: runner(c) for s, c in costs.items()},
         dict.fromkeys(costs, 1),
@@ -317,7 +327,7 @@ def _resolved(v: pd.Series, near: set[str], best: str) -> bool:
     return v["recommended"] == decision.TIE and set(str(v["tie_set"]).split("|")) == near
 
 
-def racing(trials: int, sigmas: Sequence[float]) -> None:
+def racing(trials: int, sigmas: Sequence[float], futility: bool = True) -> None:
     print(
         f"\n4. Racing: the timing loop on a fake clock, {trials} trials per scenario and noise, "
         "the default rule (looks 10/20/40, margin 10%) without elimination (full) and with it"
@@ -338,7 +348,7 @@ def racing(trials: int, sigmas: Sequence[float]) -> None:
                 got: dict[str, list[float]] = {k: [] for k in ("ok", "wrong", "elim", "n", "s")}
                 got["spared"], got["spared_s"] = [], []
                 for t in range(trials):
-                    v, timed, spent = _one_race(costs, budget, sigma, 1000 + t, way)
+                    v, timed, spent = _one_race(costs, budget, sigma, 1000 + t, way, futility)
                     rec = str(v["recommended"])
                     decisive = rec not in decision.NOT_DECISIVE
                     got["ok"].append(_resolved(v, near, best))
@@ -463,6 +473,11 @@ def main() -> None:
     ap.add_argument(
         "--alpha", type=float, default=sequential.ALPHA, help="an alternative decisive alpha"
     )
+    ap.add_argument(
+        "--no-futility",
+        action="store_true",
+        help="the rule without its futility stop (analysis.sequential.futile), to compare",
+    )
     ap.add_argument("--race", action="store_true", help="only part 4: racing, synthetic")
     ap.add_argument(
         "--race-sigmas", default="0.1,0.3", help="per-call noise of part 4 (log-normal sigmas)"
@@ -478,7 +493,11 @@ def main() -> None:
         return
     if args.race or args.coverage:
         if args.race:
-            racing(args.trials, [float(v) for v in args.race_sigmas.split(",")])
+            racing(
+                args.trials,
+                [float(v) for v in args.race_sigmas.split(",")],
+                not args.no_futility,
+            )
         if args.coverage:
             coverage(args.trials)
         return
@@ -496,6 +515,7 @@ def main() -> None:
             sequential.look_confidence(len(at), args.alpha),
             sequential.look_confidence(len(at), sequential.ALPHA_TIE),
             args.margin,
+            None if args.no_futility else args.max_rounds,
         )
         print(
             f"\n2. Synthetic, {args.trials} trials per ratio, {args.max_rounds} rounds for the "
@@ -521,7 +541,7 @@ def main() -> None:
         print("\n3. A verdict from only 3 or 5 rounds (min_rounds), same noise:")
         for label, draw in models:
             capped(draw, label, args.trials, m)
-        racing(args.trials // 10 or 1, [mid, top])
+        racing(args.trials // 10 or 1, [mid, top], not args.no_futility)
 
 
 if __name__ == "__main__":

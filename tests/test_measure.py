@@ -403,3 +403,44 @@ def test_a_case_without_max_case_s_is_capped_by_the_default_cap(monkeypatch):
     measure_case(_case("linear", 3, 3), CPU, replace(base, max_case_s=0.5), clock=Ticks())
     assert seen == [timing.default_cap(0.001, 2, 0.0005), 0.5]
     assert seen[0] > 3 * 0.001
+
+
+def test_a_first_call_long_enough_to_be_a_sample_is_the_only_call_before_timing(monkeypatch):
+    """A strategy whose first call reads over timing._LONG_CALL x min_sample_s (every clock
+    read here moves 1 s) gets no warm-up call and no calibration call: its first call warmed it
+    and stands for calibrate's, so timing starts after one call of each strategy (the default
+    run's 0.15-0.2 s modes were called three times before their first sample). A short first
+    call keeps the warm-up and the calibration calls."""
+    import jax
+
+    from adbench.measure import timing
+
+    calls = {"n": 0}
+    real_block = jax.block_until_ready
+
+    def counting(x):
+        calls["n"] += 1
+        return real_block(x)
+
+    before: list[int] = []
+    real_race = timing.race
+
+    def spy(*args, **kw):
+        before.append(calls["n"])
+        return real_race(*args, **kw)
+
+    class Seconds(Ticks):
+        def __call__(self) -> float:
+            self.t += 1.0
+            return self.t
+
+    monkeypatch.setattr(jax, "block_until_ready", counting)
+    monkeypatch.setattr(timing, "race", spy)
+    base = Settings(time_budget_s=0.2, min_sample_s=0.005, min_rounds=2, max_rounds=6)
+    measure_case(_case("linear", 3, 3), CPU, base, clock=Seconds())
+    assert before == [2]  # one call of each of the two strategies
+    calls["n"] = 0
+    # 1 ms a read, under 10 x 0.5 ms: first, warm-up, calibration's first call, the call
+    # after it and its one-call sample (1 ms, already over 0.5 ms), for each strategy
+    measure_case(_case("linear", 3, 3), CPU, replace(base, min_sample_s=0.0005), clock=Ticks())
+    assert before[1] == 2 * 5

@@ -123,3 +123,48 @@ def test_a_strict_look_draws_enough_resamples_to_mean_its_confidence():
     data = rounds(a=r, b=np.ones(10))
     assert CasePairs(_series(data), confidence=LOOK).faster("a", "b", M) == "a"  # 2000
     assert not sq.settled(data, margin=M, confidence=LOOK)
+
+
+def _spread(level: float, spread: float, n: int = 11) -> np.ndarray:
+    """n ratios whose median is `level`, spread evenly in log over +-`spread`."""
+    return level * np.exp(spread * np.linspace(-1.0, 1.0, n))
+
+
+def test_futile_when_even_max_rounds_would_leave_the_edge_inside_the_interval():
+    """Median ratio on the margin's edge (1 / 1.1), its interval across it: projected to 50
+    rounds the interval still holds the edge, so more rounds would end in the same tie."""
+    data = rounds(a=_spread(1 / 1.1, 0.1), b=np.ones(11))
+    assert not sq.settled(data, margin=M, confidence=0.95)
+    assert sq.futile(data, margin=M, max_rounds=50)
+    assert sq.rule(5, 50, M).settled(data)  # the rule stops on it
+    assert not sq.futile(data, margin=M, max_rounds=11)  # no rounds left to spare
+
+
+def test_not_futile_when_more_rounds_could_clear_the_edge(monkeypatch):
+    """x1.18 (0.85) with its interval across the edge: the edge lies inside the projected
+    interval but beyond FUTILITY_SHARE of its half, where the estimate can still move it out:
+    the case goes on (the share 1.0 tried first stopped 28% of x1.2 cases the full budget
+    decided; benchmarks/sequential.py). At share 1.0 this case would stop."""
+    data = rounds(a=_spread(0.85, 0.3), b=np.ones(11))
+    assert not sq.settled(data, margin=M, confidence=0.95)
+    assert not sq.futile(data, margin=M, max_rounds=50)
+    monkeypatch.setattr(sq, "FUTILITY_SHARE", 1.0)
+    assert sq.futile(data, margin=M, max_rounds=50)
+    # beyond the projection altogether: never futile
+    assert not sq.futile(rounds(a=_spread(0.8, 0.3), b=np.ones(11)), margin=M, max_rounds=50)
+    # a clearly decided case or a tie inside the margin is never "futile" (settled says so)
+    assert not sq.futile(rounds(a=jitter(0.5), b=jitter(1.0)), margin=M, max_rounds=50)
+    assert not sq.futile(rounds(a=jitter(1.0), b=jitter(1.01)), margin=M, max_rounds=50)
+
+
+def test_futile_needs_the_evidence_floor_and_two_strategies():
+    data = rounds(a=_spread(1 / 1.1, 0.1, n=5), b=np.ones(5))
+    assert not sq.futile(data, margin=M, max_rounds=50)  # 5 rounds < MIN_ROUNDS
+    assert not sq.futile(rounds(a=_spread(1 / 1.1, 0.1)), margin=M, max_rounds=50)
+
+
+def test_a_rule_without_max_rounds_has_no_futility_stop():
+    import dataclasses
+
+    data = rounds(a=_spread(1 / 1.1, 0.1), b=np.ones(11))
+    assert not dataclasses.replace(sq.rule(5, 50, M), max_rounds=None).settled(data)

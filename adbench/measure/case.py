@@ -263,8 +263,10 @@ def _measure_one(
     dense_check: bool,
     clock: Clock,
     structure: Any = None,
+    warm: dict[str, float] | None = None,
 ) -> Measured:
-    """(result, dense value for the check or None, runner for timing or None) of a strategy."""
+    """(result, dense value for the check or None, runner for timing or None) of a strategy;
+    `warm` gets the seconds of its last warm-up call (timing.calibrate's first call)."""
     import jax
 
     s = strategies.get(case.task, name)
@@ -322,8 +324,17 @@ def _measure_one(
         t0 = clock()
         value = run()
         first = clock() - t0
-        for _ in range(settings.warmup):
+        # a first call long enough to be a sample by itself has warmed the strategy: no warm-up
+        # call (0.15-0.2 s each for the default run's slow modes), and it stands for
+        # calibrate's first call (the compile is ahead of time, so the first call is a run)
+        warmup = 0 if timing.is_long(first, settings.min_sample_s) else settings.warmup
+        if warm is not None:
+            warm[name] = first
+        for _ in range(warmup):
+            t0 = clock()
             run()
+            if warm is not None:
+                warm[name] = clock() - t0
     except Exception as exc:
         # the allocator's own refusal is a memory fault, not the function's
         status = schema.STATUS_MEMORY if "RESOURCE_EXHAUSTED" in str(exc) else schema.STATUS_ERROR
@@ -460,11 +471,12 @@ def measure_case(
 
     values: dict[str, np.ndarray] = {}
     runners: dict[str, Runner] = {}
+    warm: dict[str, float] = {}
     for name in names:
         if name in results:
             continue
         results[name], value, run = _measure_one(
-            case, name, fn, x, settings, budget, dense_check, clock, st
+            case, name, fn, x, settings, budget, dense_check, clock, st, warm
         )
         if value is not None:
             values[name] = value
@@ -489,12 +501,17 @@ def measure_case(
         results[name] = r
 
     if runners and settings.timed:
-        n_inner = {
-            m: timing.calibrate(
-                r, min_sample_s=settings.min_sample_s, max_inner=1_000_000, clock=clock
+        calibrated = {
+            m: timing.calibrated(
+                r,
+                min_sample_s=settings.min_sample_s,
+                max_inner=1_000_000,
+                clock=clock,
+                warm_s=warm.get(m),
             )
             for m, r in runners.items()
         }
+        n_inner = {m: n for m, (n, _) in calibrated.items()}
         stop = sequential.rule(settings.min_rounds, settings.max_rounds, settings.tie_margin)
         timed = timing.race(  # racing: eliminate the hopeless at the looks (stop_early)
             runners,
@@ -511,6 +528,7 @@ def measure_case(
                 else timing.default_cap(settings.time_budget_s, len(runners), settings.min_sample_s)
             ),
             eliminate=stop.eliminate if settings.stop_early else None,
+            reference={m: per_call for m, (_, per_call) in calibrated.items()},
         )
         for m in runners:
             results[m] = replace(

@@ -58,22 +58,45 @@ def _sample(run: Runner, n: int, clock: Clock) -> float:
     return (t1 - t0) / n
 
 
-def calibrate(run: Runner, *, min_sample_s: float, max_inner: int, clock: Clock) -> int:
+def is_long(call_s: float, min_sample_s: float) -> bool:
+    """A call this long is a sample by itself (``n_inner == 1``): over ``_LONG_CALL`` times the
+    target sample length."""
+    return call_s >= _LONG_CALL * min_sample_s
+
+
+def calibrate(
+    run: Runner, *, min_sample_s: float, max_inner: int, clock: Clock, warm_s: float | None = None
+) -> int:
     """How many calls make one sample last at least `min_sample_s` (at most `max_inner`).
 
     Two untimed calls first, so the count is not set by a call slowed by whatever ran before
     (another strategy's memory traffic, XLA's worker threads winding down); then the count grows
     geometrically, as timeit's autorange does. A first call over ``_LONG_CALL`` times the
-    target settles the count at 1 alone.
+    target settles the count at 1 alone; `warm_s`, a warm call's seconds the caller already
+    timed (adbench.measure.case times its warm-up call), stands for that first call, so a slow
+    strategy (0.2-0.3 s a call in the default run) is not called once more only to learn it.
     """
-    if _sample(run, 1, clock) >= _LONG_CALL * min_sample_s:
-        return 1
+    return calibrated(
+        run, min_sample_s=min_sample_s, max_inner=max_inner, clock=clock, warm_s=warm_s
+    )[0]
+
+
+def calibrated(
+    run: Runner, *, min_sample_s: float, max_inner: int, clock: Clock, warm_s: float | None = None
+) -> tuple[int, float | None]:
+    """:func:`calibrate`'s count and the seconds per call of its last sample (None when the
+    count was settled by one call alone): :func:`race`'s first reference for a steady call."""
+    if warm_s is not None and is_long(warm_s, min_sample_s):
+        return 1, None
+    if is_long(_sample(run, 1, clock), min_sample_s):
+        return 1, None
     run()
     n = 1
     while True:
-        elapsed = _sample(run, n, clock) * n
+        per_call = _sample(run, n, clock)
+        elapsed = per_call * n
         if elapsed >= min_sample_s or n >= max_inner:
-            return n
+            return n, per_call
         # aim a little above the target, at most x10 per step
         grow = min_sample_s * 1.2 / elapsed if elapsed > 0 else 10.0
         n = min(max_inner, max(n + 1, math.ceil(n * min(grow, 10.0))))
@@ -90,6 +113,41 @@ def settle_calls(n_inner: int, per_call_s: float, budget_s: float) -> int:
     if n_inner >= 2:
         return n_inner // 2
     return 1 if per_call_s < budget_s / 20 else 0
+
+
+# settle until steady: a settle chunk is steady within this factor of the strategy's fastest
+# steady call so far, and settling stops after this many samples' worth of calls whatever it
+# reads (a machine slower for a while must not turn every sample into three)
+_STEADY = 1.25
+_SETTLE_CAP = 2
+
+
+def settle(run: Runner, n_inner: int, steady_s: float | None, clock: Clock) -> int:
+    """Untimed-for-the-sample calls of a strategy before its sample of `n_inner` >= 2 calls,
+    until it runs as fast as it can; returns how many were made.
+
+    Measured (broyden 3000 on 2 cores, `sparse` at 66 us a call right after `jacfwd` freed its
+    36 MB result): chunks of 10 calls read 238, 137, 141, 127, 102, 91, 89, 76, 71, 70 us, steady
+    only after ~80 calls (~8 ms), far past the n_inner // 2 = 40 calls settle_calls gave it, so
+    its samples read x1.3-x2 high. Neither returning the freed memory (malloc_trim) nor a pause
+    helped; more calls of the light strategy itself did. So the calls go in chunks of
+    ``max(1, n_inner // 4)``, each timed, and settling stops at the first chunk whose seconds
+    per call are within ``_STEADY`` of `steady_s` (the strategy's fastest sample so far, or its
+    calibration), after at most ``_SETTLE_CAP * n_inner`` calls. A strategy already steady (the
+    usual round) pays one chunk, half of what settle_calls charged; with no reference yet the
+    full cap is paid once.
+    """
+    chunk = max(1, n_inner // 4)
+    done = 0
+    while done < _SETTLE_CAP * n_inner:
+        t0 = clock()
+        for _ in range(chunk):
+            run()
+        per_call = (clock() - t0) / chunk
+        done += chunk
+        if steady_s is not None and per_call <= _STEADY * steady_s:
+            break
+    return done
 
 
 def default_cap(budget_s: float, n_strategies: int, min_sample_s: float) -> float:
@@ -144,6 +202,7 @@ def interleave(
     settled: Settled | None = None,
     max_case_s: float | None = None,
     eliminate: Eliminate | None = None,
+    reference: Mapping[str, float | None] | None = None,
 ) -> dict[str, list[float]]:
     """:func:`race`'s samples: seconds per call of each strategy, one per round it was timed in."""
     timed = race(
@@ -157,6 +216,7 @@ def interleave(
         settled=settled,
         max_case_s=max_case_s,
         eliminate=eliminate,
+        reference=reference,
     )
     return {m: list(v) for m, v in timed.samples.items()}
 
@@ -173,12 +233,15 @@ def race(
     settled: Settled | None = None,
     max_case_s: float | None = None,
     eliminate: Eliminate | None = None,
+    reference: Mapping[str, float | None] | None = None,
 ) -> Timed:
     """Time the strategies in rotating order (:func:`round_order` of those still timed, in the
     runners' order), one sample each per round, within a time budget.
 
-    Each sample is preceded by `settle_calls` untimed calls of its strategy (sized from the
-    previous sample; half a sample before the first).
+    Each sample of ``n_inner >= 2`` calls is preceded by :func:`settle`'s calls of its
+    strategy, until they run within ``_STEADY`` of its fastest sample so far (in round 0, of
+    `reference`: strategy -> seconds per call, :func:`calibrated`'s); a sample of one call by
+    `settle_calls`' (one when cheap against the budget, else none).
 
     When to stop: after `max_rounds`; or once `budget_s` is spent and the floor is done: at
     least `min_rounds`, and with two strategies or more at least ``decision.MIN_ROUNDS`` (a
@@ -209,7 +272,8 @@ def race(
     positions: dict[str, list[int]] = {m: [] for m in names}
     own = dict.fromkeys(names, 0.0)  # seconds spent on each strategy, settle calls included
     out: dict[str, int] = {}
-    settle = {m: n_inner[m] // 2 for m in names}
+    single = {m: n_inner[m] // 2 for m in names}  # n_inner == 1: the calls before its sample
+    steady = {m: (reference or {}).get(m) for m in names}  # fastest steady seconds per call
     cap = 3.0 * budget_s if max_case_s is None else max_case_s
     floor = max(min_rounds, decision.MIN_ROUNDS if len(names) >= 2 else 1)
     first_look = min((n for n in looks if n >= floor), default=None)
@@ -230,13 +294,18 @@ def race(
     for r in range(max_rounds):
         for i, m in enumerate(round_order(active, r)):
             t0 = clock()
-            for _ in range(settle[m]):
-                runners[m]()
+            if n_inner[m] >= 2:
+                settle(runners[m], n_inner[m], steady[m], clock)
+            else:
+                for _ in range(single[m]):
+                    runners[m]()
             t = _sample(runners[m], n_inner[m], clock)
             own[m] += clock() - t0
             samples[m].append(t)
             positions[m].append(i)
-            settle[m] = settle_calls(n_inner[m], t, budget_s)
+            single[m] = settle_calls(n_inner[m], t, budget_s)
+            prev = steady[m]
+            steady[m] = t if prev is None else min(prev, t)
         elapsed = clock() - start
         done = r + 1
         if done in looks and done >= floor:

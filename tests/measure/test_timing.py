@@ -3,12 +3,14 @@ with the order rotated every round, stopping rules. No JAX, no wall clock."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 
 import pytest
 
 from adbench.analysis import decision, sequential
-from adbench.measure.timing import calibrate, interleave, round_order, settle_calls
+from adbench.measure import timing
+from adbench.measure.timing import calibrate, interleave, round_order, settle, settle_calls
 
 
 class FakeClock:
@@ -54,9 +56,11 @@ def test_interleave_alternates_two_and_keeps_per_call_seconds():
     )
     assert s["jacfwd"] == pytest.approx([0.001] * 4)
     assert s["jacrev"] == pytest.approx([0.004] * 4)
-    # two strategies: rotation is alternation; each sample is preceded by untimed settle calls
-    # (half a sample, or from round 1 on one for a cheap single call): [f] ff [r] r
-    assert "".join(clock.calls) == "fffr" + "rr" + "fff" + "fff" + "rr" + "rr" + "fff"
+    # two strategies: rotation is alternation; each sample is preceded by untimed settle calls:
+    # for jacfwd (2 calls a sample) in chunks of one call until one runs as fast as its best
+    # sample (none yet in round 0 and no calibration given: the cap, 2 samples' worth, 4
+    # calls), for jacrev's single call none in round 0 and then one, being cheap: [f] ff [r] r
+    assert "".join(clock.calls) == "ffffff" + "r" + "rrfff" + "fffrr" + "rrfff"
 
 
 def test_round_order_rotates():
@@ -146,11 +150,21 @@ def jittered(clock: FakeClock, name: str, cost: float, spread: float = 0.02):
     return run
 
 
-def _stopped(costs: dict[str, float], *, budget_s: float, spread: float = 0.02, **kw):
+def _stopped(
+    costs: dict[str, float],
+    *,
+    budget_s: float,
+    spread: float = 0.02,
+    futility: bool = True,
+    **kw,
+):
     """Rounds each strategy got under the default stopping rule (margin 10%, min_rounds 5,
-    max_rounds 50: looks at 10, 20, 40), one call per sample, and the rounds it looked at."""
+    max_rounds 50: looks at 10, 20, 40; without its futility stop if not `futility`), one call
+    per sample, and the rounds it looked at."""
     clock = FakeClock()
     rule = sequential.rule(5, 50, 0.1)
+    if not futility:
+        rule = dataclasses.replace(rule, max_rounds=None)
     looked: list[int] = []
 
     def settled(samples) -> bool:
@@ -190,14 +204,18 @@ def test_a_tie_inside_the_margin_stops():
     assert looked == [10]
 
 
-def test_an_unclear_case_runs_to_the_budget():
-    """On the margin's edge (1.1x, jittered across it): no look settles it, so it runs until
-    the budget is spent (~0.21 s for the first round, ~0.42 s for each later one: a settle call
-    before each sample, the jitter averaging a little above: over 10 s after round 25), looking
-    at 10 and 20 only."""
-    rounds, looked = _stopped({"a": 0.1, "b": 0.11}, budget_s=10.0, spread=0.1)
+def test_an_unclear_case_runs_to_the_budget_without_the_futility_stop():
+    """On the margin's edge (1.1x, jittered across it): no look settles it, so without the
+    futility stop it runs until the budget is spent (~0.21 s for the first round, ~0.42 s for
+    each later one: a settle call before each sample, the jitter averaging a little above: over
+    10 s after round 25), looking at 10 and 20 only. With it (the default rule) the first look
+    sees that even 50 rounds would leave the edge inside the interval: it stops there, a tie."""
+    rounds, looked = _stopped({"a": 0.1, "b": 0.11}, budget_s=10.0, spread=0.1, futility=False)
     assert rounds == {"a": 25, "b": 25}
     assert looked == [10, 20]
+    rounds, looked = _stopped({"a": 0.1, "b": 0.11}, budget_s=10.0, spread=0.1)
+    assert rounds == {"a": 10, "b": 10}
+    assert looked == [10]
 
 
 def test_looks_happen_only_at_the_preset_rounds():
@@ -299,5 +317,89 @@ def test_the_garbage_collector_is_paused_only_while_a_sample_is_timed():
     was = gc.isenabled()
     interleave({"a": run}, {"a": 2}, budget_s=0.05, min_rounds=2, max_rounds=2, clock=clock)
     assert gc.isenabled() == was
-    # each round: 1 settle call (collector as before), then a timed sample of 2 (paused)
-    assert during == [was, False, False, was, False, False]
+    # round 0: 4 settle calls (no reference: the cap), round 1: one (steady at once), with the
+    # collector as before; each followed by a timed sample of 2 (paused)
+    assert during == [was] * 4 + [False, False] + [was] + [False, False]
+
+
+class AfterOther(FakeClock):
+    """A fake machine where the first `slow` calls of a strategy named in `hurt` after another
+    strategy's cost `factor` times its steady cost (the light strategy after a heavy one that
+    freed a large result, measured in adbench.measure.timing.settle)."""
+
+    def __init__(self, slow: int, factor: float, hurt: str = "la") -> None:
+        super().__init__()
+        self.slow, self.factor, self.hurt = slow, factor, hurt
+        self.streak = 0
+
+    def runner(self, name: str, cost: float):
+        def run() -> None:
+            last = self.calls[-1] if self.calls else None
+            self.streak = self.streak + 1 if last == name else 1
+            self.calls.append(name)
+            hurt = name in self.hurt and self.streak <= self.slow
+            self.t += cost * (self.factor if hurt else 1.0)
+
+        return run
+
+
+def test_settle_goes_on_until_the_calls_are_steady():
+    """40 slow calls after the other strategy: the settle calls outlast them (chunks of
+    n_inner // 4 = 5 until one runs at the steady 1 ms), so every sample reads 1 ms; the old
+    rule (n_inner // 2 = 10 calls) would have read the first 20 calls of each sample x3."""
+    clock = AfterOther(slow=40, factor=3.0)
+    runners = {"light": clock.runner("l", 0.001), "heavy": clock.runner("h", 0.1)}
+    s = interleave(
+        runners,
+        {"light": 20, "heavy": 1},
+        budget_s=100.0,
+        min_rounds=6,
+        max_rounds=6,
+        clock=clock,
+        reference={"light": 0.001, "heavy": None},
+    )
+    assert s["light"] == pytest.approx([0.001] * 6)
+    assert s["heavy"] == pytest.approx([0.1] * 6)
+
+
+def test_settle_pays_one_chunk_when_already_steady_and_stops_at_its_cap():
+    clock = FakeClock()
+    # steady against its reference: one chunk of n_inner // 4 calls
+    assert settle(clock.runner("a", 0.001), 20, 0.001, clock) == 5
+    # within the steadiness factor still steady, beyond it not
+    assert settle(clock.runner("a", 0.001), 20, 0.001 / 1.2, clock) == 5
+    assert settle(clock.runner("a", 0.001), 20, 0.001 / 1.3, clock) == 2 * 20
+    # never steady (a machine slower for a while, or no reference): 2 samples' worth, no more
+    assert settle(clock.runner("a", 0.001), 20, None, clock) == 2 * 20
+    assert settle(clock.runner("a", 0.001), 3, 0.001, clock) == 1  # chunks of at least one
+    # a transient of 12 calls at x2: chunks of 5 until the first one wholly steady
+    slow = AfterOther(slow=12, factor=2.0)
+    slow.calls.append("other")
+    assert settle(slow.runner("a", 0.001), 20, 0.001, slow) == 20
+
+
+def test_calibrate_takes_a_long_warm_call_for_its_first():
+    """A warm call the caller timed at over _LONG_CALL x the target: count 1 with no call
+    made; a short one changes nothing (the count is still measured)."""
+    clock = FakeClock()
+    long_s = timing._LONG_CALL * 0.005
+    run = clock.runner("a", 0.06)
+    assert calibrate(run, min_sample_s=0.005, max_inner=100, clock=clock, warm_s=long_s) == 1
+    assert clock.calls == []
+    assert calibrate(run, min_sample_s=0.005, max_inner=100, clock=clock, warm_s=long_s / 2) == 1
+    assert clock.calls == ["a"]  # measured: its own first call
+    short = clock.runner("b", 1e-4)
+    assert calibrate(short, min_sample_s=0.005, max_inner=10**6, clock=clock, warm_s=1e-4) == (
+        calibrate(short, min_sample_s=0.005, max_inner=10**6, clock=clock)
+    )
+
+
+def test_calibrated_gives_its_last_samples_seconds_per_call():
+    clock = FakeClock()
+    n, per_call = timing.calibrated(
+        clock.runner("a", 2e-4), min_sample_s=0.005, max_inner=10**6, clock=clock
+    )
+    assert n * 2e-4 >= 0.005 and per_call == pytest.approx(2e-4)
+    assert timing.calibrated(
+        clock.runner("b", 0.5), min_sample_s=0.005, max_inner=100, clock=clock
+    ) == (1, None)
