@@ -86,6 +86,11 @@ def resamples(confidence: float, n_boot: int = 2000) -> int:
     return max(n_boot, math.ceil(10.0 / (1.0 - confidence)))
 
 
+def _candidates(names: Sequence[str], pairs: CasePairs, margin: float) -> list[str]:
+    """The strategies no other one beats beyond the margin: the candidates for the fastest."""
+    return [s for s in names if not any(pairs.faster(s, t, margin) == t for t in names if t != s)]
+
+
 def settled(
     rounds: Mapping[str, Sequence[float]],
     *,
@@ -125,9 +130,7 @@ def settled(
         tie_pairs = CasePairs(
             series, confidence=tie_confidence, n_boot=resamples(tie_confidence, n_boot), seed=seed
         )
-    candidates = [
-        s for s in names if not any(pairs.faster(s, t, margin) == t for t in names if t != s)
-    ]
+    candidates = _candidates(names, pairs, margin)
     if not candidates:
         return False
     for s in candidates:
@@ -204,9 +207,7 @@ def futile(
         return False
     series = {s: pd.Series(np.asarray(v, dtype=np.float64)) for s, v in rounds.items()}
     pairs = CasePairs(series, confidence=confidence, n_boot=n_boot, seed=seed)
-    candidates = [
-        s for s in names if not any(pairs.faster(s, t, margin) == t for t in names if t != s)
-    ]
+    candidates = _candidates(names, pairs, margin)
     if not candidates:
         return False
     shrink = math.sqrt(n / max_rounds)
