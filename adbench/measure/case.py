@@ -266,7 +266,8 @@ def _measure_one(
     warm: dict[str, float] | None = None,
 ) -> Measured:
     """(result, dense value for the check or None, runner for timing or None) of a strategy;
-    `warm` gets the seconds of its last warm-up call (timing.calibrate's first call)."""
+    `warm` gets the seconds of its last warm-up call, or of its first call when there is none
+    (timing.calibrate's `warm_s`)."""
     import jax
 
     s = strategies.get(case.task, name)
@@ -527,11 +528,6 @@ def measure_case(
                 else timing.default_cap(settings.time_budget_s, len(runners), settings.min_sample_s)
             ),
             eliminate=stop.eliminate if settings.stop_early else None,
-            # no reference from the calibration: round 0 settles the full cap, so each
-            # strategy's first sample is a steady one (a calibration run right after another
-            # strategy's reads high, and a high reference would let round 0 stop settling early
-            # and every later round compare with that: broyden `sparse` read 82 us against
-            # timeit's 51 us so)
         )
         for m in runners:
             results[m] = replace(

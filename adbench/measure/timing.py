@@ -76,27 +76,16 @@ def calibrate(
     timed (adbench.measure.case times its warm-up call), stands for that first call, so a slow
     strategy (0.2-0.3 s a call in the default run) is not called once more only to learn it.
     """
-    return calibrated(
-        run, min_sample_s=min_sample_s, max_inner=max_inner, clock=clock, warm_s=warm_s
-    )[0]
-
-
-def calibrated(
-    run: Runner, *, min_sample_s: float, max_inner: int, clock: Clock, warm_s: float | None = None
-) -> tuple[int, float | None]:
-    """:func:`calibrate`'s count and the seconds per call of its last sample (None when the
-    count was settled by one call alone): :func:`race`'s first reference for a steady call."""
     if warm_s is not None and is_long(warm_s, min_sample_s):
-        return 1, None
+        return 1
     if is_long(_sample(run, 1, clock), min_sample_s):
-        return 1, None
+        return 1
     run()
     n = 1
     while True:
-        per_call = _sample(run, n, clock)
-        elapsed = per_call * n
+        elapsed = _sample(run, n, clock) * n
         if elapsed >= min_sample_s or n >= max_inner:
-            return n, per_call
+            return n
         # aim a little above the target, at most x10 per step
         grow = min_sample_s * 1.2 / elapsed if elapsed > 0 else 10.0
         n = min(max_inner, max(n + 1, math.ceil(n * min(grow, 10.0))))
@@ -132,10 +121,12 @@ def settle(run: Runner, n_inner: int, steady_s: float | None, clock: Clock) -> i
     its samples read x1.3-x2 high. Neither returning the freed memory (malloc_trim) nor a pause
     helped; more calls of the light strategy itself did. So the calls go in chunks of
     ``max(1, n_inner // 4)``, each timed, and settling stops at the first chunk whose seconds
-    per call are within ``_STEADY`` of `steady_s` (the strategy's fastest sample so far, or its
-    calibration), after at most ``_SETTLE_CAP * n_inner`` calls. A strategy already steady (the
-    usual round) pays one chunk, half of what settle_calls charged; with no reference yet the
-    full cap is paid once.
+    per call are within ``_STEADY`` of `steady_s` (the strategy's fastest sample so far), after
+    at most ``_SETTLE_CAP * n_inner`` calls. A strategy already steady (the usual round) pays one
+    chunk, half of what settle_calls charged; with no sample yet (`steady_s` None, round 0) the
+    full cap is paid once, so the first sample is a steady one too (a reference taken from the
+    calibration, itself run right after another strategy's, read high and let broyden `sparse`
+    read 82 us against timeit's 51 us).
     """
     chunk = max(1, n_inner // 4)
     done = 0
@@ -202,7 +193,6 @@ def interleave(
     settled: Settled | None = None,
     max_case_s: float | None = None,
     eliminate: Eliminate | None = None,
-    reference: Mapping[str, float | None] | None = None,
 ) -> dict[str, list[float]]:
     """:func:`race`'s samples: seconds per call of each strategy, one per round it was timed in."""
     timed = race(
@@ -216,7 +206,6 @@ def interleave(
         settled=settled,
         max_case_s=max_case_s,
         eliminate=eliminate,
-        reference=reference,
     )
     return {m: list(v) for m, v in timed.samples.items()}
 
@@ -233,15 +222,14 @@ def race(
     settled: Settled | None = None,
     max_case_s: float | None = None,
     eliminate: Eliminate | None = None,
-    reference: Mapping[str, float | None] | None = None,
 ) -> Timed:
     """Time the strategies in rotating order (:func:`round_order` of those still timed, in the
     runners' order), one sample each per round, within a time budget.
 
     Each sample of ``n_inner >= 2`` calls is preceded by :func:`settle`'s calls of its
-    strategy, until they run within ``_STEADY`` of its fastest sample so far (in round 0, of
-    `reference`: strategy -> seconds per call, :func:`calibrated`'s); a sample of one call by
-    `settle_calls`' (one when cheap against the budget, else none).
+    strategy, until they run within ``_STEADY`` of its fastest sample so far (round 0: the
+    full cap); a sample of one call by `settle_calls`' (none before the first; then one when
+    cheap against the budget, else none).
 
     When to stop: after `max_rounds`; or once `budget_s` is spent and the floor is done: at
     least `min_rounds`, and with two strategies or more at least ``decision.MIN_ROUNDS`` (a
@@ -272,8 +260,8 @@ def race(
     positions: dict[str, list[int]] = {m: [] for m in names}
     own = dict.fromkeys(names, 0.0)  # seconds spent on each strategy, settle calls included
     out: dict[str, int] = {}
-    single = {m: n_inner[m] // 2 for m in names}  # n_inner == 1: the calls before its sample
-    steady = {m: (reference or {}).get(m) for m in names}  # fastest steady seconds per call
+    single = dict.fromkeys(names, 0)  # n_inner == 1: the calls before its next sample
+    steady: dict[str, float | None] = dict.fromkeys(names)  # fastest sample, seconds per call
     cap = 3.0 * budget_s if max_case_s is None else max_case_s
     floor = max(min_rounds, decision.MIN_ROUNDS if len(names) >= 2 else 1)
     first_look = min((n for n in looks if n >= floor), default=None)
