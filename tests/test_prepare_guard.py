@@ -123,6 +123,26 @@ def test_the_guard_returns_values_and_passes_exceptions_through():
         prepare_guard.bounded(bad, what="x", memory_bytes=2**30)
 
 
+def test_the_guard_returns_as_soon_as_the_preparation_does(monkeypatch):
+    """The watchdog wakes when the preparation ends rather than at its next poll: with a poll
+    of 60 s, a guard that waited for it would hold a microsecond preparation for a minute (in
+    the default run it held each of 16 trivial preparations for up to POLL_S)."""
+    import threading
+
+    monkeypatch.setattr(prepare_guard, "POLL_S", 60.0)
+    got: list[int] = []
+    worker = threading.Thread(
+        target=lambda: got.append(
+            prepare_guard.bounded(lambda: 7, what="quick", memory_bytes=1 << 40, seconds=None)
+        ),
+        daemon=True,
+    )
+    worker.start()
+    worker.join(timeout=20.0)
+    assert got == [7]
+    assert not any(t.name == "adbench-prepare-guard" for t in threading.enumerate())
+
+
 def test_a_preparation_that_swallows_exceptions_is_still_stopped():
     def stubborn():
         t = time.monotonic()
