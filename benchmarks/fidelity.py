@@ -1,15 +1,16 @@
 """Does adbench time what a careful person with `timeit` would? And is the default run fast?
 
-    python benchmarks/fidelity.py [CONFIG] [--rounds N]
+    python benchmarks/fidelity.py [CONFIG] [--rounds N] [--timeit-runs K]
 
 For each round: a fresh process times every case x strategy of CONFIG (default
 configs/seed.yaml) with plain `timeit` (the strategy's derivative from adbench.strategies.registry,
 jitted, compiled and warmed up first, `block_until_ready` on each call, autorange loop, 7
 repeats; a batch is B inputs drawn like adbench's default input, or B copies of the factory's
 x0); then `adbench run` runs (its wall time measured, JAX import included); then the timeit
-process runs again. Chunked strategies are timed at the config's chunk_size (without one,
-adbench skips them unless memory is short, and they are left out here). Printed, overall and
-per strategy:
+process runs again (`--timeit-runs K`: K timeit processes, the first half before and the rest
+after; the range is all of theirs). Chunked strategies are timed at the config's chunk_size
+(without one, adbench skips them unless memory is short, and they are left out here).
+Printed, overall and per strategy:
 
 - wall seconds of `adbench run` (target: <= 30 s for the default config on 2 cores);
 - the share of adbench medians (timeit median >= 10 us) inside the range of the timeit runs'
@@ -91,10 +92,12 @@ def run_timeit(config: str) -> dict[str, list[float]]:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def one_round(config: str) -> tuple[float, list[tuple[str, float, float, float, float]]]:
+def one_round(
+    config: str, timeit_runs: int = 2
+) -> tuple[float, list[tuple[str, float, float, float, float]]]:
     import pandas as pd
 
-    before = run_timeit(config)
+    befores = [run_timeit(config) for _ in range(timeit_runs - timeit_runs // 2)]
     out = Path(tempfile.mkdtemp(prefix="adbench-fidelity-")) / "run"
     t0 = time.perf_counter()
     done = subprocess.run(
@@ -106,14 +109,14 @@ def one_round(config: str) -> tuple[float, list[tuple[str, float, float, float, 
     if done.returncode not in (0, 1):  # 1: some strategy did not measure (skipped, refused)
         raise SystemExit(f"adbench run exited {done.returncode}")
     wall = time.perf_counter() - t0
-    after = run_timeit(config)
+    afters = [run_timeit(config) for _ in range(timeit_runs // 2)]
     df = pd.read_csv(out / "results.csv")
     rows = []
     for _, r in df[df["status"] == "ok"].iterrows():
         key = f"{r['case_id']}|{r['strategy']}"
-        if key not in before or key not in after:
+        if any(key not in t for t in (*befores, *afters)):
             continue  # a chunked strategy at a chunk adbench chose itself
-        values = before[key] + after[key]
+        values = [v for t in (*befores, *afters) for v in t[key]]
         ref = float(sorted(values)[len(values) // 2])
         rows.append((key, float(r["median_s"]), ref, min(values), max(values)))
     return wall, rows
@@ -126,10 +129,20 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("config", nargs="?", default=str(REPO / "configs" / "seed.yaml"))
     ap.add_argument("--rounds", type=int, default=1)
+    ap.add_argument(
+        "--timeit-runs",
+        type=int,
+        default=2,
+        help="fresh timeit processes per round, half before adbench's and half after (the "
+        "range is theirs together: more processes see more of the machine's between-process "
+        "spread)",
+    )
     args = ap.parse_args()
+    if args.timeit_runs < 2:
+        ap.error("--timeit-runs must be at least 2 (one before adbench's run, one after)")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     for i in range(args.rounds):
-        wall, rows = one_round(args.config)
+        wall, rows = one_round(args.config, args.timeit_runs)
         print(f"round {i + 1}: adbench run wall {wall:.1f} s (target <= 30 s for seed.yaml)")
         print(
             f"  {'case|strategy':40} {'adbench':>10} {'timeit':>10} {'range lo':>10} "
