@@ -157,7 +157,9 @@ def bench(
     ``device``: as ``adbench run --device`` (default: the first device); ``max_memory``: bytes
     for the memory guard, None for none, "default" for half the available memory. The
     floating leaves of every argument are taken in the differentiated leaves' dtype (float32
-    or float64).
+    or float64). On a CPU the calls are timed inline (``cpu_dispatch`` of a run file) when JAX
+    has not made its CPU client yet; in a session that has already computed something they go
+    through JAX's async dispatch, as that client was made; ``meta["cpu_dispatch"]`` says which.
 
     Raises ValueError for a fault of the arguments (naming the argument and the leaf path), the
     task or a strategy; what ``f`` itself raises propagates unchanged.
@@ -167,7 +169,7 @@ def bench(
     from adbench.config.model import ConfigError, LoadedConfig, validate_mapping
     from adbench.measure import memory
     from adbench.measure.case import measure_case, stop_meta
-    from adbench.measure.devices import select_devices
+    from adbench.measure.devices import select_devices, use_cpu_dispatch
     from adbench.session import sweep
     from adbench.store import schema
     from adbench.strategies import registry, trees
@@ -232,6 +234,9 @@ def bench(
     if budget is not None and not isinstance(budget, int):
         raise ValueError(f"max_memory must be bytes, None or 'default', got {max_memory!r}")
     settings = sweep.settings_from(loaded, max_memory_bytes=budget)
+    # inline CPU dispatch if JAX has not started yet (a script); a session that has already
+    # computed keeps JAX's async dispatch, and meta["cpu_dispatch"] says which was used
+    use_cpu_dispatch(config.cpu_dispatch)
     devices = select_devices(device)  # ValueError naming the devices there are
     if not devices:
         raise ValueError(f"no device for {device!r}")

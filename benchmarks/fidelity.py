@@ -1,6 +1,7 @@
 """Does adbench time what a careful person with `timeit` would? And is the default run fast?
 
     python benchmarks/fidelity.py [CONFIG] [--rounds N] [--timeit-runs K]
+                                  [--timeit-dispatch run|inline|async]
 
 For each round: a fresh process times every case x strategy of CONFIG (default
 configs/seed.yaml) with plain `timeit` (the strategy's derivative from adbench.strategies.registry,
@@ -8,8 +9,9 @@ jitted, compiled and warmed up first, `block_until_ready` on each call, autorang
 repeats; a batch is B inputs drawn like adbench's default input, or B copies of the factory's
 x0); then `adbench run` runs (its wall time measured, JAX import included); then the timeit
 process runs again (`--timeit-runs K`: K timeit processes, the first half before and the rest
-after; the range is all of theirs). Chunked strategies are timed at the config's chunk_size
-(without one, adbench skips them unless memory is short, and they are left out here).
+after; the range is all of theirs; their CPU client dispatches as the run file's cpu_dispatch
+says unless `--timeit-dispatch` overrides it). Chunked strategies are timed at the config's
+chunk_size (without one, adbench skips them unless memory is short, and they are left out here).
 Printed, overall and per strategy:
 
 - wall seconds of `adbench run` (target: <= 30 s for the default config on 2 cores);
@@ -39,8 +41,9 @@ MIN_CASE_S = 10e-6
 WIDEN = 1.25
 
 
-def timeit_child(config: str) -> None:
-    """Print {"case_id|strategy": [seconds per call, ...]} for every case of `config`."""
+def timeit_child(config: str, dispatch: str) -> None:
+    """Print {"case_id|strategy": [seconds per call, ...]} for every case of `config`, the CPU
+    client dispatching as `dispatch` says ("run": as the run file's cpu_dispatch)."""
     import timeit
 
     import jax
@@ -49,9 +52,11 @@ def timeit_child(config: str) -> None:
 
     from adbench.config.cases import expand
     from adbench.config.model import load_config
+    from adbench.measure.devices import use_cpu_dispatch
     from adbench.strategies import registry as strategies
 
     loaded = load_config(config)
+    use_cpu_dispatch(loaded.config.cpu_dispatch if dispatch == "run" else dispatch)
     if loaded.config.dtype == "float64":
         jax.config.update("jax_enable_x64", True)
     out: dict[str, list[float]] = {}
@@ -80,9 +85,9 @@ def timeit_child(config: str) -> None:
     print(json.dumps(out))
 
 
-def run_timeit(config: str) -> dict[str, list[float]]:
+def run_timeit(config: str, dispatch: str) -> dict[str, list[float]]:
     proc = subprocess.run(
-        [sys.executable, __file__, "--timeit-child", config],
+        [sys.executable, __file__, "--timeit-child", config, dispatch],
         capture_output=True,
         text=True,
         check=True,
@@ -93,11 +98,11 @@ def run_timeit(config: str) -> dict[str, list[float]]:
 
 
 def one_round(
-    config: str, timeit_runs: int = 2
+    config: str, timeit_runs: int = 2, dispatch: str = "run"
 ) -> tuple[float, list[tuple[str, float, float, float, float]]]:
     import pandas as pd
 
-    befores = [run_timeit(config) for _ in range(timeit_runs - timeit_runs // 2)]
+    befores = [run_timeit(config, dispatch) for _ in range(timeit_runs - timeit_runs // 2)]
     out = Path(tempfile.mkdtemp(prefix="adbench-fidelity-")) / "run"
     t0 = time.perf_counter()
     done = subprocess.run(
@@ -109,7 +114,7 @@ def one_round(
     if done.returncode not in (0, 1):  # 1: some strategy did not measure (skipped, refused)
         raise SystemExit(f"adbench run exited {done.returncode}")
     wall = time.perf_counter() - t0
-    afters = [run_timeit(config) for _ in range(timeit_runs // 2)]
+    afters = [run_timeit(config, dispatch) for _ in range(timeit_runs // 2)]
     df = pd.read_csv(out / "results.csv")
     rows = []
     for _, r in df[df["status"] == "ok"].iterrows():
@@ -123,8 +128,8 @@ def one_round(
 
 
 def main() -> None:
-    if len(sys.argv) > 2 and sys.argv[1] == "--timeit-child":
-        timeit_child(sys.argv[2])
+    if len(sys.argv) > 3 and sys.argv[1] == "--timeit-child":
+        timeit_child(sys.argv[2], sys.argv[3])
         return
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("config", nargs="?", default=str(REPO / "configs" / "seed.yaml"))
@@ -137,13 +142,24 @@ def main() -> None:
         "range is theirs together: more processes see more of the machine's between-process "
         "spread)",
     )
+    ap.add_argument(
+        "--timeit-dispatch",
+        choices=("run", "inline", "async"),
+        default="run",
+        help="how the timeit processes' CPU client dispatches: 'run' (default) as the run file's "
+        "cpu_dispatch, so both sides time the same calls; 'async' is JAX's default, what a "
+        "notebook's %%timeit sees",
+    )
     args = ap.parse_args()
     if args.timeit_runs < 2:
         ap.error("--timeit-runs must be at least 2 (one before adbench's run, one after)")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     for i in range(args.rounds):
-        wall, rows = one_round(args.config, args.timeit_runs)
-        print(f"round {i + 1}: adbench run wall {wall:.1f} s (target <= 30 s for seed.yaml)")
+        wall, rows = one_round(args.config, args.timeit_runs, args.timeit_dispatch)
+        print(
+            f"round {i + 1}: adbench run wall {wall:.1f} s (target <= 30 s for seed.yaml); "
+            f"timeit dispatch: {args.timeit_dispatch}"
+        )
         print(
             f"  {'case|strategy':40} {'adbench':>10} {'timeit':>10} {'range lo':>10} "
             f"{'range hi':>10} {'ratio':>6} inside"

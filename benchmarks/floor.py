@@ -30,7 +30,8 @@ _ENV = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("
 
 # The floor, run as `python -c`: import JAX, build each case (config.cases.Case through
 # measure/build.py, the build every door shares), compile each planned strategy ahead of time
-# (measure/costs.compile_strategy) and call it `calls` times, each waited for. No checks, no
+# (measure/costs.compile_strategy) and call it `calls` times, each waited for, dispatched as the
+# run file's cpu_dispatch asks (as adbench's own calls are). No checks, no
 # calibration, no interleaved timing, no writing.
 _FLOOR = r"""
 import sys, time
@@ -40,7 +41,9 @@ from adbench.config.cases import expand
 from adbench.config.model import load_config
 from adbench.measure import build
 from adbench.measure.costs import compile_strategy
+from adbench.measure.devices import use_cpu_dispatch
 loaded = load_config(sys.argv[1])
+use_cpu_dispatch(loaded.config.cpu_dispatch)  # calls dispatched as the run's are
 calls = int(sys.argv[2])
 dtype = loaded.config.dtype
 device = jax.devices("cpu")[0]

@@ -199,6 +199,16 @@ def compare(
                     "machines as well as the code",
                 )
             )
+        way_b, way_c = schema.cpu_dispatch(baseline.meta), schema.cpu_dispatch(current.meta)
+        if way_b != way_c and "cpu" in {baseline.meta.get("backend"), current.meta.get("backend")}:
+            findings.append(
+                Finding(
+                    Kind.NOTE,
+                    Tier.TIMING,
+                    f"CPU calls dispatched differently ({way_b} -> {way_c}, meta.json "
+                    "cpu_dispatch): a 10-20 us strategy's time moves with it",
+                )
+            )
         timing, drifts, untimed = compare_timing.judge(
             common, b_rows, c_rows, baselines, currents, s, many
         )

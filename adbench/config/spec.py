@@ -300,6 +300,12 @@ class RunConfig(BaseModel):
         "(false: every case spends its whole time budget)",
     )
     warmup: int = Field(default=1, ge=0)
+    cpu_dispatch: Literal["inline", "async"] = Field(
+        default="inline",
+        description="how JAX's CPU client runs each timed call: inline, in the calling thread, "
+        "or async, handed to XLA's worker threads (JAX's default; its hand-over moves a 10-20 us "
+        "strategy's time between processes: adbench.measure.devices)",
+    )
     tie_margin: float = Field(default=0.10, ge=0, lt=1)
     max_case_s: float | None = Field(
         default=None,

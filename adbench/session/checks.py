@@ -234,9 +234,10 @@ def _ready(p: Prepared) -> Prepared:
         from adbench.session.worker import prepare_parent
 
         prepare_parent()
-    from adbench.measure.devices import select_devices
+    from adbench.measure.devices import select_devices, use_cpu_dispatch
     from adbench.measure.memory import device_report
 
+    use_cpu_dispatch(p.loaded.config.cpu_dispatch)  # before JAX makes its CPU client
     try:
         devices = select_devices("cpu" if p.counting else req.device)
     except ValueError as exc:

@@ -176,7 +176,9 @@ def measure_on_node(
     from adbench.config.cases import expand
     from adbench.measure import memory
     from adbench.measure.case import measure_case
+    from adbench.measure.devices import use_cpu_dispatch
 
+    use_cpu_dispatch(loaded.config.cpu_dispatch)  # a node's worker: as the run asks, if fresh
     if settings.dtype == "float64":
         jax.config.update("jax_enable_x64", True)
     key = (str(loaded.path), loaded.text_hash)

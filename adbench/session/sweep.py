@@ -31,6 +31,7 @@ from adbench.config.model import LoadedConfig
 from adbench.config.search import SizeSearch
 from adbench.errors import first_line
 from adbench.measure.case import Settings, measure_case, stop_meta
+from adbench.measure.devices import cpu_dispatch_in_effect
 from adbench.measure.outcome import CaseResult, failed_case, this_host
 from adbench.session import resume as resume_rule
 from adbench.session.shard import Shard
@@ -115,6 +116,7 @@ def fingerprint(loaded: LoadedConfig, devices: Sequence[Any]) -> dict[str, Any]:
         "platform": platform.platform(),
         "x64": bool(jax.config.read("jax_enable_x64")),
         "xla_flags": os.environ.get("XLA_FLAGS", ""),
+        "cpu_dispatch": cpu_dispatch_in_effect(),  # absent in older results: schema.cpu_dispatch
         "git_commit": _git_commit(loaded.path.resolve().parent),
         "config_path": str(loaded.path),
         "config_hash": loaded.text_hash,

@@ -99,7 +99,9 @@ def _child(conn: Any, loaded: LoadedConfig, settings: Settings) -> None:
         from adbench.config.cases import expand
         from adbench.errors import first_line
         from adbench.measure.case import measure_case
+        from adbench.measure.devices import use_cpu_dispatch
 
+        use_cpu_dispatch(loaded.config.cpu_dispatch)  # a fresh process: the run's own mode
         if settings.dtype == "float64":
             jax.config.update("jax_enable_x64", True)
         cases = {c.case_id: c for c in expand(loaded)}

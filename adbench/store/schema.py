@@ -43,10 +43,17 @@ History of SCHEMA_VERSION (bump it when a reader of an older directory would mis
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 SCHEMA_VERSION = 3
 READABLE_VERSIONS = (1, 2, 3)  # older versions are migrated on load (adbench.store.migrate)
+
+
+def cpu_dispatch(meta: Mapping[str, object]) -> str:
+    """How a run's CPU client dispatched its timed calls (meta.json ``cpu_dispatch``, "inline" or
+    "async"): a directory written before adbench recorded it timed with JAX's default, async."""
+    return str(meta.get("cpu_dispatch") or "async")
+
 
 RESULTS_FILE = "results.csv"
 SAMPLES_FILE = "samples.csv"

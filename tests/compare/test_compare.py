@@ -402,6 +402,34 @@ def test_another_cpu_is_noted(base: Results) -> None:
     assert any("different CPUs (golden CPU -> other CPU)" in n for n in notes)
 
 
+@pytest.mark.parametrize(
+    ("before", "after", "noted"),
+    [
+        (None, "inline", True),  # a directory from before the key: JAX's default, async
+        ("async", "inline", True),
+        ("inline", "async", True),
+        ("inline", "inline", False),
+        (None, "async", False),
+    ],
+)
+def test_another_cpu_dispatch_is_noted(base: Results, before, after, noted: bool) -> None:
+    meta = {k: v for k, v in base.meta.items() if k != "cpu_dispatch"}
+    old = dataclasses.replace(base, meta={**meta, **({"cpu_dispatch": before} if before else {})})
+    new = dataclasses.replace(base, meta={**meta, "cpu_dispatch": after})
+    notes = [f.message for f in compare(old, new).findings if f.kind is Kind.NOTE]
+    hit = [n for n in notes if "dispatched differently" in n]
+    assert bool(hit) is noted
+    if noted:
+        assert f"({before or 'async'} -> {after}" in hit[0]
+
+
+def test_dispatch_is_not_noted_between_two_accelerator_runs(base: Results) -> None:
+    gpu = {**base.meta, "backend": "gpu"}
+    old = dataclasses.replace(base, meta={**gpu, "cpu_dispatch": "async"})
+    new = dataclasses.replace(base, meta={**gpu, "cpu_dispatch": "inline"})
+    assert not any("dispatched differently" in f.message for f in compare(old, new).findings)
+
+
 def test_old_schema_is_refused() -> None:
     with pytest.raises(ResultsError, match="schema version 0"):
         load_results(GOLDEN / "old-schema")
