@@ -69,12 +69,16 @@ def test_an_unknown_mode_is_refused_by_name() -> None:
         use_cpu_dispatch("sync")
 
 
+# the probe made inside the factory: a module that computes at import makes JAX's client while
+# the run file is read, before the run can choose its mode (meta.json then says "async")
 FACTORY = """
 import os, jax, jax.numpy as jnp
-{probe}
 def probed(d_in, d_out):
+    f = jax.jit(lambda a: (a @ a) @ a)
+    x = jnp.ones((1000, 1000), jnp.float32)
+    jax.block_until_ready(f(x))
     with open(os.environ["PROBE_FILE"], "a") as fh:
-        fh.write(f"{{os.getpid()}} {{ready_at_return()}}\\n")
+        fh.write(f"{os.getpid()} {bool(f(x).is_ready())}\\n")
     return lambda x: jnp.tile(x, d_out // d_in)
 """
 
@@ -87,7 +91,7 @@ def probed(d_in, d_out):
 def test_a_run_measures_in_the_mode_its_file_names(tmp_path, mode: str, options) -> None:
     """The factory runs where the case is measured (this process, or the --case-timeout child):
     its probe sees the client the measurement used; meta.json records the same mode."""
-    (tmp_path / "probed.py").write_text(FACTORY.format(probe=PROBE), encoding="utf-8")
+    (tmp_path / "probed.py").write_text(FACTORY, encoding="utf-8")
     config = tmp_path / "run.yaml"
     config.write_text(
         f"name: probe\ncpu_dispatch: {mode}\nstrategies: [jacfwd, jacrev]\ntime_budget_s: 0.05\n"
