@@ -142,6 +142,12 @@ def _load(req: RunRequest) -> tuple[LoadedConfig, list[Case]]:
         cases = list(req.cases) if req.cases is not None else expand(loaded)
     else:
         loaded = load_config(req.config if req.config is not None else default_config_path())
+        if not req.dry_run and any(f.callable is not None for f in loaded.config.families):
+            # a user's module that computes as it is imported makes JAX's CPU client while the
+            # cases are expanded: the run's mode first, or that client keeps JAX's default
+            from adbench.measure.devices import use_cpu_dispatch
+
+            use_cpu_dispatch(loaded.config.cpu_dispatch)
         cases = expand(loaded)
     cases = select_families(loaded, cases, req.only)
     # absolute from here on: a factory that changes directory cannot move the results

@@ -69,8 +69,7 @@ def test_an_unknown_mode_is_refused_by_name() -> None:
         use_cpu_dispatch("sync")
 
 
-# the probe made inside the factory: a module that computes at import makes JAX's client while
-# the run file is read, before the run can choose its mode (meta.json then says "async")
+# the probe made inside the factory, where the case is measured
 FACTORY = """
 import os, jax, jax.numpy as jnp
 def probed(d_in, d_out):
@@ -83,15 +82,28 @@ def probed(d_in, d_out):
 """
 
 
+# a module that computes as it is imported: JAX makes its CPU client while the cases are
+# expanded, so the run must have chosen its mode before it imports the user's module
+AT_IMPORT = "import jax.numpy as _jnp\n_ONE = float(_jnp.ones(3).sum())\n"
+
+
 @pytest.mark.parametrize(
-    ("mode", "options"),
-    [("inline", []), ("async", []), ("inline", ["--case-timeout", "120"])],
-    ids=["inline", "async", "inline-child"],
+    ("mode", "options", "prelude"),
+    [
+        ("inline", [], ""),
+        ("async", [], ""),
+        ("inline", ["--case-timeout", "120"], ""),
+        ("inline", [], AT_IMPORT),
+        ("async", [], AT_IMPORT),
+    ],
+    ids=["inline", "async", "inline-child", "inline-at-import", "async-at-import"],
 )
-def test_a_run_measures_in_the_mode_its_file_names(tmp_path, mode: str, options) -> None:
+def test_a_run_measures_in_the_mode_its_file_names(
+    tmp_path, mode: str, options, prelude: str
+) -> None:
     """The factory runs where the case is measured (this process, or the --case-timeout child):
     its probe sees the client the measurement used; meta.json records the same mode."""
-    (tmp_path / "probed.py").write_text(FACTORY, encoding="utf-8")
+    (tmp_path / "probed.py").write_text(prelude + FACTORY, encoding="utf-8")
     config = tmp_path / "run.yaml"
     config.write_text(
         f"name: probe\ncpu_dispatch: {mode}\nstrategies: [jacfwd, jacrev]\ntime_budget_s: 0.05\n"
